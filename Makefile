@@ -1,0 +1,38 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STORE ?= data/bankcrm.duckdb
+PORT ?= 8501
+
+.PHONY: run test install lock bench clean
+
+run: $(VENV)/.installed $(STORE)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.installed
+
+# Installs exactly what requirements.lock pins, then the project itself.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# The demo store, built the first time only.
+$(STORE): | $(VENV)/.installed
+	$(BIN)/bankcrm generate --store $(STORE) --if-missing
+
+# Re-resolve the pins from pyproject.toml (needs the package registry).
+lock: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --output-file requirements.lock
+
+bench: $(VENV)/.installed
+	$(BIN)/bankcrm bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

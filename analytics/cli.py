@@ -1,0 +1,107 @@
+"""`bankcrm`: everything a user runs outside the browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from analytics import generate as gen
+from analytics import ingest, marts, store
+from analytics.schema import IMPORTABLE
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="bankcrm: the store, imports and tools behind the dashboard.")
+console = Console(stderr=True, soft_wrap=True)
+
+StoreOption = Annotated[
+    Optional[Path],
+    typer.Option("--store", help="The DuckDB store file (default: $BANKCRM_STORE or data/bankcrm.duckdb)."),
+]
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+def build_demo_store(path: Path, spec: gen.DemoSpec, *, show_progress: bool = True) -> float:
+    """Generate the demo store at `path` (replacing it), return the seconds it took."""
+    started = time.perf_counter()
+    steps = ["branches and relationship managers", "accounts", "monthly balances", "interactions",
+             "campaigns and funnel", "surveys", "complaints", "marts"]
+    with _progress() as progress:
+        task = progress.add_task("generating", total=len(steps), visible=show_progress)
+
+        def step(name: str) -> None:
+            progress.update(task, description=name, completed=steps.index(name))
+
+        with store.rewrite(path, fresh=True) as con:
+            gen.generate(con, spec, step)
+            step("marts")
+            marts.rebuild(con)
+        progress.update(task, description="done", completed=len(steps))
+    return time.perf_counter() - started
+
+
+@app.command()
+def generate(
+    customers: Annotated[int, typer.Option(help="Number of customers.", min=100)] = 50_000,
+    months: Annotated[int, typer.Option(help="Months of history.", min=3, max=120)] = 36,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same store.")] = 7,
+    end_month: Annotated[Optional[str], typer.Option(help="Last month-end of the data, YYYY-MM-DD (default: last complete month).")] = None,
+    store_path: StoreOption = None,
+    if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when the store already exists.")] = False,
+) -> None:
+    """Build a demo store with believable data for a Chinese retail bank."""
+    path = store_path or store.default_path()
+    if if_missing and path.exists():
+        console.print(f"Store {path} exists; keeping it.")
+        return
+    end = dt.date.fromisoformat(end_month) if end_month else None
+    spec = gen.DemoSpec(customers=customers, months=months, seed=seed, end_month=end)
+    seconds = build_demo_store(path, spec)
+    console.print(f"Built {path}: {customers:,} customers x {months} months (seed {seed}) in {seconds:.1f} s.")
+
+
+@app.command("import")
+def import_(
+    table: Annotated[str, typer.Argument(help=f"One of: {', '.join(IMPORTABLE)}.")],
+    file: Annotated[Path, typer.Argument(help="A CSV or Parquet file.")],
+    mapping: Annotated[Optional[Path], typer.Option(help="A YAML mapping file: renames, value maps, formats.")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="The file's encoding, e.g. gb18030 (default: UTF-8).")] = None,
+    sep: Annotated[Optional[str], typer.Option(help="The delimiter (default: guessed from the header).")] = None,
+    store_path: StoreOption = None,
+) -> None:
+    """Import a file into the store: every row checked, all or nothing."""
+    try:
+        loaded = ingest.Mapping.load(mapping) if mapping else None
+        report = ingest.import_file(table, file, store_path=store_path, mapping=loaded, encoding=encoding,
+                                    delimiter="\t" if sep in ("\\t", "tab") else sep)
+    except ingest.ImportRejected as rejected:
+        console.print(str(rejected), markup=False, highlight=False)
+        raise typer.Exit(code=1) from None
+    console.print(str(report), markup=False, highlight=False)
+
+
+@app.command()
+def info(store_path: StoreOption = None) -> None:
+    """Print the store's schema version and table sizes as JSON."""
+    import duckdb
+
+    path = store_path or store.default_path()
+    if not path.exists():
+        console.print(f"No store at {path}.")
+        raise typer.Exit(code=1)
+    con = duckdb.connect(str(path), read_only=True)
+    sizes = {t: con.table(t).aggregate("count(*)").fetchall()[0][0] for t in store.table_names(con)}
+    print(json.dumps({"store": str(path), "schema_version": store.schema_version(con), "rows": sizes}, indent=2))
+
+
+def main() -> None:
+    app()

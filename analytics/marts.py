@@ -1,0 +1,166 @@
+"""Raw tables -> marts, the business grain the dashboard reads.
+
+Rebuilt whole after every generate and every import, inside the same
+private copy of the store (see `store.rewrite`), so readers only ever see
+marts that match the raw tables next to them.
+
+- `customer_month`: one row per customer and month-end, with AUM, its
+  3-month average and its value 3 months earlier, products held, days since
+  the last customer-initiated transaction, and the churn state.
+- `customer_current`: one row per customer, the features as of the latest
+  month-end (or the customer's last one), plus open complaints and the last
+  survey answers.
+
+Definitions (shared/DESIGN.md):
+- AUM = deposits + investments + insurance cash value, CNY, month-end.
+- Churned = every account closed (or the customer closed by the bank's own
+  system), or dormant 180 days with AUM under 100 CNY. A churned customer
+  stays churned; `churned_in_month` marks the month it happened.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+DORMANT_CHURN_DAYS = 180
+DORMANT_CHURN_MAX_AUM_CNY = 100
+
+MART_TABLES = ("customer_month", "customer_current")
+
+_CUSTOMER_MONTH = """
+CREATE OR REPLACE TABLE customer_month AS
+WITH base AS (
+    SELECT mb.*,
+           c.branch_code, c.rm_id, c.opened_on, c.closed_on, c.status,
+           year(mb.month) * 12 + month(mb.month) - 1 AS month_idx,
+           mb.deposits_cny + mb.investments_cny + mb.insurance_cny AS aum_cny
+    FROM monthly_balances mb
+    JOIN customers c USING (customer_id)
+), bounds AS (
+    SELECT min(month_idx) AS first_idx FROM base
+), account_moves AS (
+    -- +1 in the month an account opens (accounts older than the data count
+    -- from its first month), -1 in the month it closes.
+    SELECT customer_id, month_idx, sum(delta) AS delta
+    FROM (
+        SELECT customer_id, greatest(year(opened_on) * 12 + month(opened_on) - 1, (SELECT first_idx FROM bounds)) AS month_idx, 1 AS delta
+        FROM accounts
+        UNION ALL
+        SELECT customer_id, year(closed_on) * 12 + month(closed_on) - 1, -1
+        FROM accounts WHERE closed_on IS NOT NULL
+    )
+    GROUP BY ALL
+), with_moves AS (
+    SELECT b.*, coalesce(am.delta, 0) AS delta,
+           EXISTS (SELECT 1 FROM accounts a WHERE a.customer_id = b.customer_id) AS has_accounts
+    FROM base b
+    LEFT JOIN account_moves am USING (customer_id, month_idx)
+), windowed AS (
+    SELECT *,
+           sum(delta) OVER w_all AS products_held,
+           avg(aum_cny) OVER (PARTITION BY customer_id ORDER BY month_idx RANGE BETWEEN 2 PRECEDING AND CURRENT ROW) AS aum_3m_avg_cny,
+           first_value(aum_cny) OVER (PARTITION BY customer_id ORDER BY month_idx RANGE BETWEEN 3 PRECEDING AND 3 PRECEDING) AS aum_3m_ago_cny,
+           max(last_txn_on) OVER w_all AS last_txn_seen_on
+    FROM with_moves
+    WINDOW w_all AS (PARTITION BY customer_id ORDER BY month_idx ROWS UNBOUNDED PRECEDING)
+), stated AS (
+    SELECT *,
+           datediff('day', coalesce(last_txn_seen_on, opened_on), month) AS days_since_last_txn,
+           (has_accounts AND products_held <= 0)
+             OR (closed_on IS NOT NULL AND closed_on <= month)
+             OR (datediff('day', coalesce(last_txn_seen_on, opened_on), month) >= $dormant_days
+                 AND aum_cny < $dormant_max_aum) AS churn_condition
+    FROM windowed
+), churned AS (
+    SELECT *, bool_or(churn_condition) OVER w_all AS is_churned
+    FROM stated
+    WINDOW w_all AS (PARTITION BY customer_id ORDER BY month_idx ROWS UNBOUNDED PRECEDING)
+)
+SELECT customer_id, month, month_idx, branch_code, rm_id,
+       round(aum_cny, 2) AS aum_cny, deposits_cny, investments_cny, insurance_cny, loans_cny,
+       round(aum_3m_avg_cny, 2) AS aum_3m_avg_cny, round(aum_3m_ago_cny, 2) AS aum_3m_ago_cny,
+       greatest(products_held, 0)::INTEGER AS products_held,
+       txn_count, txn_amount_cny, digital_logins, last_txn_on,
+       days_since_last_txn,
+       datediff('month', opened_on, month) AS tenure_months,
+       is_churned,
+       -- In a customer's first month of data a churned state is news only
+       -- for a customer who opened that month; older ones churned earlier.
+       is_churned AND NOT coalesce(lag(is_churned) OVER (PARTITION BY customer_id ORDER BY month_idx),
+                                   year(opened_on) * 12 + month(opened_on) - 1 < month_idx) AS churned_in_month
+FROM churned
+ORDER BY month, branch_code
+"""
+
+_CUSTOMER_CURRENT = """
+CREATE OR REPLACE TABLE customer_current AS
+WITH latest AS (
+    SELECT * FROM customer_month
+    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY month_idx DESC) = 1
+), store_as_of AS (
+    SELECT coalesce(max(month), current_date) AS as_of FROM customer_month
+), recent AS (
+    SELECT cm.customer_id,
+           sum(cm.txn_count) FILTER (WHERE cm.month_idx = l.month_idx) AS txn_count_30d,
+           sum(cm.txn_count) FILTER (WHERE cm.month_idx > l.month_idx - 3) AS txn_count_90d,
+           sum(cm.digital_logins) FILTER (WHERE cm.month_idx > l.month_idx - 3) AS digital_logins_90d
+    FROM customer_month cm JOIN latest l USING (customer_id)
+    WHERE cm.month_idx > l.month_idx - 3
+    GROUP BY cm.customer_id
+), complaints_open AS (
+    SELECT cp.customer_id,
+           count(*) AS open_complaints,
+           max(datediff('day', cp.opened_at, s.as_of)) AS oldest_open_complaint_days
+    FROM complaints cp, store_as_of s
+    WHERE cp.opened_at <= s.as_of + INTERVAL 1 DAY
+      AND (cp.resolved_at IS NULL OR cp.resolved_at > s.as_of + INTERVAL 1 DAY)
+    GROUP BY cp.customer_id
+), last_nps AS (
+    SELECT customer_id, nps AS last_nps, answered_at AS last_nps_at
+    FROM surveys WHERE nps IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY answered_at DESC, survey_id DESC) = 1
+), last_csat AS (
+    SELECT customer_id, csat AS last_csat
+    FROM surveys WHERE csat IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY answered_at DESC, survey_id DESC) = 1
+), first_churn AS (
+    SELECT customer_id, min(month) AS churned_month
+    FROM customer_month WHERE churned_in_month GROUP BY customer_id
+)
+SELECT c.customer_id, c.branch_code, c.rm_id, c.gender, c.city,
+       coalesce(l.month, s.as_of) AS as_of,
+       l.month = s.as_of AS in_latest_month,
+       datediff('year', c.birth_date, s.as_of) AS age_years,
+       c.opened_on,
+       datediff('month', c.opened_on, s.as_of) AS tenure_months,
+       l.aum_cny, l.aum_3m_avg_cny, l.aum_3m_ago_cny,
+       CASE WHEN l.aum_3m_ago_cny > 0 THEN round((l.aum_cny - l.aum_3m_ago_cny) / l.aum_3m_ago_cny, 4) END AS aum_change_3m_pct,
+       l.deposits_cny, l.investments_cny, l.insurance_cny, l.loans_cny,
+       l.products_held,
+       coalesce(r.txn_count_30d, 0) AS txn_count_30d,
+       coalesce(r.txn_count_90d, 0) AS txn_count_90d,
+       coalesce(r.digital_logins_90d, 0) AS digital_logins_90d,
+       l.days_since_last_txn,
+       coalesce(co.open_complaints, 0) AS open_complaints,
+       co.oldest_open_complaint_days,
+       n.last_nps, n.last_nps_at, cs.last_csat,
+       coalesce(l.is_churned, false) OR c.status = 'closed' AS is_churned,
+       coalesce(fc.churned_month, c.closed_on) AS churned_month
+FROM customers c
+CROSS JOIN store_as_of s
+LEFT JOIN latest l USING (customer_id)
+LEFT JOIN recent r USING (customer_id)
+LEFT JOIN complaints_open co USING (customer_id)
+LEFT JOIN last_nps n USING (customer_id)
+LEFT JOIN last_csat cs USING (customer_id)
+LEFT JOIN first_churn fc USING (customer_id)
+"""
+
+
+def rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild every mart from the raw tables on `con`."""
+    con.execute(
+        _CUSTOMER_MONTH,
+        {"dormant_days": DORMANT_CHURN_DAYS, "dormant_max_aum": DORMANT_CHURN_MAX_AUM_CNY},
+    )
+    con.execute(_CUSTOMER_CURRENT)

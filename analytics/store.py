@@ -1,0 +1,218 @@
+"""Opening the store, upgrading its schema, and replacing it safely.
+
+The store is one DuckDB file. DuckDB allows one writing process or many
+reading processes, never both, so the two sides never share a file handle:
+
+- the app opens the file read-only, once per process (`Store`), and gives
+  every rerun its own cursor;
+- every writer (generate, import) works on a private copy and swaps it in
+  with an atomic rename (`rewrite`). Readers keep the old file until they
+  notice the new one, so no reader ever sees a half-written store, and a
+  failed write leaves the store byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import ibis
+
+DEFAULT_PATH = Path("data/bankcrm.duckdb")
+
+
+def default_path() -> Path:
+    """The store the app and the CLI use: $BANKCRM_STORE or data/bankcrm.duckdb."""
+    return Path(os.environ.get("BANKCRM_STORE", DEFAULT_PATH))
+
+
+class StoreMissing(FileNotFoundError):
+    pass
+
+
+# --- migrations -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """The numbered migrations shipped with the package, in order."""
+    found = []
+    for entry in resources.files("analytics.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, rest = entry.name.partition("_")
+            found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    assert [m.version for m in found] == list(range(1, len(found) + 1)), "migration numbers must run 1..N"
+    return found
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> int:
+    """Apply the pending migrations (up to `target`), each in its own transaction.
+
+    Returns the schema version the store is at afterwards. Existing rows are
+    never dropped: a migration only adds or reshapes.
+    """
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    current = schema_version(con)
+    for m in migrations():
+        if m.version <= current or (target is not None and m.version > target):
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(m.sql)
+            con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [m.version, m.name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        current = m.version
+    return current
+
+
+# --- writing: private copy, then atomic swap ---------------------------------
+
+@contextlib.contextmanager
+def _writer_lock(path: Path) -> Iterator[None]:
+    """One writer at a time per store, across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def rewrite(path: Path, *, fresh: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a writable connection to a private copy of the store at `path`.
+
+    When the block ends normally the copy replaces the store in one rename;
+    when it raises, the copy is deleted and the store is untouched. With
+    `fresh=True` the copy starts empty (a new store) instead of as a copy.
+    """
+    path = Path(path)
+    with _writer_lock(path):
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        if path.exists() and not fresh:
+            shutil.copyfile(path, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            migrate(con)
+            yield con
+            con.execute("CHECKPOINT")
+            con.close()
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            con.close()
+            tmp.unlink(missing_ok=True)
+            Path(str(tmp) + ".wal").unlink(missing_ok=True)
+            raise
+
+
+# --- reading: one connection per process, a cursor per use ------------------
+
+class Store:
+    """Read-only access to the store for a long-running process (the app).
+
+    Holds one DuckDB connection and hands out a fresh cursor-backed Ibis
+    backend per call. When a writer has swapped in a new file, the next call
+    reopens it, so readers move to the new store between reruns, never in the
+    middle of one.
+    """
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path or default_path())
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._identity: tuple[int, int] | None = None
+
+    def _file_identity(self) -> tuple[int, int]:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise StoreMissing(
+                f"No store at {self.path}. Create the demo store with `bankcrm generate` "
+                "or import your data with `bankcrm import`."
+            ) from None
+        return st.st_ino, st.st_mtime_ns
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            identity = self._file_identity()
+            if self._con is None or identity != self._identity:
+                if self._con is not None:
+                    self._con.close()
+                self._con = duckdb.connect(str(self.path), read_only=True)
+                self._identity = identity
+            return self._con.cursor()
+
+    def backend(self) -> ibis.BaseBackend:
+        """An Ibis backend on a fresh cursor: use one per rerun or request."""
+        return ibis.duckdb.from_connection(self.cursor())
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the store file is replaced; a cache key for readers."""
+        return self._file_identity()
+
+
+# --- checksums ---------------------------------------------------------------
+
+def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' ORDER BY table_name"
+        ).fetchall()
+    ]
+
+
+def content_checksum(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of every table's rows (order-independent) and the schema version."""
+    digest = hashlib.sha256()
+    for table in table_names(con):
+        [(count, row_hash)] = con.table(table).aggregate(
+            "count(*), coalesce(bit_xor(hash(*COLUMNS(*))), 0)"
+        ).fetchall()
+        digest.update(f"{table}:{count}:{row_hash};".encode())
+    return digest.hexdigest()
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
