@@ -251,7 +251,7 @@ _STEPS_RMS_CUSTOMERS = (
     ), hazard AS (
         SELECT *,
                least(0.2, 0.0105
-                 * CASE WHEN n_products = 1 THEN 2.6 WHEN n_products >= 4 THEN 0.45
+                 * CASE WHEN n_products = 1 THEN 3.4 WHEN n_products >= 4 THEN 0.45
                         WHEN n_products = 3 THEN 0.75 ELSE 1 END
                  * CASE WHEN digital < 0.2 THEN 1.5 ELSE 1 END
                  * CASE WHEN age < 30 THEN 1.3 ELSE 1 END

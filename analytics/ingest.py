@@ -310,6 +310,16 @@ _TYPE_RULE = {
 }
 
 
+def _parsed(v: ir.StringValue, col: Column) -> ir.Value:
+    """The text as the column's type; null where it does not parse (whole numbers: digits only)."""
+    if col.type == "text":
+        return v
+    typed = v.try_cast(_CASTS[col.type])
+    if col.type == "int":
+        typed = v.re_search(r"^[+-]?[0-9]+$").ifelse(typed, ibis.null(_CASTS["int"]))
+    return typed
+
+
 def _problem_rows(t: ir.Table, condition: ir.BooleanValue, column: str, rule: str | ir.StringValue) -> ir.Table:
     rule_value = ibis.literal(rule) if isinstance(rule, str) else rule
     return t.filter(condition).select(
@@ -324,7 +334,7 @@ def _checks(t: ir.Table, spec: TableSpec, backend: ibis.BaseBackend) -> list[ir.
         if col.required:
             checks.append(_problem_rows(t, v.isnull(), col.name, "required, but empty"))
         if col.type != "text":
-            typed = v.try_cast(_CASTS[col.type])
+            typed = _parsed(v, col)
             checks.append(_problem_rows(t, v.notnull() & typed.isnull(), col.name, _TYPE_RULE[col.type]))
             if col.min_value is not None:
                 checks.append(_problem_rows(t, typed < col.min_value, col.name, f"must be at least {col.min_value:g}"))
@@ -348,8 +358,8 @@ def _checks(t: ir.Table, spec: TableSpec, backend: ibis.BaseBackend) -> list[ir.
             checks.append(_problem_rows(t, starts_formula, col.name,
                                         "starts with a character that spreadsheets run as a formula (= + - @)"))
     for order in spec.orders:
-        earlier = t[order.earlier].try_cast(_CASTS[spec.column(order.earlier).type])
-        later = t[order.later].try_cast(_CASTS[spec.column(order.later).type])
+        earlier = _parsed(t[order.earlier], spec.column(order.earlier))
+        later = _parsed(t[order.later], spec.column(order.later))
         if spec.column(order.earlier).type != spec.column(order.later).type:
             earlier, later = earlier.cast("timestamp"), later.cast("timestamp")
         checks.append(_problem_rows(t, later < earlier, order.later, f"is before {order.earlier}"))
@@ -386,7 +396,7 @@ def _key_value(t: ir.Table, spec: TableSpec) -> ir.StringValue:
 
 
 def _typed(t: ir.Table, spec: TableSpec) -> ir.Table:
-    return t.select(**{c.name: t[c.name].try_cast(_CASTS[c.type]) if c.type != "text" else t[c.name] for c in spec.columns})
+    return t.select(**{c.name: _parsed(t[c.name], c) for c in spec.columns})
 
 
 # --- the import ------------------------------------------------------------------
@@ -421,7 +431,7 @@ def import_file(
         problems = ibis.union(*_checks(text, spec, backend))
         total = problems.count().execute()
         if total:
-            first = problems.order_by(["row", "column"]).limit(MAX_REPORTED).execute()
+            first = problems.order_by(["row", "column", "rule"]).limit(MAX_REPORTED).execute()
             raise ImportRejected(file, [
                 Problem(int(r.row), r.column, None if r.value is None or r.value != r.value else str(r.value), r.rule)
                 for r in first.itertuples()

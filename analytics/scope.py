@@ -1,0 +1,82 @@
+"""Who may see what: the only way store tables reach analytics.
+
+A `Scope` says which branches a person may see and whether they may see
+customer PII. `ScopedStore(backend, scope).table(name)` hands out a table
+already narrowed to those branches and with PII masked; analytics functions
+take a ScopedStore and never see the backend. Every table of the store is
+named in exactly one of the lists below, and a test walks the store to make
+sure no new table slips past unlisted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+# Tables with their own branch_code column.
+BRANCH_SCOPED = ("branches", "relationship_managers", "customers", "customer_month", "customer_current")
+# Tables that belong to a customer: narrowed to the customers in scope.
+CUSTOMER_SCOPED = ("accounts", "monthly_balances", "interactions", "funnel_events", "surveys", "complaints",
+                   "churn_scores", "care_tasks")
+# The same for everyone; they hold no customer data.
+GLOBAL = ("campaigns", "segment_rules", "schema_version")
+# Never handed to analytics (read through their own gate, e.g. the admin's audit page).
+NOT_SERVED = ("audit_log",)
+
+PII_COLUMNS = {"customers": ("name", "phone", "id_number")}
+
+
+class OutOfScope(PermissionError):
+    pass
+
+
+@dataclass(frozen=True)
+class Scope:
+    user: str
+    role: str
+    branch_codes: frozenset[str] | None  # None: every branch
+    may_see_pii: bool
+
+    @classmethod
+    def all_branches(cls, user: str = "system", role: str = "executive", *, may_see_pii: bool = False) -> Scope:
+        return cls(user, role, None, may_see_pii)
+
+    @classmethod
+    def for_branches(cls, branch_codes, user: str = "system", role: str = "branch_head", *, may_see_pii: bool = True) -> Scope:
+        return cls(user, role, frozenset(branch_codes), may_see_pii)
+
+
+class ScopedStore:
+    """Tables of one backend, as one scope may see them."""
+
+    def __init__(self, backend: ibis.BaseBackend, scope: Scope):
+        self._backend = backend
+        self.scope = scope
+
+    def table(self, name: str) -> ir.Table:
+        if name in BRANCH_SCOPED:
+            t = self._backend.table(name)
+            if self.scope.branch_codes is not None:
+                t = t.filter(t.branch_code.isin(sorted(self.scope.branch_codes)))
+        elif name in CUSTOMER_SCOPED:
+            t = self._backend.table(name)
+            if self.scope.branch_codes is not None:
+                t = t.semi_join(self.table("customers").select("customer_id"), "customer_id")
+        elif name in GLOBAL:
+            t = self._backend.table(name)
+        else:
+            raise OutOfScope(f"table {name!r} is not served to analytics")
+        if not self.scope.may_see_pii and name in PII_COLUMNS:
+            t = t.mutate(**{c: mask(t[c], c) for c in PII_COLUMNS[name]})
+        return t
+
+
+def mask(value: ir.StringValue, column: str) -> ir.StringValue:
+    """Keep what identifies nobody: a surname's first character, a phone's last 4 digits."""
+    if column == "name":
+        return value.substr(0, 1) + "**"
+    if column == "phone":
+        return ibis.literal("*******") + value.right(4)
+    return value.substr(0, 6) + "********" + value.right(4)

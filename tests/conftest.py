@@ -1,0 +1,44 @@
+"""Shared fixtures: small real stores built the way users build them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics import generate, marts, store
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DEMO_END = dt.date(2026, 6, 30)
+DEMO_SPEC = generate.DemoSpec(customers=4000, months=24, seed=11, end_month=DEMO_END)
+
+
+def build_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
+    with store.rewrite(path, fresh=True) as con:
+        generate.generate(con, spec)
+        marts.rebuild(con)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory) -> Path:
+    """A generated store of 4,000 customers x 24 months; do not write to it."""
+    return build_demo(tmp_path_factory.mktemp("demo") / "demo.duckdb")
+
+
+@pytest.fixture(scope="session")
+def demo_con(demo_store) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(demo_store), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def churn_modelling_csv() -> Path:
+    path = SHARED_DATA / "Churn_Modelling.csv"
+    if not path.exists():
+        pytest.skip(f"reference data not found at {path} (shared/data is mounted beside the project)")
+    return path

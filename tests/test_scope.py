@@ -1,0 +1,43 @@
+"""The scope gate: branches narrowed and PII masked before analytics sees a table."""
+
+from __future__ import annotations
+
+import ibis
+import pytest
+
+from analytics.scope import BRANCH_SCOPED, CUSTOMER_SCOPED, OutOfScope, Scope, ScopedStore
+
+from . import handbuilt
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    return ibis.duckdb.connect(str(handbuilt.build(tmp_path_factory.mktemp("hand") / "h.duckdb")), read_only=True)
+
+
+def test_branch_head_sees_only_own_branch_in_every_table(backend):
+    tables = ScopedStore(backend, Scope.for_branches(["BJ01"]))
+    for name in BRANCH_SCOPED:
+        assert set(tables.table(name).branch_code.execute()) <= {"BJ01"}, name
+    for name in CUSTOMER_SCOPED:
+        assert set(tables.table(name).customer_id.execute()) <= {2, 3}, name
+    assert set(tables.table("surveys").customer_id.execute()) == {2, 3}
+
+
+def test_all_branches_scope_sees_everyone(backend):
+    assert ScopedStore(backend, Scope.all_branches()).table("customers").count().execute() == 3
+
+
+def test_pii_is_masked_without_the_right(backend):
+    masked = ScopedStore(backend, Scope.all_branches(may_see_pii=False)).table("customers")
+    row = masked.filter(masked.customer_id == 1).execute().iloc[0]
+    assert (row["name"], row["phone"], row["id_number"]) == ("张**", "*******5678", "310115********1234")
+    shown = ScopedStore(backend, Scope.for_branches(["SH01"], may_see_pii=True)).table("customers")
+    assert shown.execute().iloc[0]["name"] == "张伟"
+
+
+def test_audit_log_and_unknown_tables_are_refused(backend):
+    tables = ScopedStore(backend, Scope.all_branches())
+    for name in ("audit_log", "no_such_table"):
+        with pytest.raises(OutOfScope):
+            tables.table(name)

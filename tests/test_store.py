@@ -1,0 +1,112 @@
+"""The store: migrations, safe replacement, and readers that follow a swap."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import duckdb
+import ibis
+import pandas as pd
+import pytest
+
+from analytics import store
+
+
+def test_migrations_create_every_table_of_the_data_model(tmp_path):
+    con = duckdb.connect(str(tmp_path / "s.duckdb"))
+    assert store.migrate(con) == len(store.migrations())
+    tables = set(store.table_names(con))
+    design = {"branches", "relationship_managers", "customers", "accounts", "monthly_balances", "interactions",
+              "campaigns", "funnel_events", "surveys", "complaints", "segment_rules", "churn_scores",
+              "care_tasks", "audit_log", "schema_version"}
+    assert design <= tables
+
+
+def test_migrate_is_idempotent(tmp_path):
+    con = duckdb.connect(str(tmp_path / "s.duckdb"))
+    first = store.migrate(con)
+    assert store.migrate(con) == first
+    assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == first
+
+
+def test_an_older_store_upgrades_in_place_and_keeps_its_rows(tmp_path, monkeypatch):
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    store.migrate(con)
+    con.execute("INSERT INTO branches VALUES ('SH01', '上海', 'Shanghai', '上海', '华东', NULL)")
+    before = con.execute("SELECT * FROM branches").fetchall()
+    con.close()
+
+    shipped = store.migrations()
+    newer = dataclasses.replace(shipped[-1], version=len(shipped) + 1, name="add_branch_phone",
+                                sql="ALTER TABLE branches ADD COLUMN phone VARCHAR")
+    monkeypatch.setattr(store, "migrations", lambda: [*shipped, newer])
+    con = duckdb.connect(str(path))
+    assert store.migrate(con) == newer.version
+    assert con.execute("SELECT branch_code, name, name_en, city, region, opened_on FROM branches").fetchall() == before
+    assert con.execute("SELECT phone FROM branches").fetchall() == [(None,)]
+
+
+def test_a_failed_migration_rolls_back(tmp_path, monkeypatch):
+    shipped = store.migrations()
+    broken = dataclasses.replace(shipped[-1], version=len(shipped) + 1, name="broken",
+                                 sql="ALTER TABLE branches ADD COLUMN x INT; SELECT no_such_column FROM branches")
+    monkeypatch.setattr(store, "migrations", lambda: [*shipped, broken])
+    con = duckdb.connect(str(tmp_path / "s.duckdb"))
+    with pytest.raises(duckdb.Error):
+        store.migrate(con)
+    assert store.schema_version(con) == len(shipped)
+    assert "x" not in [r[0] for r in con.execute("DESCRIBE branches").fetchall()]
+
+
+def test_rewrite_that_fails_leaves_the_store_byte_for_byte(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with store.rewrite(path, fresh=True) as con:
+        con.execute("INSERT INTO branches VALUES ('SH01', 'a', 'a', 'a', 'a', NULL)")
+    before = store.file_checksum(path)
+    with pytest.raises(RuntimeError):
+        with store.rewrite(path) as con:
+            con.execute("DELETE FROM branches")
+            raise RuntimeError("boom")
+    assert store.file_checksum(path) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_reader_keeps_its_view_during_a_swap_and_follows_on_next_cursor(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with store.rewrite(path, fresh=True) as con:
+        con.execute("INSERT INTO branches VALUES ('SH01', 'a', 'a', 'a', 'a', NULL)")
+    reader = store.Store(path)
+    old_cursor = reader.cursor()
+    with store.rewrite(path) as con:
+        con.execute("INSERT INTO branches VALUES ('BJ01', 'b', 'b', 'b', 'b', NULL)")
+    assert old_cursor.execute("SELECT count(*) FROM branches").fetchone()[0] == 1
+    assert reader.backend().table("branches").count().execute() == 2
+
+
+def test_store_missing_says_how_to_create_one(tmp_path):
+    with pytest.raises(store.StoreMissing, match="bankcrm generate"):
+        store.Store(tmp_path / "nothing.duckdb").cursor()
+
+
+def test_ibis_loads_frames_through_memtable(tmp_path):
+    """Ibis 12 + DuckDB 2 cannot create a table from a bare frame (parser error);
+    the importer relies on ibis.memtable and on create_table from an expression.
+    This fails if an upgrade breaks that path."""
+    con = duckdb.connect(str(tmp_path / "s.duckdb"))
+    backend = ibis.duckdb.from_connection(con)
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    backend.create_table("from_memtable", ibis.memtable(frame), temp=True)
+    expr = ibis.memtable(frame).mutate(c=ibis._.a * 2)
+    backend.create_table("from_expr", expr, temp=True)
+    assert backend.table("from_memtable").execute().equals(frame)
+    assert backend.table("from_expr").c.to_list() == [2, 4]
+
+
+def test_content_checksum_sees_a_swapped_value(tmp_path):
+    con = duckdb.connect(str(tmp_path / "s.duckdb"))
+    store.migrate(con)
+    con.execute("INSERT INTO branches VALUES ('A', 'x', 'x', 'c', 'r', NULL), ('B', 'y', 'y', 'c', 'r', NULL)")
+    before = store.content_checksum(con)
+    con.execute("UPDATE branches SET name = CASE name WHEN 'x' THEN 'y' ELSE 'x' END")
+    assert store.content_checksum(con) != before

@@ -1,0 +1,41 @@
+"""The one place the app caches: a store per process, figures per (scope, store version).
+
+`st.cache_data` is shared by every session of the server, so everything
+that changes an answer (who asks, which store file) is a real argument of
+the cached function, never a `_`-prefixed one.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analytics.kpis import KPIS
+from analytics.scope import Scope, ScopedStore
+from analytics.store import Store, default_path
+
+
+@st.cache_resource
+def _store(path: str) -> Store:
+    return Store(path)
+
+
+def store() -> Store:
+    """One read-only DuckDB connection per server process and store file."""
+    return _store(str(default_path()))
+
+
+def store_version() -> tuple[int, int]:
+    """Changes when an import or generate swaps in a new store file."""
+    return store().version
+
+
+def session_scope() -> Scope:
+    # Until sign-in lands, every visitor gets the executive's view: all
+    # branches, customer PII masked.
+    return Scope.all_branches(user="guest", role="executive", may_see_pii=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def kpi_series(key: str, scope: Scope, version: tuple[int, int]) -> pd.DataFrame:
+    return KPIS[key].fn(ScopedStore(store().backend(), scope))
