@@ -438,7 +438,8 @@ def import_file(
             ], int(total))
         backend.create_table("_import_rows", _typed(text, spec), temp=True)
         added, updated, unchanged = _upsert(con, spec)
-        marts.rebuild(con)
+        if added or updated:
+            marts.rebuild(con)
         con.execute(
             "INSERT INTO audit_log SELECT coalesce(max(event_id), 0) + 1, current_timestamp, ?, NULL, 'import', ? FROM audit_log",
             [actor, json.dumps({"table": table, "file": file.name, "rows": source.num_rows,
@@ -448,23 +449,26 @@ def import_file(
 
 
 def _upsert(con, spec: TableSpec) -> tuple[int, int, int]:
-    """MERGE the staged rows into the table by key; count what is new and what changed.
+    """Merge the staged rows into the table by key; return (added, updated, unchanged).
 
-    The statement names only the table and columns of `spec` (from
-    analytics.schema, never from the file); every value travels as data.
+    Only rows that are new or differ are written, so re-importing a file
+    costs a comparison, not a rewrite. The statements name only the table
+    and columns of `spec` (from analytics.schema, never from the file);
+    every value travels as data.
     """
     q = '"{}"'.format
-    on = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM s.{q(k)}" for k in spec.key)
-    same = " AND ".join(f"t.{q(c)} IS NOT DISTINCT FROM s.{q(c)}" for c in spec.column_names)
-    counts = (f"SELECT count(*), count(*) FILTER (WHERE {same}) "
-              f"FROM _import_rows s JOIN {q(spec.name)} t ON {on}")
-    existing, identical = con.execute(counts).fetchone()
-    merge = (
-        f"MERGE INTO {q(spec.name)} t USING _import_rows s ON {on} "
-        f"WHEN MATCHED THEN UPDATE SET {', '.join(f'{q(c)} = s.{q(c)}' for c in spec.column_names)} "
-        f"WHEN NOT MATCHED THEN INSERT ({', '.join(map(q, spec.column_names))}) "
-        f"VALUES ({', '.join(f's.{q(c)}' for c in spec.column_names)})"
+    columns = ", ".join(map(q, spec.column_names))
+    on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in spec.key)  # keys are required, never null
+    con.execute(f"CREATE TEMP TABLE _import_changes AS "
+                f"SELECT {columns} FROM _import_rows EXCEPT SELECT {columns} FROM {q(spec.name)}")
+    [(rows,)] = con.execute("SELECT count(*) FROM _import_rows").fetchall()
+    [(changes, updated)] = con.execute(
+        f"SELECT count(*), count(t.{q(spec.key[0])}) FROM _import_changes s LEFT JOIN {q(spec.name)} t ON {on}"
+    ).fetchall()
+    values = [c for c in spec.column_names if c not in spec.key]
+    con.execute(
+        f"MERGE INTO {q(spec.name)} t USING _import_changes s ON {on} "
+        f"WHEN MATCHED THEN UPDATE SET {', '.join(f'{q(c)} = s.{q(c)}' for c in values)} "
+        f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({', '.join(f's.{q(c)}' for c in spec.column_names)})"
     )
-    con.execute(merge)
-    rows = con.execute("SELECT count(*) FROM _import_rows").fetchone()[0]
-    return rows - existing, existing - identical, identical
+    return changes - updated, updated, rows - changes

@@ -27,69 +27,79 @@ DORMANT_CHURN_MAX_AUM_CNY = 100
 
 MART_TABLES = ("customer_month", "customer_current")
 
+# One window pass over a narrow projection (the sort is the cost at 30M
+# rows), the churn month found by an aggregate instead of a second window,
+# and customer attributes joined at the end.
 _CUSTOMER_MONTH = """
 CREATE OR REPLACE TABLE customer_month AS
 WITH base AS (
-    SELECT mb.*,
-           c.branch_code, c.rm_id, c.opened_on, c.closed_on, c.status,
-           year(mb.month) * 12 + month(mb.month) - 1 AS month_idx,
-           mb.deposits_cny + mb.investments_cny + mb.insurance_cny AS aum_cny
-    FROM monthly_balances mb
-    JOIN customers c USING (customer_id)
-), bounds AS (
+    SELECT customer_id, month,
+           year(month) * 12 + month(month) - 1 AS month_idx,
+           deposits_cny + investments_cny + insurance_cny AS aum_cny,
+           last_txn_on
+    FROM monthly_balances
+), first_idx AS (
     SELECT min(month_idx) AS first_idx FROM base
 ), account_moves AS (
     -- +1 in the month an account opens (accounts older than the data count
     -- from its first month), -1 in the month it closes.
     SELECT customer_id, month_idx, sum(delta) AS delta
     FROM (
-        SELECT customer_id, greatest(year(opened_on) * 12 + month(opened_on) - 1, (SELECT first_idx FROM bounds)) AS month_idx, 1 AS delta
+        SELECT customer_id, greatest(year(opened_on) * 12 + month(opened_on) - 1, (SELECT first_idx FROM first_idx)) AS month_idx, 1 AS delta
         FROM accounts
         UNION ALL
         SELECT customer_id, year(closed_on) * 12 + month(closed_on) - 1, -1
         FROM accounts WHERE closed_on IS NOT NULL
     )
     GROUP BY ALL
-), with_moves AS (
-    SELECT b.*, coalesce(am.delta, 0) AS delta,
-           EXISTS (SELECT 1 FROM accounts a WHERE a.customer_id = b.customer_id) AS has_accounts
+), windowed AS (
+    -- One ordering for every window below: lags and running totals share a
+    -- single sort. Months may have gaps, so each lag checks its month.
+    SELECT b.customer_id, b.month, b.month_idx, b.aum_cny,
+           sum(coalesce(am.delta, 0)) OVER w AS products_held,
+           max(b.last_txn_on) OVER w AS last_txn_seen_on,
+           lag(b.month_idx, 1) OVER w AS idx_1, lag(b.aum_cny, 1) OVER w AS aum_1,
+           lag(b.month_idx, 2) OVER w AS idx_2, lag(b.aum_cny, 2) OVER w AS aum_2,
+           lag(b.month_idx, 3) OVER w AS idx_3, lag(b.aum_cny, 3) OVER w AS aum_3
     FROM base b
     LEFT JOIN account_moves am USING (customer_id, month_idx)
-), windowed AS (
-    SELECT *,
-           sum(delta) OVER w_all AS products_held,
-           avg(aum_cny) OVER (PARTITION BY customer_id ORDER BY month_idx RANGE BETWEEN 2 PRECEDING AND CURRENT ROW) AS aum_3m_avg_cny,
-           first_value(aum_cny) OVER (PARTITION BY customer_id ORDER BY month_idx RANGE BETWEEN 3 PRECEDING AND 3 PRECEDING) AS aum_3m_ago_cny,
-           max(last_txn_on) OVER w_all AS last_txn_seen_on
-    FROM with_moves
-    WINDOW w_all AS (PARTITION BY customer_id ORDER BY month_idx ROWS UNBOUNDED PRECEDING)
-), stated AS (
-    SELECT *,
-           datediff('day', coalesce(last_txn_seen_on, opened_on), month) AS days_since_last_txn,
-           (has_accounts AND products_held <= 0)
-             OR (closed_on IS NOT NULL AND closed_on <= month)
-             OR (datediff('day', coalesce(last_txn_seen_on, opened_on), month) >= $dormant_days
-                 AND aum_cny < $dormant_max_aum) AS churn_condition
+    WINDOW w AS (PARTITION BY b.customer_id ORDER BY b.month_idx ROWS UNBOUNDED PRECEDING)
+), averaged AS (
+    SELECT customer_id, month, month_idx, aum_cny, products_held, last_txn_seen_on,
+           (aum_cny + CASE WHEN idx_1 >= month_idx - 2 THEN aum_1 ELSE 0 END
+                    + CASE WHEN idx_2 >= month_idx - 2 THEN aum_2 ELSE 0 END)
+           / (1 + coalesce((idx_1 >= month_idx - 2)::INT, 0) + coalesce((idx_2 >= month_idx - 2)::INT, 0)) AS aum_3m_avg_cny,
+           CASE month_idx - 3 WHEN idx_3 THEN aum_3 WHEN idx_2 THEN aum_2 WHEN idx_1 THEN aum_1 END AS aum_3m_ago_cny
     FROM windowed
-), churned AS (
-    SELECT *, bool_or(churn_condition) OVER w_all AS is_churned
-    FROM stated
-    WINDOW w_all AS (PARTITION BY customer_id ORDER BY month_idx ROWS UNBOUNDED PRECEDING)
+), stated AS (
+    SELECT w.*, c.branch_code, c.rm_id, c.opened_on,
+           year(c.opened_on) * 12 + month(c.opened_on) - 1 AS opened_idx,
+           datediff('day', coalesce(w.last_txn_seen_on, c.opened_on), w.month) AS days_since_last_txn,
+           (w.customer_id IN (SELECT customer_id FROM accounts) AND w.products_held <= 0)
+             OR (c.closed_on IS NOT NULL AND c.closed_on <= w.month)
+             OR (datediff('day', coalesce(w.last_txn_seen_on, c.opened_on), w.month) >= $dormant_days
+                 AND w.aum_cny < $dormant_max_aum) AS churn_condition
+    FROM averaged w JOIN customers c USING (customer_id)
+), churn_start AS (
+    -- the first month the definition holds, and the customer's first month of data
+    SELECT customer_id, min(month_idx) FILTER (WHERE churn_condition) AS churn_idx, min(month_idx) AS data_idx
+    FROM stated GROUP BY customer_id
 )
-SELECT customer_id, month, month_idx, branch_code, rm_id,
-       round(aum_cny, 2) AS aum_cny, deposits_cny, investments_cny, insurance_cny, loans_cny,
-       round(aum_3m_avg_cny, 2) AS aum_3m_avg_cny, round(aum_3m_ago_cny, 2) AS aum_3m_ago_cny,
-       greatest(products_held, 0)::INTEGER AS products_held,
-       txn_count, txn_amount_cny, digital_logins, last_txn_on,
-       days_since_last_txn,
-       datediff('month', opened_on, month) AS tenure_months,
-       is_churned,
-       -- In a customer's first month of data a churned state is news only
-       -- for a customer who opened that month; older ones churned earlier.
-       is_churned AND NOT coalesce(lag(is_churned) OVER (PARTITION BY customer_id ORDER BY month_idx),
-                                   year(opened_on) * 12 + month(opened_on) - 1 < month_idx) AS churned_in_month
-FROM churned
-ORDER BY month, branch_code
+SELECT s.customer_id, s.month, s.month_idx, s.branch_code, s.rm_id,
+       round(s.aum_cny, 2) AS aum_cny, mb.deposits_cny, mb.investments_cny, mb.insurance_cny, mb.loans_cny,
+       round(s.aum_3m_avg_cny, 2) AS aum_3m_avg_cny, round(s.aum_3m_ago_cny, 2) AS aum_3m_ago_cny,
+       greatest(s.products_held, 0)::INTEGER AS products_held,
+       mb.txn_count, mb.txn_amount_cny, mb.digital_logins, mb.last_txn_on,
+       s.days_since_last_txn,
+       datediff('month', s.opened_on, s.month) AS tenure_months,
+       coalesce(s.month_idx >= cs.churn_idx, false) AS is_churned,
+       -- Churn in a customer's first month of data is news only for a
+       -- customer who opened that month; older ones churned before the data.
+       coalesce(s.month_idx = cs.churn_idx AND (s.month_idx > cs.data_idx OR s.opened_idx = s.month_idx), false) AS churned_in_month
+FROM stated s
+JOIN churn_start cs USING (customer_id)
+JOIN monthly_balances mb ON mb.customer_id = s.customer_id AND mb.month = s.month
+ORDER BY s.month, s.branch_code
 """
 
 _CUSTOMER_CURRENT = """

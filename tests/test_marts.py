@@ -79,3 +79,17 @@ def test_a_customer_closed_by_the_bank_counts_as_churned_without_history(tmp_pat
                        VALUES (1, 'X1', 'a', '2020-01-01', 'closed'), (2, 'X1', 'b', '2020-01-01', 'active')""")
         marts.rebuild(con)
         assert con.execute("SELECT customer_id, is_churned FROM customer_current ORDER BY 1").fetchall() == [(1, True), (2, False)]
+
+
+def test_months_missing_from_an_extract_do_not_shift_the_3_month_figures(tmp_path):
+    from analytics import marts, store
+
+    with store.rewrite(tmp_path / "s.duckdb", fresh=True) as con:
+        con.execute("INSERT INTO branches VALUES ('X1', 'x', 'x', 'x', 'x', NULL)")
+        con.execute("INSERT INTO customers (customer_id, branch_code, name, opened_on) VALUES (1, 'X1', 'a', '2020-01-01')")
+        for month, aum in (("2024-01-31", 100), ("2024-02-29", 200), ("2024-04-30", 400), ("2024-05-31", 500)):
+            con.execute("INSERT INTO monthly_balances VALUES (1, ?, ?, 0, 0, 0, 1, 1, 0, ?)", [month, aum, month])
+        marts.rebuild(con)
+        rows = con.execute("SELECT aum_3m_avg_cny, aum_3m_ago_cny FROM customer_month ORDER BY month").fetchall()
+    # April averages Feb..Apr (no March row): (200 + 400) / 2; three months before April is January
+    assert rows == [(100, None), (150, None), (300, 100), (450, 200)]
