@@ -8,7 +8,8 @@ PORT ?= 8501
 .PHONY: run test install lock bench clean
 
 run: $(VENV)/.installed $(STORE)
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+	$(BIN)/bankcrm migrate --store $(STORE)
+	BANKCRM_STORE=$(STORE) $(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analytics.store import StoreMissing
+from analytics.store import StoreMissing, StoreOutdated
 from ui.cache import store
 
 st.set_page_config(page_title="bankcrm", page_icon="🏦", layout="wide")
@@ -12,9 +12,9 @@ PAGES = [
 ]
 
 try:
-    store().version
-except StoreMissing as missing:
-    st.error(str(missing))
+    store().check()
+except (StoreMissing, StoreOutdated) as problem:
+    st.error(str(problem))
     st.stop()
 
 st.navigation(PAGES).run()

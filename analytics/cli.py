@@ -90,6 +90,34 @@ def import_(
 
 
 @app.command()
+def migrate(store_path: StoreOption = None) -> None:
+    """Upgrade the store's schema in place (atomically; nothing is lost)."""
+    path = store_path or store.default_path()
+    if not path.exists():
+        console.print(f"No store at {path}.")
+        raise typer.Exit(code=1)
+    before, after = store.upgrade(path)
+    console.print(f"Store {path}: schema version {before}" + (f" -> {after}." if after != before else ", up to date."))
+
+
+@app.command()
+def bench(
+    customers: Annotated[int, typer.Option(help="Customers in the large store.", min=100)] = 1_000_000,
+    months: Annotated[int, typer.Option(help="Months of history.", min=3, max=120)] = 36,
+    repeat: Annotated[int, typer.Option(help="Runs per measurement; the median is reported.", min=1)] = 3,
+    json_file: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown report here.")] = Path("docs/benchmarks.md"),
+) -> None:
+    """Measure generation and import at a given size; write docs/benchmarks.md."""
+    from analytics import bench as suite
+
+    results = suite.run(customers, months, repeat, progress=lambda step: console.print(f"[bold]bench[/]: {step}"))
+    suite.write_reports(results, json_file, markdown)
+    for r in results:
+        console.print(f"{r.name:34} {r.size:>20} median {r.median_ms / 1000:8.2f} s  {r.verdict}", markup=False)
+
+
+@app.command()
 def info(store_path: StoreOption = None) -> None:
     """Print the store's schema version and table sizes as JSON."""
     import duckdb

@@ -140,6 +140,36 @@ def rewrite(path: Path, *, fresh: bool = False) -> Iterator[duckdb.DuckDBPyConne
             raise
 
 
+def latest_version() -> int:
+    return migrations()[-1].version
+
+
+def stored_version(path: Path) -> int:
+    """The schema version of the store file at `path`, read without locking out writers for long."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return schema_version(con)
+    finally:
+        con.close()
+
+
+def upgrade(path: Path) -> tuple[int, int]:
+    """Bring the store at `path` to the latest schema, in place and atomically.
+
+    Returns (version before, version after). A store that is already current
+    is not touched.
+    """
+    before = stored_version(path)
+    if before < latest_version():
+        with rewrite(path) as con:
+            migrate(con)
+    return before, latest_version()
+
+
+class StoreOutdated(RuntimeError):
+    pass
+
+
 # --- reading: one connection per process, a cursor per use ------------------
 
 class Store:
@@ -173,9 +203,20 @@ class Store:
             if self._con is None or identity != self._identity:
                 if self._con is not None:
                     self._con.close()
-                self._con = duckdb.connect(str(self.path), read_only=True)
-                self._identity = identity
+                con = duckdb.connect(str(self.path), read_only=True)
+                found, needed = schema_version(con), latest_version()
+                if found < needed:
+                    con.close()
+                    raise StoreOutdated(
+                        f"The store {self.path} has schema version {found}; this version of bankcrm needs "
+                        f"{needed}. Upgrade it in place with `bankcrm migrate` (nothing is lost)."
+                    )
+                self._con, self._identity = con, identity
             return self._con.cursor()
+
+    def check(self) -> None:
+        """Raise StoreMissing or StoreOutdated now rather than in the middle of a page."""
+        self.cursor().close()
 
     def backend(self) -> ibis.BaseBackend:
         """An Ibis backend on a fresh cursor: use one per rerun or request."""

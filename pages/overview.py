@@ -49,5 +49,5 @@ for column, kpi in zip(st.columns(len(KPIS)), KPIS.values()):
 churn = series["churn_rate"]
 figure = px.line(churn, x="month", y="value", labels={"month": "Month", "value": "Monthly churn rate"},
                  title="Monthly churn rate")
-figure.update_yaxes(tickformat=".2%")
+figure.update_yaxes(tickformat=".2%", rangemode="tozero")
 st.plotly_chart(figure, width="stretch")

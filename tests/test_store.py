@@ -110,3 +110,30 @@ def test_content_checksum_sees_a_swapped_value(tmp_path):
     before = store.content_checksum(con)
     con.execute("UPDATE branches SET name = CASE name WHEN 'x' THEN 'y' ELSE 'x' END")
     assert store.content_checksum(con) != before
+
+
+def _older_store(tmp_path, monkeypatch):
+    """A store at the shipped schema, then a release that adds migration N+1."""
+    path = tmp_path / "old.duckdb"
+    with store.rewrite(path, fresh=True) as con:
+        con.execute("INSERT INTO branches VALUES ('SH01', 'a', 'a', 'a', 'a', NULL)")
+    shipped = store.migrations()
+    newer = dataclasses.replace(shipped[-1], version=len(shipped) + 1, name="add_note",
+                                sql="ALTER TABLE branches ADD COLUMN note VARCHAR")
+    monkeypatch.setattr(store, "migrations", lambda: [*shipped, newer])
+    return path, newer.version
+
+
+def test_the_app_refuses_an_outdated_store_and_says_how_to_upgrade(tmp_path, monkeypatch):
+    path, _ = _older_store(tmp_path, monkeypatch)
+    with pytest.raises(store.StoreOutdated, match="bankcrm migrate"):
+        store.Store(path).cursor()
+
+
+def test_upgrade_brings_a_store_file_to_the_latest_schema_keeping_rows(tmp_path, monkeypatch):
+    path, newest = _older_store(tmp_path, monkeypatch)
+    assert store.upgrade(path) == (newest - 1, newest)
+    assert store.Store(path).cursor().execute("SELECT branch_code, note FROM branches").fetchall() == [("SH01", None)]
+    untouched = store.file_checksum(path)
+    assert store.upgrade(path) == (newest, newest)
+    assert store.file_checksum(path) == untouched

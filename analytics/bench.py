@@ -1,0 +1,137 @@
+"""The benchmark suite: medians of repeated runs, written as JSON and Markdown.
+
+Not part of `make test` (a smoke run at a tiny size is). Targets are
+printed next to each figure; a miss is reported as a miss.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import duckdb
+
+from analytics import generate, ingest, marts, store
+
+DEMO_CUSTOMERS, DEMO_MONTHS = 50_000, 36
+
+
+@dataclass(frozen=True)
+class Measurement:
+    name: str
+    size: str
+    median_ms: float
+    p95_ms: float
+    runs: int
+    target_ms: float | None = None
+    pandas_median_ms: float | None = None
+    ratio: float | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.target_ms is None:
+            return ""
+        return "met" if self.median_ms <= self.target_ms else "MISSED"
+
+
+def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return statistics.median(times), p95
+
+
+def _generate(path: Path, customers: int, months: int) -> None:
+    spec = generate.DemoSpec(customers=customers, months=months, seed=7)
+    with store.rewrite(path, fresh=True) as con:
+        generate.generate(con, spec)
+        marts.rebuild(con)
+
+
+def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
+        progress: Callable[[str], None] = print) -> list[Measurement]:
+    """Measure generation and import; return one Measurement per figure."""
+    results: list[Measurement] = []
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        tmp = Path(tmp)
+        demo = tmp / "demo.duckdb"
+        progress(f"generate the default demo ({DEMO_CUSTOMERS:,} x {DEMO_MONTHS})")
+        median, p95 = _timed(lambda: _generate(demo, DEMO_CUSTOMERS, DEMO_MONTHS), repeat)
+        results.append(Measurement("generate demo store", f"{DEMO_CUSTOMERS:,} x {DEMO_MONTHS}", median, p95, repeat, 30_000))
+
+        big = tmp / "big.duckdb"
+        progress(f"generate {customers:,} customers x {months} months")
+        median, p95 = _timed(lambda: _generate(big, customers, months), repeat)
+        results.append(Measurement("generate store", f"{customers:,} x {months}", median, p95, repeat,
+                                   180_000 if customers >= 1_000_000 else None))
+
+        unchanged, changed = tmp / "customers.csv", tmp / "customers_changed.csv"
+        with duckdb.connect(str(big), read_only=True) as con:
+            con.table("customers").write_csv(str(unchanged), header=True)
+            con.sql("SELECT * REPLACE (city || '市' AS city) FROM customers").write_csv(str(changed), header=True)
+        for label, file in (("import CSV, every row changed", changed), ("re-import the same CSV", unchanged)):
+            progress(label)
+            times = []
+            for _ in range(repeat):
+                target = tmp / "import.duckdb"
+                shutil.copyfile(big, target)  # a fresh store per run, outside the timing
+                if file == unchanged:  # the second import of a file the store already holds
+                    ingest.import_file("customers", file, store_path=target)
+                started = time.perf_counter()
+                ingest.import_file("customers", file, store_path=target)
+                times.append((time.perf_counter() - started) * 1000)
+            times.sort()
+            results.append(Measurement(label, f"{customers:,} rows", statistics.median(times), times[-1], repeat,
+                                       20_000 if customers >= 1_000_000 else None))
+    return results
+
+
+def machine() -> dict:
+    mem_kb = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    versions = {name: metadata.version(name) for name in ("duckdb", "ibis-framework", "pandas", "pyarrow", "streamlit")}
+    return {"cores": os.cpu_count(), "memory_gib": round(mem_kb / 2**20, 1), "python": platform.python_version(),
+            "platform": platform.platform(), "versions": versions}
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_reports(results: list[Measurement], json_path: Path | None, md_path: Path | None) -> None:
+    info = machine()
+    info["peak_rss_mib"] = round(peak_rss_mib())
+    info["date"] = dt.date.today().isoformat()
+    if json_path:
+        json_path.write_text(json.dumps({"machine": info, "results": [asdict(r) for r in results]}, indent=2) + "\n")
+    if md_path:
+        lines = [
+            "# Benchmarks",
+            "",
+            f"Measured {info['date']} with `bankcrm bench` on {info['cores']} cores, {info['memory_gib']} GiB, "
+            f"Python {info['python']}, " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ".",
+            f"Peak RSS of the benchmark process: {info['peak_rss_mib']} MiB. Figures are medians of repeated runs.",
+            "",
+            "| what | size | median | p95 | runs | target | verdict |",
+            "|---|---|---:|---:|---:|---:|---|",
+        ]
+        for r in results:
+            target = f"{r.target_ms / 1000:g} s" if r.target_ms else ""
+            lines.append(f"| {r.name} | {r.size} | {r.median_ms / 1000:.2f} s | {r.p95_ms / 1000:.2f} s | {r.runs} "
+                         f"| {target} | {r.verdict} |")
+        md_path.parent.mkdir(parents=True, exist_ok=True)
+        md_path.write_text("\n".join(lines) + "\n")

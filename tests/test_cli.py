@@ -1,0 +1,54 @@
+"""The `bankcrm` command as a user types it."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from analytics import bench, cli
+
+runner = CliRunner()
+
+
+def test_generate_builds_a_store_and_if_missing_keeps_it(tmp_path):
+    path = tmp_path / "s.duckdb"
+    args = ["generate", "--customers", "300", "--months", "6", "--end-month", "2026-06-30", "--store", str(path)]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    assert "300 customers x 6 months" in result.output
+    built = path.stat().st_mtime_ns
+    again = runner.invoke(cli.app, [*args, "--if-missing"])
+    assert again.exit_code == 0 and "keeping it" in again.output
+    assert path.stat().st_mtime_ns == built
+    info = runner.invoke(cli.app, ["info", "--store", str(path)])
+    rows = json.loads(info.stdout)["rows"]
+    assert rows["customers"] == 300 and rows["customer_current"] == 300
+
+
+def test_rejected_import_exits_1_and_names_the_problem(tmp_path):
+    bad = tmp_path / "branches.csv"
+    bad.write_text("branch_code,name,name_en,city,region\nSH01,=cmd,a,b,c\n", encoding="utf-8")
+    result = runner.invoke(cli.app, ["import", "branches", str(bad), "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 1
+    assert "row 2, column name, value '=cmd'" in result.output
+    assert "the store is unchanged" in result.output
+
+
+def test_good_import_reports_what_it_did(tmp_path):
+    good = tmp_path / "branches.csv"
+    good.write_text("branch_code\tname\tname_en\tcity\tregion\nSH01\t上海\tShanghai\t上海\t华东\n", encoding="utf-8")
+    result = runner.invoke(cli.app, ["import", "branches", str(good), "--sep", "tab", "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 0, result.output
+    assert "1 rows into branches (1 added, 0 updated, 0 unchanged)" in result.output
+
+
+def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "DEMO_CUSTOMERS", 300)
+    monkeypatch.setattr(bench, "DEMO_MONTHS", 6)
+    results = bench.run(customers=400, months=6, repeat=1, workdir=tmp_path, progress=lambda step: None)
+    bench.write_reports(results, tmp_path / "b.json", tmp_path / "b.md")
+    names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())["results"]]
+    assert names == ["generate demo store", "generate store", "import CSV, every row changed", "re-import the same CSV"]
+    assert all(r.median_ms > 0 for r in results)
+    assert "| generate store | 400 x 6 |" in (tmp_path / "b.md").read_text()
