@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import generate, ingest, marts, store
+from analytics import generate, ingest
 
 DEMO_CUSTOMERS, DEMO_MONTHS = 50_000, 36
 
@@ -57,10 +57,7 @@ def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 
 def _generate(path: Path, customers: int, months: int) -> None:
-    spec = generate.DemoSpec(customers=customers, months=months, seed=7)
-    with store.rewrite(path, fresh=True) as con:
-        generate.generate(con, spec)
-        marts.rebuild(con)
+    generate.build_store(path, generate.DemoSpec(customers=customers, months=months, seed=7))
 
 
 def run(customers: int, months: int, repeat: int, workdir: Path | None = None,

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from analytics import generate as gen
-from analytics import ingest, marts, store
+from analytics import ingest, store
 from analytics.schema import IMPORTABLE
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="bankcrm: the store, imports and tools behind the dashboard.")
@@ -30,6 +30,14 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), console=console, transient=False)
 
 
+def _existing_store(store_path: Path | None) -> Path:
+    path = store_path or store.default_path()
+    if not path.exists():
+        console.print(f"No store at {path}. Create one with `bankcrm generate` or `bankcrm import`.", markup=False)
+        raise typer.Exit(code=1)
+    return path
+
+
 def build_demo_store(path: Path, spec: gen.DemoSpec, *, show_progress: bool = True) -> float:
     """Generate the demo store at `path` (replacing it), return the seconds it took."""
     started = time.perf_counter()
@@ -41,10 +49,7 @@ def build_demo_store(path: Path, spec: gen.DemoSpec, *, show_progress: bool = Tr
         def step(name: str) -> None:
             progress.update(task, description=name, completed=steps.index(name))
 
-        with store.rewrite(path, fresh=True) as con:
-            gen.generate(con, spec, step)
-            step("marts")
-            marts.rebuild(con)
+        gen.build_store(path, spec, step)
         progress.update(task, description="done", completed=len(steps))
     return time.perf_counter() - started
 
@@ -92,10 +97,7 @@ def import_(
 @app.command()
 def migrate(store_path: StoreOption = None) -> None:
     """Upgrade the store's schema in place (atomically; nothing is lost)."""
-    path = store_path or store.default_path()
-    if not path.exists():
-        console.print(f"No store at {path}.")
-        raise typer.Exit(code=1)
+    path = _existing_store(store_path)
     before, after = store.upgrade(path)
     console.print(f"Store {path}: schema version {before}" + (f" -> {after}." if after != before else ", up to date."))
 
@@ -122,10 +124,7 @@ def info(store_path: StoreOption = None) -> None:
     """Print the store's schema version and table sizes as JSON."""
     import duckdb
 
-    path = store_path or store.default_path()
-    if not path.exists():
-        console.print(f"No store at {path}.")
-        raise typer.Exit(code=1)
+    path = _existing_store(store_path)
     con = duckdb.connect(str(path), read_only=True)
     sizes = {t: con.table(t).aggregate("count(*)").fetchall()[0][0] for t in store.table_names(con)}
     print(json.dumps({"store": str(path), "schema_version": store.schema_version(con), "rows": sizes}, indent=2))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import duckdb
 from faker import Faker
 
+from analytics import marts, store
 from analytics.schema import FUNNEL_STAGES, PRODUCTS
 
 # code, name, English name, city, region, share of customers
@@ -154,6 +155,14 @@ def generate(con: duckdb.DuckDBPyConnection, spec: DemoSpec, progress: Progress 
     progress("complaints")
     con.execute(_COMPLAINTS)
     con.execute("DROP TABLE cust")
+
+
+def build_store(path, spec: DemoSpec, progress: Progress = lambda step: None) -> None:
+    """Replace the store at `path` with a freshly generated one, marts included, atomically."""
+    with store.rewrite(path, fresh=True) as con:
+        generate(con, spec, progress)
+        progress("marts")
+        marts.rebuild(con)
 
 
 def _city(code: str) -> str:

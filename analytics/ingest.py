@@ -437,7 +437,7 @@ def import_file(
                 for r in first.itertuples()
             ], int(total))
         backend.create_table("_import_rows", _typed(text, spec), temp=True)
-        added, updated, unchanged = _upsert(con, spec)
+        added, updated, unchanged = _upsert(backend, spec)
         if added or updated:
             marts.rebuild(con)
         con.execute(
@@ -448,27 +448,34 @@ def import_file(
     return ImportReport(table, file, source.num_rows, added, updated, unchanged, time.perf_counter() - started)
 
 
-def _upsert(con, spec: TableSpec) -> tuple[int, int, int]:
+def _upsert(backend: ibis.BaseBackend, spec: TableSpec) -> tuple[int, int, int]:
     """Merge the staged rows into the table by key; return (added, updated, unchanged).
 
     Only rows that are new or differ are written, so re-importing a file
-    costs a comparison, not a rewrite. The statements name only the table
-    and columns of `spec` (from analytics.schema, never from the file);
-    every value travels as data.
+    costs a comparison, not a rewrite.
+    """
+    target = backend.table(spec.name).select(*spec.column_names)
+    rows = backend.table("_import_rows").cast(target.schema())  # same types, NOT NULL where the table says so
+    backend.create_table("_import_changes", rows.difference(target), temp=True)
+    changes = backend.table("_import_changes")
+    matched = changes.semi_join(target, list(spec.key))
+    total, changed, updated = (rows.count().execute(), changes.count().execute(), matched.count().execute())
+    backend.raw_sql(_merge_statement(spec))
+    return changed - updated, updated, total - changed
+
+
+def _merge_statement(spec: TableSpec) -> str:
+    """MERGE _import_changes into the spec's table by its key.
+
+    Names only the table and columns of `spec` (analytics.schema, never the
+    file's header), each quoted; every value travels as data.
     """
     q = '"{}"'.format
-    columns = ", ".join(map(q, spec.column_names))
     on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in spec.key)  # keys are required, never null
-    con.execute(f"CREATE TEMP TABLE _import_changes AS "
-                f"SELECT {columns} FROM _import_rows EXCEPT SELECT {columns} FROM {q(spec.name)}")
-    [(rows,)] = con.execute("SELECT count(*) FROM _import_rows").fetchall()
-    [(changes, updated)] = con.execute(
-        f"SELECT count(*), count(t.{q(spec.key[0])}) FROM _import_changes s LEFT JOIN {q(spec.name)} t ON {on}"
-    ).fetchall()
     values = [c for c in spec.column_names if c not in spec.key]
-    con.execute(
+    return (
         f"MERGE INTO {q(spec.name)} t USING _import_changes s ON {on} "
         f"WHEN MATCHED THEN UPDATE SET {', '.join(f'{q(c)} = s.{q(c)}' for c in values)} "
-        f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({', '.join(f's.{q(c)}' for c in spec.column_names)})"
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(map(q, spec.column_names))}) "
+        f"VALUES ({', '.join(f's.{q(c)}' for c in spec.column_names)})"
     )
-    return changes - updated, updated, rows - changes

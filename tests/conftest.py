@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics import generate, marts, store
+from analytics import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -17,9 +17,7 @@ DEMO_SPEC = generate.DemoSpec(customers=4000, months=24, seed=11, end_month=DEMO
 
 
 def build_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
-    with store.rewrite(path, fresh=True) as con:
-        generate.generate(con, spec)
-        marts.rebuild(con)
+    generate.build_store(path, spec)
     return path
 
 

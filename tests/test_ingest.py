@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -109,19 +110,13 @@ def test_quoted_fields_with_delimiters_and_newlines(store_path, tmp_path):
 
 
 def test_parquet(store_path, tmp_path):
-    table = pa.table({"customer_id": [1], "month": pa.array([handbuilt_date("2024-08-31")]),
+    table = pa.table({"customer_id": [1], "month": [dt.date(2024, 8, 31)],
                       "deposits_cny": [100.5], "investments_cny": [0.0], "insurance_cny": [0.0], "loans_cny": [0.0],
                       "txn_count": [2], "txn_amount_cny": [50.0], "digital_logins": [3], "last_txn_on": [None]})
     pq.write_table(table, tmp_path / "b.parquet")
     report = ingest.import_file("monthly_balances", tmp_path / "b.parquet", store_path=store_path)
     assert report.added == 1
     assert query(store_path, "SELECT deposits_cny FROM monthly_balances WHERE month = '2024-08-31'") == [(100.5,)]
-
-
-def handbuilt_date(text):
-    import datetime as dt
-
-    return dt.date.fromisoformat(text)
 
 
 def test_mapping_renames_maps_values_parses_dates_and_scales(store_path, tmp_path):
