@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import yaml
 
-from analytics import marts, store
+from analytics import marts, state, store
 from analytics.schema import IMPORTABLE, Column, TableSpec
 
 MAX_REPORTED = 50
@@ -411,18 +410,32 @@ def import_file(
     delimiter: str | None = None,
     actor: str = "cli",
 ) -> ImportReport:
-    """Import `file` into `table`, all or nothing. Raises ImportRejected."""
+    """Import `file` into `table`, all or nothing, and write the outcome to the audit log.
+
+    Raises ImportRejected, after which the store is byte for byte as before.
+    """
+    path = Path(store_path or store.default_path())
+    audit = state.StateStore(state.default_path(path))
+    try:
+        report = _import(table, Path(file), path, mapping or Mapping(), encoding, delimiter)
+    except ImportRejected as rejected:
+        audit.record(actor, "import_rejected", table=table, file=Path(file).name, problems=rejected.total,
+                     first=str(rejected.problems[0]) if rejected.problems else None)
+        raise
+    audit.record(actor, "import", table=table, file=report.file.name, rows=report.rows,
+                 added=report.added, updated=report.updated, unchanged=report.unchanged)
+    return report
+
+
+def _import(table: str, file: Path, path: Path, mapping: Mapping, encoding: str | None,
+            delimiter: str | None) -> ImportReport:
     started = time.perf_counter()
-    file = Path(file)
-    mapping = mapping or Mapping()
     if table not in IMPORTABLE:
         raise ImportRejected(file, [Problem(None, None, table, f"not an importable table; use one of {', '.join(IMPORTABLE)}")])
     if mapping.table and mapping.table != table:
         raise ImportRejected(file, [Problem(None, None, table, f"the mapping is for table {mapping.table}")])
     spec = IMPORTABLE[table]
     source = read_source(file, encoding=encoding or mapping.encoding, delimiter=delimiter or mapping.delimiter)
-    path = Path(store_path or store.default_path())
-
     with store.rewrite(path) as con:
         backend = ibis.duckdb.from_connection(con)
         staged = _apply_mapping(file, source, spec, mapping)
@@ -440,11 +453,6 @@ def import_file(
         added, updated, unchanged = _upsert(backend, spec)
         if added or updated:
             marts.rebuild(con)
-        con.execute(
-            "INSERT INTO audit_log SELECT coalesce(max(event_id), 0) + 1, current_timestamp, ?, NULL, 'import', ? FROM audit_log",
-            [actor, json.dumps({"table": table, "file": file.name, "rows": source.num_rows,
-                                "added": added, "updated": updated, "unchanged": unchanged})],
-        )
     return ImportReport(table, file, source.num_rows, added, updated, unchanged, time.perf_counter() - started)
 
 

@@ -223,5 +223,5 @@ IMPORTABLE: dict[str, TableSpec] = {
     )
 }
 
-# Tables the application writes itself; never imported.
-STATE_TABLES = ("segment_rules", "churn_scores", "care_tasks", "audit_log")
+# Tables of the facts store that are written by the application's own commands, never imported.
+SCORED_TABLES = ("churn_scores",)

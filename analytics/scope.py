@@ -19,11 +19,9 @@ import ibis.expr.types as ir
 BRANCH_SCOPED = ("branches", "relationship_managers", "customers", "customer_month", "customer_current")
 # Tables that belong to a customer: narrowed to the customers in scope.
 CUSTOMER_SCOPED = ("accounts", "monthly_balances", "interactions", "funnel_events", "surveys", "complaints",
-                   "churn_scores", "care_tasks")
+                   "churn_scores")
 # The same for everyone; they hold no customer data.
-GLOBAL = ("campaigns", "segment_rules", "schema_version")
-# Never handed to analytics (read through their own gate, e.g. the admin's audit page).
-NOT_SERVED = ("audit_log",)
+GLOBAL = ("campaigns", "schema_version")
 
 PII_COLUMNS = {"customers": ("name", "phone", "id_number")}
 

@@ -48,10 +48,10 @@ class Migration:
     sql: str
 
 
-def migrations() -> list[Migration]:
-    """The numbered migrations shipped with the package, in order."""
+def migrations(package: str = "analytics.migrations") -> list[Migration]:
+    """The numbered migrations shipped in `package`, in order."""
     found = []
-    for entry in resources.files("analytics.migrations").iterdir():
+    for entry in resources.files(package).iterdir():
         if entry.name.endswith(".sql"):
             number, _, rest = entry.name.partition("_")
             found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text("utf-8")))

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from analytics import ingest, store
+from analytics import ingest, state, store
 from analytics.schema import IMPORTABLE
 
 from . import handbuilt
@@ -81,9 +81,14 @@ def test_marts_are_rebuilt_after_an_import(store_path, tmp_path):
 
 def test_every_import_is_written_to_the_audit_log(store_path, tmp_path):
     ingest.import_file("customers", write(tmp_path, "c.csv", csv(CUSTOMERS_HEADER, CUSTOMER_4)), store_path=store_path, actor="ops")
-    [(actor, event, detail)] = query(store_path, "SELECT actor, event, detail_json FROM audit_log")
-    assert (actor, event) == ("ops", "import")
-    assert json.loads(detail) == {"table": "customers", "file": "c.csv", "rows": 1, "added": 1, "updated": 0, "unchanged": 0}
+    with pytest.raises(ingest.ImportRejected):
+        ingest.import_file("customers", write(tmp_path, "e.csv", b""), store_path=store_path, actor="ops")
+    events = state.StateStore(state.default_path(store_path)).audit_events()
+    assert list(events["event"]) == ["import_rejected", "import"]
+    assert set(events["actor"]) == {"ops"}
+    rejected, imported = (json.loads(d) for d in events["detail_json"])
+    assert imported == {"table": "customers", "file": "c.csv", "rows": 1, "added": 1, "updated": 0, "unchanged": 0}
+    assert rejected == {"table": "customers", "file": "e.csv", "problems": 1, "first": "file: the file is empty"}
 
 
 def test_utf8_with_bom(store_path, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from analytics import marts, scope, store
-from analytics.schema import IMPORTABLE, STATE_TABLES
+from analytics.schema import IMPORTABLE, SCORED_TABLES
 
 DUCKDB_TYPES = {"int": {"BIGINT", "INTEGER", "TINYINT"}, "float": {"DOUBLE"}, "text": {"VARCHAR"},
                 "date": {"DATE"}, "timestamp": {"TIMESTAMP"}}
@@ -24,6 +24,6 @@ def test_every_importable_column_exists_with_its_type(tmp_path):
 
 def test_every_table_is_scoped_or_named_global(demo_con):
     """A new table cannot reach analytics without someone deciding who may see it."""
-    listed = set(scope.BRANCH_SCOPED) | set(scope.CUSTOMER_SCOPED) | set(scope.GLOBAL) | set(scope.NOT_SERVED)
+    listed = set(scope.BRANCH_SCOPED) | set(scope.CUSTOMER_SCOPED) | set(scope.GLOBAL)
     assert set(store.table_names(demo_con)) == listed
-    assert set(IMPORTABLE) | set(STATE_TABLES) | set(marts.MART_TABLES) | {"schema_version"} == listed
+    assert set(IMPORTABLE) | set(SCORED_TABLES) | set(marts.MART_TABLES) | {"schema_version"} == listed

@@ -36,7 +36,7 @@ def test_pii_is_masked_without_the_right(backend):
     assert shown.execute().iloc[0]["name"] == "张伟"
 
 
-def test_audit_log_and_unknown_tables_are_refused(backend):
+def test_unknown_tables_are_refused(backend):
     tables = ScopedStore(backend, Scope.all_branches())
     for name in ("audit_log", "no_such_table"):
         with pytest.raises(OutOfScope):

@@ -17,8 +17,7 @@ def test_migrations_create_every_table_of_the_data_model(tmp_path):
     assert store.migrate(con) == len(store.migrations())
     tables = set(store.table_names(con))
     design = {"branches", "relationship_managers", "customers", "accounts", "monthly_balances", "interactions",
-              "campaigns", "funnel_events", "surveys", "complaints", "segment_rules", "churn_scores",
-              "care_tasks", "audit_log", "schema_version"}
+              "campaigns", "funnel_events", "surveys", "complaints", "churn_scores", "schema_version"}
     assert design <= tables
 
 
@@ -40,7 +39,7 @@ def test_an_older_store_upgrades_in_place_and_keeps_its_rows(tmp_path, monkeypat
     shipped = store.migrations()
     newer = dataclasses.replace(shipped[-1], version=len(shipped) + 1, name="add_branch_phone",
                                 sql="ALTER TABLE branches ADD COLUMN phone VARCHAR")
-    monkeypatch.setattr(store, "migrations", lambda: [*shipped, newer])
+    monkeypatch.setattr(store, "migrations", lambda package="analytics.migrations": [*shipped, newer])
     con = duckdb.connect(str(path))
     assert store.migrate(con) == newer.version
     assert con.execute("SELECT branch_code, name, name_en, city, region, opened_on FROM branches").fetchall() == before
@@ -51,7 +50,7 @@ def test_a_failed_migration_rolls_back(tmp_path, monkeypatch):
     shipped = store.migrations()
     broken = dataclasses.replace(shipped[-1], version=len(shipped) + 1, name="broken",
                                  sql="ALTER TABLE branches ADD COLUMN x INT; SELECT no_such_column FROM branches")
-    monkeypatch.setattr(store, "migrations", lambda: [*shipped, broken])
+    monkeypatch.setattr(store, "migrations", lambda package="analytics.migrations": [*shipped, broken])
     con = duckdb.connect(str(tmp_path / "s.duckdb"))
     with pytest.raises(duckdb.Error):
         store.migrate(con)
@@ -120,7 +119,7 @@ def _older_store(tmp_path, monkeypatch):
     shipped = store.migrations()
     newer = dataclasses.replace(shipped[-1], version=len(shipped) + 1, name="add_note",
                                 sql="ALTER TABLE branches ADD COLUMN note VARCHAR")
-    monkeypatch.setattr(store, "migrations", lambda: [*shipped, newer])
+    monkeypatch.setattr(store, "migrations", lambda package="analytics.migrations": [*shipped, newer])
     return path, newer.version
 
 

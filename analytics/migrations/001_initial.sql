@@ -1,6 +1,8 @@
--- 001: the data model of shared/DESIGN.md.
+-- 001: the facts of the data model in shared/DESIGN.md.
 -- Raw tables hold what a bank exports (or the generator makes); marts are
 -- rebuilt from them by analytics.marts and are never imported into.
+-- Application state written while the app runs (audit log, rule sets, care
+-- tasks, sign-in lockouts) lives in the state store: analytics/state.py.
 -- Large fact tables carry no PRIMARY KEY: DuckDB's index would slow bulk
 -- loads and cost memory at 36M rows. Their keys live in analytics.schema and
 -- the importer enforces them.
@@ -109,46 +111,11 @@ CREATE TABLE complaints (
     sla_days     INTEGER NOT NULL
 );
 
--- Application state: versioned, append-only by the application's rules.
-CREATE TABLE segment_rules (
-    version      INTEGER PRIMARY KEY,
-    status       VARCHAR NOT NULL,
-    rules_json   VARCHAR NOT NULL,
-    comment      VARCHAR,
-    author       VARCHAR NOT NULL,
-    created_at   TIMESTAMP NOT NULL,
-    decided_by   VARCHAR,
-    decided_at   TIMESTAMP,
-    decision_comment VARCHAR
-);
-
+-- Written by `bankcrm score` (a writer like any other: private copy, then swap).
 CREATE TABLE churn_scores (
     customer_id    BIGINT NOT NULL,
     as_of          DATE NOT NULL,
     model_version  VARCHAR NOT NULL,
     probability    DOUBLE NOT NULL,
     reasons_json   VARCHAR
-);
-
-CREATE TABLE care_tasks (
-    task_id      BIGINT PRIMARY KEY,
-    customer_id  BIGINT NOT NULL,
-    rm_id        VARCHAR,
-    kind         VARCHAR NOT NULL,
-    reason       VARCHAR,
-    due_on       DATE,
-    status       VARCHAR NOT NULL,
-    created_by   VARCHAR NOT NULL,
-    created_at   TIMESTAMP NOT NULL,
-    done_at      TIMESTAMP,
-    outcome      VARCHAR
-);
-
-CREATE TABLE audit_log (
-    event_id     BIGINT PRIMARY KEY,
-    occurred_at  TIMESTAMP NOT NULL,
-    actor        VARCHAR NOT NULL,
-    role         VARCHAR,
-    event        VARCHAR NOT NULL,
-    detail_json  VARCHAR
 );

@@ -1,0 +1,115 @@
+"""The state store: what the application writes while it runs.
+
+The facts store (DuckDB) is read-only for the app and replaced whole by
+every writer, so small transactional writes from the app and the CLI (the
+audit log, sign-in lockouts, rule-set versions, care tasks) live here, in a
+SQLite file beside it that many processes may write at once. The audit log
+is append-only in the database itself: triggers refuse UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from analytics import store
+
+PACKAGE = "analytics.state_migrations"
+
+# Every event the audit log may hold, named once.
+AUDIT_EVENTS = (
+    "login", "login_failed", "logout", "lockout", "lockout_ended", "session_expired",
+    "page_refused", "customer_360_opened", "download",
+    "import", "import_rejected", "generate",
+    "user_added", "user_disabled", "password_reset", "role_changed", "branches_changed",
+)
+
+
+def default_path(store_path: Path | None = None) -> Path:
+    """$BANKCRM_STATE, or beside the facts store: data/bankcrm.duckdb -> data/bankcrm.state.sqlite."""
+    if os.environ.get("BANKCRM_STATE"):
+        return Path(os.environ["BANKCRM_STATE"])
+    facts = Path(store_path or store.default_path())
+    return facts.with_name(facts.stem + ".state.sqlite")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+class StateStore:
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path or default_path())
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A short-lived connection; the schema is brought up to date first."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA foreign_keys = ON")
+            self._migrate(con)
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE: writers queue up instead of failing or losing a write."""
+        with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _migrate(con: sqlite3.Connection) -> None:
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                    " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')))")
+        [(current,)] = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
+        for m in store.migrations(PACKAGE):
+            if m.version <= current:
+                continue
+            # executescript commits on its own; the version row goes in the same script
+            con.executescript(f"BEGIN IMMEDIATE;\n{m.sql}\n"
+                              f"INSERT INTO schema_version (version, name) VALUES ({int(m.version)}, '{m.name}');\nCOMMIT;")
+
+    # --- audit log ------------------------------------------------------------
+
+    def record(self, actor: str, event: str, role: str | None = None, **detail) -> None:
+        """Append one event to the audit log."""
+        if event not in AUDIT_EVENTS:
+            raise ValueError(f"unknown audit event {event!r}")
+        with self.transaction() as con:
+            con.execute("INSERT INTO audit_log (occurred_at, actor, role, event, detail_json) VALUES (?, ?, ?, ?, ?)",
+                        [utc_now(), actor, role, event, json.dumps(detail, ensure_ascii=False, default=str)])
+
+    def audit_events(self, *, actor: str | None = None, event: str | None = None,
+                     since: dt.date | None = None, limit: int = 1000) -> pd.DataFrame:
+        """The newest events first, optionally filtered."""
+        clauses, params = [], []
+        if actor:
+            clauses.append("actor = ?")
+            params.append(actor)
+        if event:
+            clauses.append("event = ?")
+            params.append(event)
+        if since:
+            clauses.append("occurred_at >= ?")
+            params.append(since.isoformat())
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.connect() as con:
+            return pd.read_sql_query(
+                f"SELECT event_id, occurred_at, actor, role, event, detail_json FROM audit_log {where} "  # noqa: S608
+                "ORDER BY event_id DESC LIMIT ?", con, params=[*params, limit])

@@ -1,0 +1,1 @@
+"""Numbered SQL migrations of the state store, applied in order by analytics.state."""
