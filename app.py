@@ -1,15 +1,24 @@
-"""bankcrm: the entry point. Page config, navigation, and a clear word when there is no store."""
+"""bankcrm: the entry point. Sign-in, navigation by role, and a refusal for what a role may not open."""
+
+import os
+from pathlib import Path
 
 import streamlit as st
 
+from analytics.state import StateStore
 from analytics.store import StoreMissing, StoreOutdated
+from auth.roles import PAGES, allowed
+from auth.signin import signed_in
+from auth.users import UsersFile, production_problems
+from ui import guard
 from ui.cache import store
 
 st.set_page_config(page_title="bankcrm", page_icon="🏦", layout="wide")
 
-PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon="📊", url_path="overview", default=True),
-]
+users = UsersFile()
+if os.environ.get("BANKCRM_ENV") == "production" and (problems := production_problems(users)):
+    st.error("bankcrm will not start in production with demo settings:\n\n" + "\n".join(f"- {p}" for p in problems))
+    st.stop()
 
 try:
     store().check()
@@ -17,4 +26,29 @@ except (StoreMissing, StoreOutdated) as problem:
     st.error(str(problem))
     st.stop()
 
-st.navigation(PAGES).run()
+# Every page is registered (so a link to any of them survives sign-in and a
+# forbidden one can be refused), but the menu shows only the role's own.
+ROOT = Path(__file__).resolve().parent
+pages = {spec.key: st.Page(ROOT / spec.file, title=spec.title, icon=spec.icon, default=i == 0,
+                           url_path=None if i == 0 else spec.key)
+         for i, spec in enumerate(PAGES)}
+current = st.navigation(list(pages.values()), position="hidden")
+current_key = next(key for key, page in pages.items() if page is current)
+
+session = signed_in(users, StateStore())
+if session is None:
+    st.stop()
+
+st.sidebar.caption(f"{session.user.name} · {session.user.role.replace('_', ' ')}"
+                   + (f" · {', '.join(session.user.branches)}" if session.user.branches else ""))
+for spec in PAGES:
+    if allowed(session.user.role, spec.key):
+        st.sidebar.page_link(pages[spec.key], label=spec.title, icon=spec.icon)
+
+if not allowed(session.user.role, current_key):
+    StateStore().record(session.user.username, "page_refused", role=session.user.role, page=current_key)
+    st.error(f"Your role ({session.user.role.replace('_', ' ')}) may not open “{pages[current_key].title}”.")
+    st.stop()
+
+with guard.running(current_key):
+    current.run()

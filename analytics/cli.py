@@ -15,9 +15,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from analytics import generate as gen
 from analytics import ingest, store
 from analytics.schema import IMPORTABLE
+from auth.cli import users_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="bankcrm: the store, imports and tools behind the dashboard.")
 console = Console(stderr=True, soft_wrap=True)
+app.add_typer(users_app, name="users")
 
 StoreOption = Annotated[
     Optional[Path],

@@ -10,6 +10,7 @@ sure no new table slips past unlisted.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import ibis
@@ -24,6 +25,13 @@ CUSTOMER_SCOPED = ("accounts", "monthly_balances", "interactions", "funnel_event
 GLOBAL = ("campaigns", "schema_version")
 
 PII_COLUMNS = {"customers": ("name", "phone", "id_number")}
+PII_MODES = ("shown", "masked", "pseudonym")
+DEMO_PSEUDONYM_KEY = "bankcrm-demo-pseudonyms"
+
+
+def pseudonym_key() -> str:
+    """The secret that makes pseudonyms stable across sessions but not guessable: $BANKCRM_PSEUDONYM_KEY."""
+    return os.environ.get("BANKCRM_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY)
 
 
 class OutOfScope(PermissionError):
@@ -35,15 +43,19 @@ class Scope:
     user: str
     role: str
     branch_codes: frozenset[str] | None  # None: every branch
-    may_see_pii: bool
+    pii: str = "masked"                  # one of PII_MODES
+
+    def __post_init__(self):
+        if self.pii not in PII_MODES:
+            raise ValueError(f"pii must be one of {PII_MODES}")
 
     @classmethod
-    def all_branches(cls, user: str = "system", role: str = "executive", *, may_see_pii: bool = False) -> Scope:
-        return cls(user, role, None, may_see_pii)
+    def all_branches(cls, user: str = "system", role: str = "executive", *, pii: str = "masked") -> Scope:
+        return cls(user, role, None, pii)
 
     @classmethod
-    def for_branches(cls, branch_codes, user: str = "system", role: str = "branch_head", *, may_see_pii: bool = True) -> Scope:
-        return cls(user, role, frozenset(branch_codes), may_see_pii)
+    def for_branches(cls, branch_codes, user: str = "system", role: str = "branch_head", *, pii: str = "shown") -> Scope:
+        return cls(user, role, frozenset(branch_codes), pii)
 
 
 class ScopedStore:
@@ -66,14 +78,23 @@ class ScopedStore:
             t = self._backend.table(name)
         else:
             raise OutOfScope(f"table {name!r} is not served to analytics")
-        if not self.scope.may_see_pii and name in PII_COLUMNS:
-            t = t.mutate(**{c: mask(t[c], c) for c in PII_COLUMNS[name]})
+        if self.scope.pii != "shown" and name in PII_COLUMNS:
+            t = t.mutate(**{c: mask(t, c, self.scope.pii) for c in PII_COLUMNS[name]})
         return t
 
 
-def mask(value: ir.StringValue, column: str) -> ir.StringValue:
-    """Keep what identifies nobody: a surname's first character, a phone's last 4 digits."""
+def mask(t: ir.Table, column: str, mode: str) -> ir.StringValue:
+    """Keep what identifies nobody: a surname's first character, a phone's last 4 digits.
+
+    In "pseudonym" mode a name becomes a code that is the same for the same
+    customer every time (a keyed hash of the customer id), so an analyst can
+    follow a customer across pages and sessions without learning who it is.
+    """
+    value = t[column]
     if column == "name":
+        if mode == "pseudonym":
+            digest = (ibis.literal(pseudonym_key() + ":") + t.customer_id.cast("string")).hash().abs() % 100_000_000
+            return ibis.literal("C-") + digest.cast("string").lpad(8, "0")
         return value.substr(0, 1) + "**"
     if column == "phone":
         return ibis.literal("*******") + value.right(4)

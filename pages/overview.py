@@ -6,7 +6,10 @@ import streamlit as st
 
 from analytics import format as fmt
 from analytics.kpis import KPIS, snapshot
+from ui import guard
 from ui.cache import kpi_series, session_scope, store_version
+
+guard.page("overview")
 
 scope = session_scope()
 version = store_version()

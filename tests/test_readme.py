@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from analytics.schema import IMPORTABLE
 from analytics.cli import app
+from auth.users import DEMO_PASSWORD, DEMO_USERS_FILE, UsersFile
 
 from .conftest import ROOT
 
@@ -31,3 +32,11 @@ def test_readme_table_of_importable_tables_matches_the_schema():
 def test_readme_lists_every_cli_command():
     for command in app.registered_commands:
         assert f"`bankcrm {command.name or command.callback.__name__}" in README
+
+
+def test_readme_lists_every_command_group_and_every_demo_account():
+    for group in app.registered_groups:
+        assert f"`bankcrm {group.name} " in README
+    for user in UsersFile(DEMO_USERS_FILE).users():
+        assert f"`{user.username}`" in README, user.username
+    assert f"`{DEMO_PASSWORD}`" in README

@@ -29,10 +29,10 @@ def test_all_branches_scope_sees_everyone(backend):
 
 
 def test_pii_is_masked_without_the_right(backend):
-    masked = ScopedStore(backend, Scope.all_branches(may_see_pii=False)).table("customers")
+    masked = ScopedStore(backend, Scope.all_branches(pii="masked")).table("customers")
     row = masked.filter(masked.customer_id == 1).execute().iloc[0]
     assert (row["name"], row["phone"], row["id_number"]) == ("张**", "*******5678", "310115********1234")
-    shown = ScopedStore(backend, Scope.for_branches(["SH01"], may_see_pii=True)).table("customers")
+    shown = ScopedStore(backend, Scope.for_branches(["SH01"], pii="shown")).table("customers")
     assert shown.execute().iloc[0]["name"] == "张伟"
 
 
@@ -41,3 +41,21 @@ def test_unknown_tables_are_refused(backend):
     for name in ("audit_log", "no_such_table"):
         with pytest.raises(OutOfScope):
             tables.table(name)
+
+
+def test_analysts_see_stable_pseudonyms_not_names(backend):
+    scope = Scope.all_branches(role="analyst", pii="pseudonym")
+    first = ScopedStore(backend, scope).table("customers").order_by("customer_id").execute()
+    again = ScopedStore(backend, scope).table("customers").order_by("customer_id").execute()
+    assert list(first["name"]) == list(again["name"])
+    assert len(set(first["name"])) == 3
+    assert all(n.startswith("C-") and len(n) == 10 for n in first["name"])
+    assert not set(first["name"]) & {"张伟", "李娜", "王芳"}
+    assert first.iloc[0]["phone"] == "*******5678"
+
+
+def test_pseudonyms_depend_on_the_deployment_key(backend, monkeypatch):
+    scope = Scope.all_branches(role="analyst", pii="pseudonym")
+    before = ScopedStore(backend, scope).table("customers").name.execute().tolist()
+    monkeypatch.setenv("BANKCRM_PSEUDONYM_KEY", "another-bank")
+    assert ScopedStore(backend, scope).table("customers").name.execute().tolist() != before

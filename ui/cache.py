@@ -13,6 +13,7 @@ import streamlit as st
 from analytics.kpis import KPIS
 from analytics.scope import Scope, ScopedStore
 from analytics.store import Store, default_path
+from auth.signin import KEY_SCOPE
 
 
 @st.cache_resource
@@ -31,9 +32,8 @@ def store_version() -> tuple[int, int]:
 
 
 def session_scope() -> Scope:
-    # Until sign-in lands, every visitor gets the executive's view: all
-    # branches, customer PII masked.
-    return Scope.all_branches(user="guest", role="executive", may_see_pii=False)
+    """The signed-in person's scope, set by auth.signin at sign-in; pages run only after it."""
+    return st.session_state[KEY_SCOPE]
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

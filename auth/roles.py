@@ -1,0 +1,54 @@
+"""Roles, what each may open, and the scope a signed-in person gets.
+
+The one table of permissions (shared/DESIGN.md, issue "Sign-in, roles"):
+
+| role        | branches            | customer PII                  |
+|-------------|---------------------|-------------------------------|
+| executive   | all                 | masked                        |
+| branch_head | their own list      | shown                         |
+| analyst     | all                 | masked, stable pseudonyms     |
+| admin       | all                 | shown                         |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analytics.scope import Scope
+
+ROLES = ("executive", "branch_head", "analyst", "admin")
+
+PII_BY_ROLE = {"executive": "masked", "branch_head": "shown", "analyst": "pseudonym", "admin": "shown"}
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str          # also the URL path (the first page is the default, at /)
+    title: str
+    file: str
+    icon: str
+    roles: frozenset[str]
+
+
+ALL = frozenset(ROLES)
+
+# Every page of the app, once: the navigation, the refusal and the tests read this.
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("overview", "Overview", "pages/overview.py", ":material/monitoring:", ALL),
+    PageSpec("audit", "Audit log", "pages/audit.py", ":material/shield_person:", frozenset({"admin"})),
+)
+
+
+def allowed(role: str, page_key: str) -> bool:
+    return any(p.key == page_key and role in p.roles for p in PAGES)
+
+
+def scope_for(username: str, role: str, branches: tuple[str, ...] = ()) -> Scope:
+    """The scope a user works in: which branches, and how customer PII is shown."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    if role == "branch_head":
+        if not branches:
+            raise ValueError(f"branch head {username!r} has no branches")
+        return Scope(username, role, frozenset(branches), PII_BY_ROLE[role])
+    return Scope(username, role, None, PII_BY_ROLE[role])

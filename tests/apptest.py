@@ -1,0 +1,38 @@
+"""Driving the real app.py under Streamlit's AppTest, signed in as someone."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from auth.roles import PAGES
+from auth.users import DEMO_PASSWORD
+
+from .conftest import ROOT
+
+PAGE_FILES = {spec.key: spec.file for spec in PAGES}
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+
+
+def sign_in(at: AppTest, username: str, password: str = DEMO_PASSWORD) -> AppTest:
+    at.run()
+    form_inputs = {t.label: t for t in at.text_input}
+    form_inputs["Username"].input(username)
+    form_inputs["Password"].input(password)
+    next(b for b in at.button if b.label == "Sign in").click()
+    at.run()
+    if at.session_state["authentication_status"]:
+        # In a browser the cookie component answers a sign-in and Streamlit
+        # reruns once more, which clears the submitted form: do the same.
+        at.run()
+    return at
+
+
+def open_page(at: AppTest, key: str) -> AppTest:
+    return at.switch_page(PAGE_FILES[key]).run()
+
+
+def signed_in_form_shown(at: AppTest) -> bool:
+    return any(t.label == "Password" for t in at.text_input)

@@ -1,0 +1,95 @@
+"""A branch head sees their branch only: on every page, for every filter the page offers.
+
+The check collects everything a page shows (text, metrics, tables, chart
+data) and fails on any other branch's code, name, relationship manager or
+customer, and on any KPI that differs from the branch-scoped figure. A test
+plants an unscoped query to prove the check catches a leak.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import ibis
+import pandas as pd
+import pytest
+
+from analytics import format as fmt
+from analytics import kpis
+from analytics.scope import Scope, ScopedStore
+from auth.roles import PAGES, allowed
+
+from . import apptest
+
+BRANCHES_TO_CHECK = ("SH01", "BJ02", "CS01")
+
+
+@pytest.fixture
+def env(demo_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("BANKCRM_STORE", str(demo_store))
+    monkeypatch.setenv("BANKCRM_STATE", str(tmp_path / "state.sqlite"))
+    monkeypatch.delenv("BANKCRM_USERS", raising=False)
+    return demo_store
+
+
+def shown(at) -> str:
+    parts = [e.value for kind in ("markdown", "title", "caption", "error", "info", "warning", "text") for e in at.get(kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    parts += [df.value.to_csv() for df in at.dataframe]
+    parts += [json.dumps(chart.proto.spec) if hasattr(chart, "proto") else str(chart) for chart in at.get("plotly_chart")]
+    return "\n".join(str(p) for p in parts)
+
+
+def forbidden_words(store_path, branch: str) -> set[str]:
+    con = duckdb.connect(str(store_path), read_only=True)
+    words = {w for row in con.execute("SELECT branch_code, name, name_en FROM branches WHERE branch_code <> ?", [branch]).fetchall() for w in row}
+    words |= {r[0] for r in con.execute("SELECT rm_id FROM relationship_managers WHERE branch_code <> ?", [branch]).fetchall()}
+    mine = {r[0] for r in con.execute("SELECT name FROM customers WHERE branch_code = ?", [branch]).fetchall()}
+    words |= {r[0] for r in con.execute("SELECT name FROM customers WHERE branch_code <> ?", [branch]).fetchall()} - mine
+    return words
+
+
+def assert_only_branch(at, store_path, branch: str, month) -> None:
+    text = shown(at)
+    leaked = sorted(w for w in forbidden_words(store_path, branch) if w in text)
+    assert not leaked, f"other branches' data on screen for {branch}: {leaked[:10]}"
+    tables = ScopedStore(ibis.duckdb.connect(str(store_path), read_only=True), Scope.for_branches([branch]))
+    expected = {k.label_en: fmt.BY_UNIT[k.unit](kpis.snapshot(k.fn(tables), pd.Timestamp(month)).value)
+                for k in kpis.KPIS.values()}
+    for metric in at.metric:
+        assert metric.value == expected[metric.label], f"{metric.label} for {branch} is not the branch's own figure"
+
+
+def walk_pages_as_branch_head(store_path, branch: str) -> int:
+    """Every page the branch head may open, every month-end; returns the views checked."""
+    at = apptest.sign_in(apptest.app(), f"head_{branch.lower()}")
+    checked = 0
+    for page in PAGES:
+        if not allowed("branch_head", page.key):
+            continue
+        apptest.open_page(at, page.key)
+        assert not at.exception
+        months = at.selectbox[0].options if at.selectbox else [None]
+        for month in months:
+            if month is not None:
+                at.selectbox[0].select(month).run()
+            assert_only_branch(at, store_path, branch, at.selectbox[0].value if at.selectbox else None)
+            checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("branch", BRANCHES_TO_CHECK)
+def test_branch_head_sees_only_own_branch_on_every_page_and_filter(env, branch):
+    assert walk_pages_as_branch_head(env, branch) >= 24
+
+
+def test_the_check_catches_a_planted_unscoped_query(env, monkeypatch):
+    original = ScopedStore.table
+
+    def forgets_the_scope(self, name):
+        return original(ScopedStore(self._backend, Scope.all_branches(pii="shown")), name)
+
+    monkeypatch.setattr(ScopedStore, "table", forgets_the_scope)
+    with pytest.raises(AssertionError, match="not the branch's own figure"):
+        walk_pages_as_branch_head(env, "SH01")
