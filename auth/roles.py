@@ -35,6 +35,7 @@ ALL = frozenset(ROLES)
 # Every page of the app, once: the navigation, the refusal and the tests read this.
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("overview", "Overview", "pages/overview.py", ":material/monitoring:", ALL),
+    PageSpec("users", "Users", "pages/users.py", ":material/group:", frozenset({"admin"})),
     PageSpec("audit", "Audit log", "pages/audit.py", ":material/shield_person:", frozenset({"admin"})),
 )
 

@@ -93,3 +93,20 @@ def test_the_check_catches_a_planted_unscoped_query(env, monkeypatch):
     monkeypatch.setattr(ScopedStore, "table", forgets_the_scope)
     with pytest.raises(AssertionError, match="not the branch's own figure"):
         walk_pages_as_branch_head(env, "SH01")
+
+
+def customer_pii(store_path) -> set[str]:
+    con = duckdb.connect(str(store_path), read_only=True)
+    return {v for row in con.execute("SELECT name, phone, id_number FROM customers").fetchall() for v in row if v}
+
+
+@pytest.mark.parametrize("username", ["exec", "analyst"])
+def test_no_unmasked_name_phone_or_id_for_roles_without_pii(env, username):
+    pii = customer_pii(env)
+    at = apptest.sign_in(apptest.app(), username)
+    role = at.session_state["bankcrm_scope"].role
+    for page in PAGES:
+        if allowed(role, page.key):
+            apptest.open_page(at, page.key)
+            text = shown(at)
+            assert not [v for v in pii if v in text], (username, page.key)
