@@ -5,14 +5,20 @@ BIN := $(VENV)/bin
 STORE ?= data/bankcrm.duckdb
 PORT ?= 8501
 
-.PHONY: run test install lock bench clean
+.PHONY: run test install lock bench screenshots clean
 
 run: $(VENV)/.installed $(STORE)
 	$(BIN)/bankcrm migrate --store $(STORE)
 	BANKCRM_STORE=$(STORE) $(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: $(VENV)/.installed
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest
+
+# Refresh the README's screenshots (every page, 1440x900) from the real app.
+screenshots: $(VENV)/.installed
+	scripts/ensure-chromium
+	BANKCRM_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/e2e -k screenshots
 
 install: $(VENV)/.installed
 

@@ -40,3 +40,11 @@ def test_readme_lists_every_command_group_and_every_demo_account():
     for user in UsersFile(DEMO_USERS_FILE).users():
         assert f"`{user.username}`" in README, user.username
     assert f"`{DEMO_PASSWORD}`" in README
+
+
+def test_readme_shows_a_current_screenshot_of_every_page():
+    from auth.roles import PAGES
+
+    for spec in PAGES:
+        assert f"(docs/screenshots/{spec.key}.png)" in README, spec.key
+        assert (ROOT / "docs" / "screenshots" / f"{spec.key}.png").exists(), spec.key

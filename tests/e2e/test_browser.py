@@ -1,0 +1,124 @@
+"""Every page, every role, in a real browser: sign-in, refusals, refresh, deep links, sign-out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from auth.roles import PAGES, allowed
+
+from ..conftest import ROOT
+from .conftest import main_text, sign_in, wait_idle
+
+USERS = {"exec": "executive", "analyst": "analyst", "admin": "admin", "head_sh01": "branch_head"}
+
+
+def page_url(base: str, key: str, query: str = "") -> str:
+    path = "" if key == PAGES[0].key else key
+    return f"{base}/{path}{query}"
+
+
+def assert_page_healthy(page, title: str) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, main_text(page)[:500]
+    assert title in main_text(page)
+    charts = page.locator(".js-plotly-plot")
+    for i in range(charts.count()):
+        assert charts.nth(i).locator("svg.main-svg").count() > 0, f"chart {i} did not render on {title}"
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_each_role_signs_in_opens_its_pages_and_is_refused_the_rest(page, app_url, username):
+    role = USERS[username]
+    sign_in(page, app_url, username)
+    menu = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').all_inner_texts()
+    assert [m.strip().splitlines()[-1] for m in menu] == [p.title for p in PAGES if allowed(role, p.key)]  # after the icon
+    for spec in PAGES:
+        page.goto(page_url(app_url, spec.key))
+        wait_idle(page)
+        if allowed(role, spec.key):
+            assert_page_healthy(page, spec.title)
+            if spec.key == "overview":
+                assert page.locator('[data-testid="stMetric"]').count() == 4
+                assert page.locator(".js-plotly-plot").count() >= 1
+        else:
+            assert "may not open" in main_text(page)
+            assert page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"]').count() == 0
+
+
+@pytest.mark.parametrize("spec", PAGES, ids=[p.key for p in PAGES])
+def test_refresh_keeps_the_user_signed_in_and_on_the_page(page, app_url, spec):
+    sign_in(page, app_url, "admin")
+    url = page_url(app_url, spec.key, "?keep=1")
+    page.goto(url)
+    wait_idle(page)
+    page.reload()
+    wait_idle(page)
+    assert page.url == url
+    assert page.get_by_label("Password", exact=True).count() == 0
+    assert_page_healthy(page, spec.title)
+
+
+def test_a_deep_link_survives_sign_in_in_a_fresh_browser(browser, app_url):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    url = page_url(app_url, "audit", "?actor=exec")
+    page.goto(url)
+    wait_idle(page)
+    assert page.get_by_label("Password", exact=True).count() == 1
+    assert "Audit log" not in main_text(page)
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password", exact=True).fill("bankcrm-demo")
+    page.get_by_role("button", name="Sign in").click()
+    wait_idle(page)
+    assert page.url == url
+    assert_page_healthy(page, "Audit log")
+    context.close()
+
+
+def test_sign_out_ends_the_session_and_the_cookie(page, app_url):
+    sign_in(page, app_url, "exec")
+    page.get_by_role("button", name="Sign out").click()
+    wait_idle(page)
+    assert page.get_by_label("Password", exact=True).count() == 1
+    page.reload()
+    wait_idle(page)
+    assert page.get_by_label("Password", exact=True).count() == 1
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+
+
+def test_wrong_password_is_refused(page, app_url):
+    sign_in(page, app_url, "exec", "not-the-password")
+    assert "Username or password is incorrect." in main_text(page)
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+
+
+def test_branch_head_walk_shows_no_other_branch(page, app_url, store_path):
+    con = duckdb.connect(str(store_path), read_only=True)
+    others = {w for row in con.execute("SELECT branch_code, name, name_en FROM branches WHERE branch_code <> 'SH01'").fetchall()
+              for w in row}
+    sign_in(page, app_url, "head_sh01")
+    for spec in PAGES:
+        if allowed("branch_head", spec.key):
+            page.goto(page_url(app_url, spec.key))
+            wait_idle(page)
+            text = page.inner_text("body")
+            assert not sorted(w for w in others if w in text), spec.key
+
+
+def test_screenshots_of_every_page(page, app_url):
+    """Written on every run to build/screenshots; `make screenshots` writes the README's copies."""
+    target = Path(os.environ.get("BANKCRM_SCREENSHOTS", ROOT / "build" / "screenshots"))
+    target.mkdir(parents=True, exist_ok=True)
+    page.goto(app_url)
+    wait_idle(page)
+    page.screenshot(path=str(target / "sign-in.png"))
+    sign_in(page, app_url, "admin")
+    for spec in PAGES:
+        page.goto(page_url(app_url, spec.key))
+        wait_idle(page)
+        page.wait_for_timeout(700)
+        page.screenshot(path=str(target / f"{spec.key}.png"))
+        assert (target / f"{spec.key}.png").stat().st_size > 10_000
