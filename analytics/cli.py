@@ -20,6 +20,8 @@ from auth.cli import users_app
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="bankcrm: the store, imports and tools behind the dashboard.")
 console = Console(stderr=True, soft_wrap=True)
 app.add_typer(users_app, name="users")
+churn_app = typer.Typer(no_args_is_help=True, help="The churn model.")
+app.add_typer(churn_app, name="churn")
 
 StoreOption = Annotated[
     Optional[Path],
@@ -119,6 +121,26 @@ def bench(
     suite.write_reports(results, json_file, markdown)
     for r in results:
         console.print(f"{r.name:34} {r.size:>20} median {r.median_ms / 1000:8.2f} s  {r.verdict}", markup=False)
+
+
+@churn_app.command("evaluate")
+def churn_evaluate(
+    file: Annotated[Path, typer.Argument(help="A CSV with one row per customer.")],
+    target: Annotated[str, typer.Option(help="The column that says whether the customer left.")],
+    positive: Annotated[str, typer.Option(help="The value of the target that means 'left'.")],
+    id_column: Annotated[Optional[str], typer.Option("--id", help="The customer id column (not a feature).")] = None,
+    drop: Annotated[Optional[list[str]], typer.Option(help="A column to leave out; repeat for more.")] = None,
+    sep: Annotated[Optional[str], typer.Option(help="The separator (default: guessed).")] = None,
+) -> None:
+    """Cross-validate the churn pipeline on any customer table; print one JSON object."""
+    from analytics.ml import evaluate
+
+    try:
+        result = evaluate.evaluate_file(file, target, positive, id_column, tuple(drop or ()), sep)
+    except (evaluate.EvaluationError, OSError) as problem:
+        console.print(f"{file}: {problem}", markup=False)
+        raise typer.Exit(code=1) from None
+    print(json.dumps(result))
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""The churn model: pipeline, evaluation, attributions."""
