@@ -40,3 +40,15 @@ def churn_modelling_csv() -> Path:
     if not path.exists():
         pytest.skip(f"reference data not found at {path} (shared/data is mounted beside the project)")
     return path
+
+
+@pytest.fixture
+def app_env(demo_store, tmp_path, monkeypatch):
+    """The app's environment for AppTest: the demo store, a fresh state store, the demo users."""
+    from analytics.state import StateStore
+
+    monkeypatch.setenv("BANKCRM_STORE", str(demo_store))
+    monkeypatch.setenv("BANKCRM_STATE", str(tmp_path / "state.sqlite"))
+    monkeypatch.delenv("BANKCRM_USERS", raising=False)
+    monkeypatch.delenv("BANKCRM_ENV", raising=False)
+    return StateStore(tmp_path / "state.sqlite")

@@ -15,11 +15,7 @@ from .conftest import DEMO_END
 
 
 @pytest.fixture
-def env(demo_store, tmp_path, monkeypatch):
-    monkeypatch.setenv("BANKCRM_STORE", str(demo_store))
-    monkeypatch.setenv("BANKCRM_STATE", str(tmp_path / "state.sqlite"))
-    monkeypatch.delenv("BANKCRM_USERS", raising=False)
-    monkeypatch.delenv("BANKCRM_ENV", raising=False)
+def env(app_env, demo_store):
     return demo_store
 
 

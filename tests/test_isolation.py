@@ -26,10 +26,7 @@ BRANCHES_TO_CHECK = ("SH01", "BJ02", "CS01")
 
 
 @pytest.fixture
-def env(demo_store, tmp_path, monkeypatch):
-    monkeypatch.setenv("BANKCRM_STORE", str(demo_store))
-    monkeypatch.setenv("BANKCRM_STATE", str(tmp_path / "state.sqlite"))
-    monkeypatch.delenv("BANKCRM_USERS", raising=False)
+def env(app_env, demo_store):
     return demo_store
 
 

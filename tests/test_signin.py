@@ -8,7 +8,6 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics.state import StateStore
 from auth import signin
 from auth.roles import PAGES, allowed
 from auth.users import DEMO_USERS_FILE, UsersFile
@@ -20,12 +19,8 @@ DEMO_USERS = {"exec": "executive", "analyst": "analyst", "admin": "admin", "head
 
 
 @pytest.fixture
-def env(demo_store, tmp_path, monkeypatch):
-    monkeypatch.setenv("BANKCRM_STORE", str(demo_store))
-    monkeypatch.setenv("BANKCRM_STATE", str(tmp_path / "state.sqlite"))
-    monkeypatch.delenv("BANKCRM_USERS", raising=False)
-    monkeypatch.delenv("BANKCRM_ENV", raising=False)
-    return StateStore(tmp_path / "state.sqlite")
+def env(app_env):
+    return app_env
 
 
 def shows_data(at: AppTest) -> bool:
