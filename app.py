@@ -16,7 +16,17 @@ from ui.cache import store
 st.set_page_config(page_title="bankcrm", page_icon="🏦", layout="wide")
 
 users = UsersFile()
-if os.environ.get("BANKCRM_ENV") == "production" and (problems := production_problems(users)):
+
+
+@st.cache_resource(show_spinner=False)
+def production_refusals(users_path: str, changed_ns: int, environment: tuple) -> list[str]:
+    """Checked once per users file version and environment: bcrypt checks are slow on purpose."""
+    return production_problems(UsersFile(users_path))
+
+
+secrets_env = tuple(os.environ.get(k) for k in ("BANKCRM_COOKIE_KEY", "BANKCRM_PSEUDONYM_KEY"))
+if os.environ.get("BANKCRM_ENV") == "production" and (problems := production_refusals(
+        str(users.path), users.path.stat().st_mtime_ns if users.path.exists() else 0, secrets_env)):
     st.error("bankcrm will not start in production with demo settings:\n\n" + "\n".join(f"- {p}" for p in problems))
     st.stop()
 

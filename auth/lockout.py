@@ -42,6 +42,12 @@ class Lockout:
             self.state.record(username, "lockout_ended", locked_until=row[0])
         return None
 
+    def locked_users(self) -> dict[str, dt.datetime]:
+        """Everyone locked right now, in one query (locks found expired are ended and logged)."""
+        with self.state.connect() as con:
+            names = [r[0] for r in con.execute("SELECT username FROM login_state WHERE locked_until IS NOT NULL")]
+        return {name: until for name in names if (until := self.locked_until(name))}
+
     def failed(self, username: str) -> dt.datetime | None:
         """Count a failed sign-in; returns the end of the lock if this failure started one."""
         with self.state.transaction() as con:

@@ -41,12 +41,12 @@ def signed_in(users: UsersFile, state: StateStore) -> SignedIn | None:
     lockout = Lockout(state)
     credentials = users.credentials()
     entries = credentials["usernames"]
+    locked = {} if st.session_state.get("authentication_status") else lockout.locked_users()
     for username in list(entries):
-        entry = entries[username]
-        if entry.get("disabled"):
+        if entries[username].get("disabled"):
             del entries[username]  # a disabled user's cookie no longer signs in either
-        elif lockout.locked_until(username):
-            entry["password"] = _UNUSABLE_HASH
+        elif username in locked:
+            entries[username]["password"] = _UNUSABLE_HASH
     cookie = users.cookie
     authenticator = stauth.Authenticate(credentials, cookie["name"], cookie["key"], float(cookie["expiry_days"]),
                                         auto_hash=False, login_sleep_time=0)

@@ -73,12 +73,17 @@ def password_matches(password: str, password_hash: str) -> bool:
 class UsersFile:
     def __init__(self, path: Path | None = None):
         self.path = Path(path or users_path())
+        self._parsed: tuple[int, dict] | None = None
 
     def _read(self) -> dict:
+        """The parsed file, read again only when it changed on disk (callers copy before changing it)."""
         if not self.path.exists():
             return {"cookie": {"name": "bankcrm_auth", "key": secrets.token_urlsafe(32), "expiry_days": 0.5},
                     "credentials": {"usernames": {}}}
-        return yaml.safe_load(self.path.read_text("utf-8")) or {}
+        stamp = self.path.stat().st_mtime_ns
+        if self._parsed is None or self._parsed[0] != stamp:
+            self._parsed = (stamp, yaml.safe_load(self.path.read_text("utf-8")) or {})
+        return copy.deepcopy(self._parsed[1])
 
     def _write(self, config: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +113,7 @@ class UsersFile:
 
     def credentials(self) -> dict:
         """A fresh copy in streamlit-authenticator's layout (it mutates what it is given)."""
-        return copy.deepcopy({"usernames": (self._read().get("credentials") or {}).get("usernames") or {}})
+        return {"usernames": (self._read().get("credentials") or {}).get("usernames") or {}}
 
     # --- changes -----------------------------------------------------------------
 
