@@ -123,6 +123,41 @@ def bench(
         console.print(f"{r.name:34} {r.size:>20} median {r.median_ms / 1000:8.2f} s  {r.verdict}", markup=False)
 
 
+MODELS_DIR = Path("data/models")
+
+
+@app.command()
+def train(
+    store_path: StoreOption = None,
+    models: Annotated[Path, typer.Option(help="Where model files go.")] = MODELS_DIR,
+) -> None:
+    """Train the churn model on the store's history (validated on its latest months) and save it."""
+    import ibis
+
+    from analytics.ml import train as trainer
+    from analytics.scope import Scope, ScopedStore
+
+    path = _existing_store(store_path)
+    tables = ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(user="cli", pii="shown"))
+    with _progress() as progress:
+        task = progress.add_task("training", total=1)
+
+        def step(name: str, done: int, total: int) -> None:
+            progress.update(task, description=name, completed=done, total=total)
+
+        try:
+            model, paper = trainer.train(tables, step)
+        except trainer.TrainingError as problem:
+            console.print(str(problem), markup=False)
+            raise typer.Exit(code=1) from None
+    saved = trainer.save(model, paper, models)
+    v = paper["validation"]
+    console.print(f"Saved {saved} (trained {paper['training_window'][0]}..{paper['training_window'][1]}). "
+                  f"Validated on {paper['validation_window'][0]}..{paper['validation_window'][1]}: "
+                  f"ROC-AUC {v['roc_auc']}, PR-AUC {v['pr_auc']}, Brier {v['brier']}, "
+                  f"top 10% catches {v['lift_top10']:.1f}x the base rate.", markup=False)
+
+
 @churn_app.command("evaluate")
 def churn_evaluate(
     file: Annotated[Path, typer.Argument(help="A CSV with one row per customer.")],

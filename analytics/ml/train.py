@@ -1,0 +1,130 @@
+"""Training the churn model on the store's own history, validated by time.
+
+Month-ends with three months of history before them and three months of
+outcome after them are eligible. The model is validated on the last
+eligible month-ends after training on the earlier ones (never the other way
+round), then refitted on all of them; it is saved as a skops file (which
+loads without running pickled code) beside a JSON paper: version, training
+and validation windows, features, metrics and library versions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from importlib import metadata as package_metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import skops.io as sio
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.pipeline import Pipeline
+
+from analytics.ml import features as F
+from analytics.ml import pipeline
+from analytics.scope import ScopedStore
+
+VALIDATION_MONTHS = 3
+MAX_ROWS_PER_MONTH = 40_000
+RANDOM_STATE = 0
+
+
+class TrainingError(ValueError):
+    pass
+
+
+def month_ends(tables: ScopedStore) -> list[dt.date]:
+    months = tables.table("customer_month").select("month").distinct().order_by("month").execute()["month"]
+    return [pd.Timestamp(m).date() for m in months]
+
+
+def _frame(tables: ScopedStore, month: dt.date) -> pd.DataFrame:
+    frame = F.training_frame(tables, month)
+    if len(frame) > MAX_ROWS_PER_MONTH:  # a reproducible sample keeps training time flat at any size
+        frame = frame.sample(MAX_ROWS_PER_MONTH, random_state=RANDOM_STATE)
+    return frame.assign(month=month)
+
+
+def scores_report(y: np.ndarray, p: np.ndarray) -> dict:
+    """ROC-AUC, PR-AUC, Brier score, lift in the top 10% and 20%, and a 10-bin calibration table."""
+    order = np.argsort(-p, kind="stable")
+
+    def lift(share: float) -> float:
+        top = order[: max(1, int(np.ceil(share * len(y))))]
+        return float(y[top].mean() / y.mean())
+
+    bins = pd.qcut(pd.Series(p).rank(method="first"), 10, labels=False)
+    calibration = (pd.DataFrame({"bin": bins, "predicted": p, "observed": y})
+                   .groupby("bin").mean().round(4).to_dict("records"))
+    return {"rows": int(len(y)), "positives": int(y.sum()), "base_rate": round(float(y.mean()), 4),
+            "roc_auc": round(float(roc_auc_score(y, p)), 4), "pr_auc": round(float(average_precision_score(y, p)), 4),
+            "brier": round(float(brier_score_loss(y, p)), 4), "lift_top10": round(lift(0.1), 3),
+            "lift_top20": round(lift(0.2), 3), "calibration": calibration}
+
+
+def train(tables: ScopedStore, progress: Callable[[str, int, int], None] = lambda step, done, total: None
+          ) -> tuple[Pipeline, dict]:
+    months = month_ends(tables)
+    eligible = months[3:-F.HORIZON_MONTHS] if len(months) > 3 + F.HORIZON_MONTHS else []
+    if len(eligible) <= VALIDATION_MONTHS:
+        raise TrainingError(f"the store has {len(months)} month-ends; training needs at least "
+                            f"{3 + F.HORIZON_MONTHS + VALIDATION_MONTHS + 1}")
+    frames = []
+    for i, month in enumerate(eligible):
+        progress(f"features as of {month}", i, len(eligible) + 2)
+        frames.append(_frame(tables, month))
+    data = pd.concat(frames, ignore_index=True)
+    validation_start = eligible[-VALIDATION_MONTHS]
+    earlier, later = data[data.month < validation_start], data[data.month >= validation_start]
+    X = pipeline.as_model_input(data, F.FEATURES)
+    y = data["churned"].to_numpy(dtype=int)
+
+    progress("training on the earlier months, validating on the later", len(eligible), len(eligible) + 2)
+    model = pipeline.build(F.FEATURES, RANDOM_STATE).fit(X.loc[earlier.index], y[earlier.index])
+    validation = scores_report(y[later.index], model.predict_proba(X.loc[later.index])[:, 1])
+
+    progress("refitting on every eligible month", len(eligible) + 1, len(eligible) + 2)
+    final = pipeline.build(F.FEATURES, RANDOM_STATE).fit(X, y)
+    now = dt.datetime.now(dt.UTC)
+    paper = {
+        "version": now.strftime("%Y%m%d-%H%M%S"),
+        "trained_at": now.isoformat(timespec="seconds"),
+        "training_window": [str(eligible[0]), str(eligible[-1])],
+        "validation_window": [str(validation_start), str(eligible[-1])],
+        "horizon_months": F.HORIZON_MONTHS,
+        "features": {"numeric": list(F.FEATURES.numeric), "categorical": list(F.FEATURES.categorical)},
+        "rows": {"training": int(len(earlier)), "validation": int(len(later)), "final": int(len(data))},
+        "validation": validation,
+        "libraries": {name: package_metadata.version(name) for name in ("scikit-learn", "numpy", "pandas", "skops")},
+    }
+    progress("done", len(eligible) + 2, len(eligible) + 2)
+    return final, paper
+
+
+# --- model files ---------------------------------------------------------------------
+
+def save(model: Pipeline, paper: dict, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"churn-{paper['version']}.skops"
+    sio.dump(model, path)
+    path.with_suffix(".json").write_text(json.dumps(paper, indent=2) + "\n", "utf-8")
+    return path
+
+
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "functools.partial")
+
+
+def load(path: Path) -> tuple[Pipeline, dict]:
+    """Load a saved model, trusting only scikit-learn, NumPy and SciPy types; refuse anything else."""
+    untrusted = sio.get_untrusted_types(file=path)
+    foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if foreign:
+        raise TrainingError(f"{path} holds types this program does not trust: {', '.join(foreign)}")
+    return sio.load(path, trusted=untrusted), json.loads(path.with_suffix(".json").read_text("utf-8"))
+
+
+def latest(directory: Path) -> Path | None:
+    models = sorted(directory.glob("churn-*.skops"))
+    return models[-1] if models else None
