@@ -158,6 +158,38 @@ def train(
                   f"top 10% catches {v['lift_top10']:.1f}x the base rate.", markup=False)
 
 
+@app.command()
+def score(
+    store_path: StoreOption = None,
+    model: Annotated[Optional[Path], typer.Option(help="A saved model (default: the newest in data/models).")] = None,
+    models: Annotated[Path, typer.Option(help="Where model files are.")] = MODELS_DIR,
+) -> None:
+    """Score every current customer with the churn model; write churn_scores with reasons."""
+    import ibis
+
+    from analytics.ml import score as scorer
+    from analytics.ml import train as trainer
+    from analytics.scope import Scope, ScopedStore
+
+    path = _existing_store(store_path)
+    model_path = model or trainer.latest(models)
+    if model_path is None:
+        console.print(f"No model in {models}: run `bankcrm train` first.", markup=False)
+        raise typer.Exit(code=1)
+    pipeline_, paper = trainer.load(model_path)
+    with _progress() as progress:
+        task = progress.add_task("scoring", total=3)
+        tables = ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(user="cli", pii="shown"))
+        month = trainer.month_ends(tables)[-1]
+        progress.update(task, description=f"features, probabilities and reasons as of {month}", completed=1)
+        scores = scorer.score(tables, pipeline_, paper, month)
+        progress.update(task, description="writing churn_scores", completed=2)
+        with store.rewrite(path) as con:
+            written = scorer.write(con, scores)
+        progress.update(task, description="done", completed=3)
+    console.print(f"Scored {written:,} customers as of {month} with model {paper['version']}.", markup=False)
+
+
 @churn_app.command("evaluate")
 def churn_evaluate(
     file: Annotated[Path, typer.Argument(help="A CSV with one row per customer.")],

@@ -88,6 +88,9 @@ def train(tables: ScopedStore, progress: Callable[[str, int, int], None] = lambd
     progress("refitting on every eligible month", len(eligible) + 1, len(eligible) + 2)
     final = pipeline.build(F.FEATURES, RANDOM_STATE).fit(X, y)
     now = dt.datetime.now(dt.UTC)
+    stayed = X[y == 0]
+    reference = {name: float(stayed[name].median()) for name in F.FEATURES.numeric}
+    reference |= {name: stayed[name].mode().iloc[0] for name in F.FEATURES.categorical}
     paper = {
         "version": now.strftime("%Y%m%d-%H%M%S"),
         "trained_at": now.isoformat(timespec="seconds"),
@@ -96,6 +99,8 @@ def train(tables: ScopedStore, progress: Callable[[str, int, int], None] = lambd
         "horizon_months": F.HORIZON_MONTHS,
         "features": {"numeric": list(F.FEATURES.numeric), "categorical": list(F.FEATURES.categorical)},
         "rows": {"training": int(len(earlier)), "validation": int(len(later)), "final": int(len(data))},
+        # the typical customer who stayed: what attributions compare each customer with
+        "reference": reference,
         "validation": validation,
         "libraries": {name: package_metadata.version(name) for name in ("scikit-learn", "numpy", "pandas", "skops")},
     }

@@ -1,0 +1,91 @@
+"""Scores with the model's own reasons and its estimates of what would help."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import ibis
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from analytics import cli
+from analytics.ml import features as F
+from analytics.ml import pipeline, score, train
+from analytics.scope import Scope, ScopedStore
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def trained(demo_store):
+    tables = ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), Scope.all_branches(pii="shown"))
+    model, paper = train.train(tables)
+    month = train.month_ends(tables)[-1]
+    return tables, model, paper, month, score.score(tables, model, paper, month)
+
+
+def test_every_current_customer_is_scored(trained):
+    tables, _, _, month, scores = trained
+    active = F.labels(tables, month).count().execute()
+    assert len(scores) == active and scores.customer_id.is_unique
+    assert scores.probability.between(0, 1).all()
+
+
+def test_reasons_are_the_model_s_own_attributions(trained):
+    tables, model, paper, month, scores = trained
+    riskiest = scores.nlargest(30, "probability")
+    frame = F.features(tables, month).execute().set_index("customer_id").loc[riskiest.customer_id]
+    X = pipeline.as_model_input(frame, F.FEATURES)
+    contributions = score.attributions(model, X, paper["reference"])
+    for (customer, row), reasons_json in zip(contributions.iterrows(), riskiest.reasons_json):
+        reasons = json.loads(reasons_json)
+        assert 1 <= len(reasons) <= 3, customer
+        expected = row[row > 0].sort_values(ascending=False).head(3)
+        assert [r["feature"] for r in reasons] == list(expected.index)
+        assert [r["contribution"] for r in reasons] == [round(float(c), 4) for c in expected]
+        # the figure behind each reason is in the words, in both languages
+        top = reasons[0]
+        assert top["en"] and top["zh"] and top["en"] != top["zh"]
+        # at the reference, that feature no longer pushes the probability up as much
+        changed = X.loc[[customer]].copy()
+        changed[top["feature"]] = paper["reference"][top["feature"]]
+        assert model.predict_proba(changed)[0, 1] < model.predict_proba(X.loc[[customer]])[0, 1]
+
+
+def test_reasons_in_words_carry_the_figure():
+    assert score._words("days_since_last_txn", 74.0) == ("no transactions for 74 days", "74 天无交易")
+    assert score._words("aum_change_3m_pct", -0.42) == ("AUM down 42% in 3 months", "近 3 个月资产下降 42%")
+    assert score._words("products_held", 1.0) == ("holds a single product", "仅持有 1 个产品")
+    assert score._words("oldest_open_complaint_days", 21.0) == ("complaint open for 21 days", "投诉已 21 天未解决")
+
+
+def test_what_would_help_lowers_the_probability_and_fits_the_customer(trained):
+    tables, model, paper, month, scores = trained
+    with_actions = scores[scores.actions_json.notna()]
+    assert len(with_actions) >= 0.19 * len(scores)
+    for row in with_actions.head(200).itertuples():
+        for action in json.loads(row.actions_json):
+            assert action["estimate"] is True and action["action"] in score.ACTIONS
+            assert action["probability_after"] < row.probability
+
+
+def test_score_command_writes_churn_scores(demo_store, trained, tmp_path):
+    _, model, paper, month, scores = trained
+    store_copy = tmp_path / "s.duckdb"
+    store_copy.write_bytes(demo_store.read_bytes())
+    saved = train.save(model, paper, tmp_path / "models")
+    for _ in range(2):  # scoring twice replaces, never duplicates
+        result = runner.invoke(cli.app, ["score", "--store", str(store_copy), "--model", str(saved)])
+        assert result.exit_code == 0, result.output
+    con = duckdb.connect(str(store_copy), read_only=True)
+    [(rows, customers, as_of, version)] = con.execute(
+        "SELECT count(*), count(DISTINCT customer_id), max(as_of), max(model_version) FROM churn_scores").fetchall()
+    assert (rows, customers, as_of, version) == (len(scores), len(scores), month, paper["version"])
+    assert np.isclose(con.execute("SELECT avg(probability) FROM churn_scores").fetchone()[0], scores.probability.mean())
+
+
+def test_score_without_a_model_says_what_to_do(demo_store, tmp_path):
+    result = runner.invoke(cli.app, ["score", "--store", str(demo_store), "--models", str(tmp_path)])
+    assert result.exit_code == 1 and "run `bankcrm train` first" in result.output
