@@ -26,7 +26,7 @@ PACKAGE = "analytics.state_migrations"
 # Every event the audit log may hold, named once.
 AUDIT_EVENTS = (
     "login", "login_failed", "logout", "lockout", "lockout_ended", "session_expired",
-    "page_refused", "customer_360_opened", "download",
+    "page_refused", "customer_360_opened", "download", "care_task_assigned",
     "import", "import_rejected", "generate",
     "user_added", "user_disabled", "password_reset", "role_changed", "branches_changed",
 )

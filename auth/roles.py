@@ -35,9 +35,14 @@ ALL = frozenset(ROLES)
 # Every page of the app, once: the navigation, the refusal and the tests read this.
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("overview", "Overview", "pages/overview.py", ":material/monitoring:", ALL),
+    PageSpec("churn", "Churn warnings", "pages/churn.py", ":material/warning:", ALL),
     PageSpec("users", "Users", "pages/users.py", ":material/group:", frozenset({"admin"})),
     PageSpec("audit", "Audit log", "pages/audit.py", ":material/shield_person:", frozenset({"admin"})),
 )
+
+
+# Actions beyond viewing, by role.
+MAY_ASSIGN_CARE_TASKS = frozenset({"branch_head"})
 
 
 def allowed(role: str, page_key: str) -> bool:

@@ -21,10 +21,28 @@ def build_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
     return path
 
 
+def build_scored_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
+    """A demo store with churn_scores, as `make run` builds it: generate, train, score."""
+    import ibis
+
+    from analytics import store
+    from analytics.ml import score, train
+    from analytics.scope import Scope, ScopedStore
+
+    build_demo(path, spec)
+    tables = ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(pii="shown"))
+    model, paper = train.train(tables)
+    scores = score.score(tables, model, paper, train.month_ends(tables)[-1])
+    tables = None
+    with store.rewrite(path) as con:
+        score.write(con, scores)
+    return path
+
+
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory) -> Path:
-    """A generated store of 4,000 customers x 24 months; do not write to it."""
-    return build_demo(tmp_path_factory.mktemp("demo") / "demo.duckdb")
+    """A generated store of 4,000 customers x 24 months, trained and scored; do not write to it."""
+    return build_scored_demo(tmp_path_factory.mktemp("demo") / "demo.duckdb")
 
 
 @pytest.fixture(scope="session")

@@ -65,6 +65,10 @@ def test_what_would_help_lowers_the_probability_and_fits_the_customer(trained):
     tables, model, paper, month, scores = trained
     with_actions = scores[scores.actions_json.notna()]
     assert len(with_actions) >= 0.19 * len(scores)
+    # they are the customers with the highest value at risk: the top of the warnings list
+    frame = F.features(tables, month).execute().set_index("customer_id")
+    at_risk = (scores.set_index("customer_id").probability * frame.aum_cny.fillna(0)).nlargest(50).index
+    assert scores.set_index("customer_id").loc[at_risk].actions_json.notna().all()
     for row in with_actions.head(200).itertuples():
         for action in json.loads(row.actions_json):
             assert action["estimate"] is True and action["action"] in score.ACTIONS

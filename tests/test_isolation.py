@@ -23,11 +23,22 @@ from auth.roles import PAGES, allowed
 from . import apptest
 
 BRANCHES_TO_CHECK = ("SH01", "BJ02", "CS01")
+KPI_LABELS = {k.label_en for k in kpis.KPIS.values()}
 
 
 @pytest.fixture
 def env(app_env, demo_store):
     return demo_store
+
+
+@pytest.fixture
+def fresh_cache():
+    """A planted leak must be computed, not served from another test's cached figures (and must not stay cached)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
 
 
 def shown(at) -> str:
@@ -38,23 +49,47 @@ def shown(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def forbidden_words(store_path, branch: str) -> set[str]:
+class BranchTables:
+    """The check's own view of one branch, independent of ScopedStore, so a broken gate cannot fool it."""
+
+    def __init__(self, backend, branch: str):
+        self.backend, self.branch = backend, branch
+
+    def table(self, name: str):
+        t = self.backend.table(name)
+        if "branch_code" in t.columns:
+            return t.filter(t.branch_code == self.branch)
+        customers = self.backend.table("customers")
+        return t.semi_join(customers.filter(customers.branch_code == self.branch).select("customer_id"), "customer_id")
+
+
+def cells(at) -> set[str]:
+    """Every table cell on the page, whole (a name must match a cell, not part of a longer name)."""
+    return {str(v) for df in at.dataframe for v in df.value.to_numpy().ravel()}
+
+
+def forbidden(store_path, branch: str) -> tuple[set[str], set[str]]:
+    """(other branches' codes, names and RMs: never anywhere in the text; their customers' names: never a cell)."""
     con = duckdb.connect(str(store_path), read_only=True)
     words = {w for row in con.execute("SELECT branch_code, name, name_en FROM branches WHERE branch_code <> ?", [branch]).fetchall() for w in row}
     words |= {r[0] for r in con.execute("SELECT rm_id FROM relationship_managers WHERE branch_code <> ?", [branch]).fetchall()}
     mine = {r[0] for r in con.execute("SELECT name FROM customers WHERE branch_code = ?", [branch]).fetchall()}
-    words |= {r[0] for r in con.execute("SELECT name FROM customers WHERE branch_code <> ?", [branch]).fetchall()} - mine
-    return words
+    names = {r[0] for r in con.execute("SELECT name FROM customers WHERE branch_code <> ?", [branch]).fetchall()} - mine
+    return words, names
 
 
 def assert_only_branch(at, store_path, branch: str, month) -> None:
+    words, names = forbidden(store_path, branch)
     text = shown(at)
-    leaked = sorted(w for w in forbidden_words(store_path, branch) if w in text)
+    leaked = sorted(w for w in words if w in text) + sorted(names & cells(at))
     assert not leaked, f"other branches' data on screen for {branch}: {leaked[:10]}"
-    tables = ScopedStore(ibis.duckdb.connect(str(store_path), read_only=True), Scope.for_branches([branch]))
+    kpi_metrics = [m for m in at.metric if m.label in KPI_LABELS]
+    if not kpi_metrics:
+        return
+    tables = BranchTables(ibis.duckdb.connect(str(store_path), read_only=True), branch)
     expected = {k.label_en: fmt.BY_UNIT[k.unit](kpis.snapshot(k.fn(tables), pd.Timestamp(month)).value)
                 for k in kpis.KPIS.values()}
-    for metric in at.metric:
+    for metric in kpi_metrics:
         assert metric.value == expected[metric.label], f"{metric.label} for {branch} is not the branch's own figure"
 
 
@@ -78,23 +113,40 @@ def walk_pages_as_branch_head(store_path, branch: str) -> int:
 
 @pytest.mark.parametrize("branch", BRANCHES_TO_CHECK)
 def test_branch_head_sees_only_own_branch_on_every_page_and_filter(env, branch):
-    assert walk_pages_as_branch_head(env, branch) >= 24
+    assert walk_pages_as_branch_head(env, branch) >= 30
 
 
-def test_the_check_catches_a_planted_unscoped_query(env, monkeypatch):
+def test_the_check_catches_a_planted_unscoped_query(env, monkeypatch, fresh_cache):
     original = ScopedStore.table
 
     def forgets_the_scope(self, name):
         return original(ScopedStore(self._backend, Scope.all_branches(pii="shown")), name)
 
     monkeypatch.setattr(ScopedStore, "table", forgets_the_scope)
-    with pytest.raises(AssertionError, match="not the branch's own figure"):
+    with pytest.raises(AssertionError, match="not the branch's own figure|other branches' data on screen"):
         walk_pages_as_branch_head(env, "SH01")
 
 
 def customer_pii(store_path) -> set[str]:
     con = duckdb.connect(str(store_path), read_only=True)
     return {v for row in con.execute("SELECT name, phone, id_number FROM customers").fetchall() for v in row if v}
+
+
+def test_the_check_catches_another_branch_s_customer_in_a_table(env, monkeypatch, fresh_cache):
+    from analytics import churn
+
+    original = churn.warnings
+
+    def with_a_stranger(tables, filters=churn.WarningFilters()):
+        listed = original(tables, filters)
+        stranger = duckdb.connect(str(env), read_only=True).execute(
+            "SELECT name FROM customers WHERE branch_code = 'CS01' AND name NOT IN "
+            "(SELECT name FROM customers WHERE branch_code = 'SH01') LIMIT 1").fetchone()[0]
+        return listed.assign(name=[stranger] + list(listed["name"][1:]))
+
+    monkeypatch.setattr(churn, "warnings", with_a_stranger)
+    with pytest.raises(AssertionError, match="other branches' data on screen"):
+        walk_pages_as_branch_head(env, "SH01")
 
 
 @pytest.mark.parametrize("username", ["exec", "analyst"])
@@ -105,5 +157,6 @@ def test_no_unmasked_name_phone_or_id_for_roles_without_pii(env, username):
     for page in PAGES:
         if allowed(role, page.key):
             apptest.open_page(at, page.key)
+            assert not pii & (cells(at) | {m.value for m in at.metric}), (username, page.key)
             text = shown(at)
-            assert not [v for v in pii if v in text], (username, page.key)
+            assert not [v for v in pii if len(v) > 4 and v in text], (username, page.key)  # phones, ID numbers

@@ -155,3 +155,25 @@ def test_production_starts_with_own_users_and_secrets(env, tmp_path, monkeypatch
     monkeypatch.setenv("BANKCRM_ENV", "production")
     at = apptest.sign_in(apptest.app(), "ops", "a-long-and-private-pass")
     assert not at.exception and at.metric
+
+
+def test_branch_head_assigns_a_care_task_to_the_customer_s_rm(env):
+    at = apptest.sign_in(apptest.app(), "head_sh01")
+    apptest.open_page(at, "churn")
+    first = at.dataframe[0].value.iloc[0]
+    note = next(t for t in at.text_input if t.label == "Note for the relationship manager")
+    note.input("Call about the falling balance")
+    next(b for b in at.button if b.label == "Assign").click().run()
+    assert not at.exception
+    assert any(f"assigned to {first['rm']}" in s.value for s in at.success)
+    [event] = env.audit_events(event="care_task_assigned")["detail_json"].map(json.loads)
+    assert (event["customer_id"], event["rm_id"], event["kind"]) == (int(first["customer_id"]), first["rm"], "churn_risk")
+    tasks = at.dataframe[1].value
+    assert tasks.iloc[0]["reason"] == "Call about the falling balance" and tasks.iloc[0]["created_by"] == "head_sh01"
+
+
+def test_only_branch_heads_may_assign_care_tasks(env):
+    for username in ("exec", "analyst", "admin"):
+        at = apptest.sign_in(apptest.app(), username)
+        apptest.open_page(at, "churn")
+        assert at.dataframe and not [b for b in at.button if b.label == "Assign"], username

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics import churn
 from analytics.kpis import KPIS
 from analytics.scope import Scope, ScopedStore
 from analytics.store import Store, default_path
@@ -39,3 +40,13 @@ def session_scope() -> Scope:
 @st.cache_data(show_spinner=False, max_entries=512)
 def kpi_series(key: str, scope: Scope, version: tuple[int, int]) -> pd.DataFrame:
     return KPIS[key].fn(ScopedStore(store().backend(), scope))
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def churn_warnings(scope: Scope, version: tuple[int, int], filters: churn.WarningFilters) -> pd.DataFrame:
+    return churn.warnings(ScopedStore(store().backend(), scope), filters)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def relationship_managers(scope: Scope, version: tuple[int, int]) -> list[str]:
+    return churn.relationship_managers(ScopedStore(store().backend(), scope))

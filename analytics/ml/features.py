@@ -30,7 +30,8 @@ FEATURES = Features(
         "txn_count_month", "txn_count_3m", "digital_logins_3m", "days_since_last_txn", "tenure_months",
         "age_years", "open_complaints", "oldest_open_complaint_days", "complaints_90d", "last_nps",
     ),
-    categorical=("gender",),
+    # No gender: a protected attribute is neither a reason to give nor a lever to pull.
+    categorical=(),
 )
 
 
@@ -60,7 +61,7 @@ def features(tables: ScopedStore, month: dt.date) -> ir.Table:
     last_nps = (answered.mutate(rank=ibis.row_number().over(group_by="customer_id",
                                                              order_by=[ibis.desc("answered_at"), ibis.desc("survey_id")]))
                 .filter(_.rank == 0).select("customer_id", last_nps=_.nps))
-    customers = tables.table("customers").select("customer_id", "gender", "birth_date")
+    customers = tables.table("customers").select("customer_id", "birth_date")
     joined = (now.left_join(recent, "customer_id").left_join(complaint_figures, "customer_id")
               .left_join(last_nps, "customer_id").left_join(customers, "customer_id"))
     return joined.select(
@@ -80,7 +81,6 @@ def features(tables: ScopedStore, month: dt.date) -> ir.Table:
         oldest_open_complaint_days=_.oldest_open_complaint_days,
         complaints_90d=_.complaints_90d.fill_null(0),
         last_nps=_.last_nps,
-        gender=_.gender,
     )
 
 

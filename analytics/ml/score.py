@@ -30,7 +30,7 @@ from analytics.ml import pipeline
 from analytics.scope import ScopedStore
 
 TOP_REASONS = 3
-ACTIONS_FOR_TOP_SHARE = 0.2  # "what would help" for the riskiest fifth of customers
+ACTIONS_FOR_TOP_SHARE = 0.2  # "what would help" for the fifth of customers with the highest value at risk
 
 
 # feature -> (English, Chinese) words for the customer's figure
@@ -42,10 +42,10 @@ WORDS: dict[str, Callable[[float], tuple[str, str]]] = {
                                 else (f"holds {v:.0f} products", f"持有 {v:.0f} 个产品")),
     "open_complaints": lambda v: (f"{v:.0f} open complaint{'s' if v != 1 else ''}", f"{v:.0f} 件投诉未解决"),
     "oldest_open_complaint_days": lambda v: (f"complaint open for {v:.0f} days", f"投诉已 {v:.0f} 天未解决"),
-    "complaints_90d": lambda v: (f"{v:.0f} complaints in 90 days", f"近 90 天投诉 {v:.0f} 次"),
-    "txn_count_month": lambda v: (f"{v:.0f} transactions last month", f"上月交易 {v:.0f} 笔"),
-    "txn_count_3m": lambda v: (f"{v:.0f} transactions in 3 months", f"近 3 个月交易 {v:.0f} 笔"),
-    "digital_logins_3m": lambda v: (f"{v:.0f} digital logins in 3 months", f"近 3 个月线上登录 {v:.0f} 次"),
+    "complaints_90d": lambda v: (f"{v:.0f} complaint{'' if v == 1 else 's'} in 90 days", f"近 90 天投诉 {v:.0f} 次"),
+    "txn_count_month": lambda v: (f"{v:.0f} transaction{'' if v == 1 else 's'} last month", f"上月交易 {v:.0f} 笔"),
+    "txn_count_3m": lambda v: (f"{v:.0f} transaction{'' if v == 1 else 's'} in 3 months", f"近 3 个月交易 {v:.0f} 笔"),
+    "digital_logins_3m": lambda v: (f"{v:.0f} digital login{'' if v == 1 else 's'} in 3 months", f"近 3 个月线上登录 {v:.0f} 次"),
     "last_nps": lambda v: (f"last NPS answer {v:.0f}", f"最近一次 NPS {v:.0f} 分"),
     "tenure_months": lambda v: (f"customer for {v:.0f} months", f"开户 {v:.0f} 个月"),
     "age_years": lambda v: (f"aged {v:.0f}", f"{v:.0f} 岁"),
@@ -132,7 +132,8 @@ def score(tables: ScopedStore, model: Pipeline, paper: dict, month: dt.date) -> 
         reasons.append(json.dumps(picked, ensure_ascii=False, default=str))
     actions = [None] * len(X)
     if len(X):
-        riskiest = np.argsort(-probability, kind="stable")[: max(1, int(np.ceil(ACTIONS_FOR_TOP_SHARE * len(X))))]
+        value_at_risk = probability * X["aum_cny"].fillna(0).to_numpy()
+        riskiest = np.argsort(-value_at_risk, kind="stable")[: max(1, int(np.ceil(ACTIONS_FOR_TOP_SHARE * len(X))))]
         for i, help_ in zip(riskiest, what_would_help(model, X.iloc[riskiest], reference)):
             actions[i] = json.dumps(help_, ensure_ascii=False)
     return pd.DataFrame({"customer_id": frame["customer_id"], "as_of": month, "model_version": paper["version"],

@@ -27,7 +27,7 @@ from analytics.ml import pipeline
 from analytics.scope import ScopedStore
 
 VALIDATION_MONTHS = 3
-MAX_ROWS_PER_MONTH = 40_000
+MAX_ROWS_PER_MONTH = 12_000
 RANDOM_STATE = 0
 
 

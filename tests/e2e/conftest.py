@@ -15,7 +15,7 @@ import pytest
 
 from analytics import generate
 
-from ..conftest import DEMO_END, ROOT
+from ..conftest import DEMO_END, ROOT, build_scored_demo
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -43,7 +43,7 @@ def app_url(tmp_path_factory):
         pytest.skip("Debian's chromium is not installed (make test installs it with scripts/ensure-chromium)")
     workdir = tmp_path_factory.mktemp("e2e")
     store_path = workdir / "bank.duckdb"
-    generate.build_store(store_path, generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END))
+    build_scored_demo(store_path, generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END))
     port = _free_port()
     env = {**os.environ, "BANKCRM_STORE": str(store_path), "BANKCRM_STATE": str(workdir / "state.sqlite")}
     env.pop("BANKCRM_USERS", None)
