@@ -30,12 +30,14 @@ from analytics.ml import pipeline
 from analytics.scope import ScopedStore
 
 TOP_REASONS = 3
+MIN_CONTRIBUTION = 0.002  # a feature that moves the probability by less than 0.2 points is no reason
 ACTIONS_FOR_TOP_SHARE = 0.2  # "what would help" for the fifth of customers with the highest value at risk
 
 
 # feature -> (English, Chinese) words for the customer's figure
 WORDS: dict[str, Callable[[float], tuple[str, str]]] = {
-    "days_since_last_txn": lambda v: (f"no transactions for {v:.0f} days", f"{v:.0f} 天无交易"),
+    "days_since_last_txn": lambda v: ((f"no transactions for {v:.0f} days", f"{v:.0f} 天无交易") if v >= 2
+                                      else ("transacted in the last day", "最近一天内有交易")),
     "aum_change_3m_pct": lambda v: ((f"AUM down {-v:.0%} in 3 months", f"近 3 个月资产下降 {-v:.0%}") if v < 0
                                     else (f"AUM up {v:.0%} in 3 months", f"近 3 个月资产上升 {v:.0%}")),
     "products_held": lambda v: (("holds a single product", "仅持有 1 个产品") if v <= 1
@@ -56,6 +58,8 @@ WORDS: dict[str, Callable[[float], tuple[str, str]]] = {
 
 
 def _words(feature: str, value) -> tuple[str, str]:
+    if feature == "last_nps" and (value is None or (isinstance(value, float) and math.isnan(value))):
+        return "never answered an NPS survey", "从未参与 NPS 调研"
     if feature in WORDS and value is not None and not (isinstance(value, float) and math.isnan(value)):
         return WORDS[feature](float(value))
     shown = "unknown" if value is None or (isinstance(value, float) and math.isnan(value)) else value
@@ -122,7 +126,7 @@ def score(tables: ScopedStore, model: Pipeline, paper: dict, month: dt.date) -> 
     for row, order in zip(range(len(X)), np.argsort(-contributions, axis=1)[:, :TOP_REASONS]):
         picked = []
         for j in order:
-            if contributions[row, j] <= 0:
+            if contributions[row, j] < MIN_CONTRIBUTION:
                 break
             value = values[row, j]
             value = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
