@@ -26,6 +26,12 @@ from analytics import generate, ingest
 
 DEMO_CUSTOMERS, DEMO_MONTHS = 50_000, 36
 
+# Why a target is missed, printed under the table next to the figure.
+KNOWN_CAUSES = {
+    "import CSV, every row changed": "an import that changes rows rebuilds the marts in full (about 25 s at "
+                                     "1,000,000 x 36); the fix under way is rebuilding only the changed customers' months.",
+}
+
 
 @dataclass(frozen=True)
 class Measurement:
@@ -130,5 +136,9 @@ def write_reports(results: list[Measurement], json_path: Path | None, md_path: P
             target = f"{r.target_ms / 1000:g} s" if r.target_ms else ""
             lines.append(f"| {r.name} | {r.size} | {r.median_ms / 1000:.2f} s | {r.p95_ms / 1000:.2f} s | {r.runs} "
                          f"| {target} | {r.verdict} |")
+        missed = [r for r in results if r.verdict == "MISSED"]
+        if missed:
+            lines += ["", "Missed targets:"]
+            lines += [f"- {r.name}: {KNOWN_CAUSES.get(r.name, 'cause not yet known')}" for r in missed]
         md_path.parent.mkdir(parents=True, exist_ok=True)
         md_path.write_text("\n".join(lines) + "\n")
