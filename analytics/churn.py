@@ -3,38 +3,37 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
+from ibis import _
 
-from analytics.scope import ScopedStore
-from analytics.tiers import tier
-
-
-@dataclass(frozen=True)
-class WarningFilters:
-    rm_id: str | None = None
-    tier: str | None = None
-    limit: int = 500
+from analytics.filters import Slice
+from analytics.rules import tier
 
 
-def warnings(tables: ScopedStore, filters: WarningFilters = WarningFilters()) -> pd.DataFrame:
+def latest_scores(sl: Slice) -> ir.Table:
+    """The newest scoring run in scope: one row per customer (customer_id, probability, reasons_json, ...)."""
+    scores = sl.table("churn_scores")
+    newest = scores.filter(scores.as_of == scores.as_of.max())
+    return newest.filter(newest.model_version == newest.model_version.max())
+
+
+def warnings(sl: Slice, rm_id: str | None = None, limit: int = 500) -> pd.DataFrame:
     """Customers of the latest scoring, ranked by value at risk = churn probability x AUM (CNY).
 
     Columns: customer_id, name, branch_code, rm_id, tier, aum_cny, probability,
     value_at_risk_cny, reasons_json, actions_json, as_of, model_version.
     """
-    scores = tables.table("churn_scores")
-    latest = scores.as_of.max()
-    newest = scores.filter(scores.as_of == latest)
-    newest = newest.filter(newest.model_version == newest.model_version.max())
-    current = tables.table("customer_current").filter(lambda t: ~t.is_churned)
-    customers = tables.table("customers").select("customer_id", "name")
-    joined = newest.join(current, "customer_id").join(customers, "customer_id")
+    current = sl.table("customer_current").filter(lambda t: ~t.is_churned)
+    if rm_id:
+        current = current.filter(current.rm_id == rm_id)
+    customers = sl.table("customers").select("customer_id", "name")
+    joined = latest_scores(sl).join(current, "customer_id").join(customers, "customer_id")
     listed = joined.select(
         "customer_id", "name", "branch_code", "rm_id",
-        tier=tier(joined.aum_3m_avg_cny.fill_null(0)),
+        tier=tier(joined.aum_3m_avg_cny.fill_null(0), sl.rules),
         aum_cny=joined.aum_cny.fill_null(0),
         probability=joined.probability,
         value_at_risk_cny=(joined.probability * joined.aum_cny.fill_null(0)).round(2),
@@ -43,15 +42,31 @@ def warnings(tables: ScopedStore, filters: WarningFilters = WarningFilters()) ->
         as_of=joined.as_of,
         model_version=joined.model_version,
     )
-    if filters.rm_id:
-        listed = listed.filter(listed.rm_id == filters.rm_id)
-    if filters.tier:
-        listed = listed.filter(listed.tier == filters.tier)
-    return listed.order_by([ibis.desc("value_at_risk_cny"), "customer_id"]).limit(filters.limit).execute()
+    return listed.order_by([ibis.desc("value_at_risk_cny"), "customer_id"]).limit(limit).execute()
 
 
-def relationship_managers(tables: ScopedStore) -> list[str]:
-    rms = tables.table("relationship_managers")
+GROUPS = ("tier", "branch")
+
+
+def rate_by(sl: Slice, group: str) -> pd.DataFrame:
+    """Monthly churn rate per tier or branch, in the period: customers churned in the month / customers
+    of the group at the start of the month. A customer's group is the one they were in at the start."""
+    if group not in GROUPS:
+        raise ValueError(f"churn rate by {group!r}: choose one of {', '.join(GROUPS)}")
+    cm = sl.table("customer_month")
+    key = tier(cm.aum_3m_avg_cny, sl.rules) if group == "tier" else cm.branch_code
+    start = cm.select("customer_id", next_idx=cm.month_idx + 1, group=key, active=~cm.is_churned)
+    start = start.filter(start.active)
+    month = cm.filter(sl.in_period(cm.month)).select("customer_id", "month", "month_idx", "churned_in_month")
+    joined = month.join(start, (month.customer_id == start.customer_id) & (month.month_idx == start.next_idx))
+    expr = joined.group_by("month", "group").agg(
+        at_start=_.count(), churned=_.churned_in_month.sum().cast("int64"),
+    ).mutate(value=(_.churned / _.at_start).cast("float64")).order_by(["month", "group"])
+    return expr.rename(**{group: "group"}).execute()
+
+
+def relationship_managers(sl: Slice) -> list[str]:
+    rms = sl.table("relationship_managers")
     return rms.order_by("rm_id").rm_id.execute().tolist()
 
 

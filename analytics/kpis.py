@@ -11,33 +11,50 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from analytics.scope import ScopedStore
+from analytics import funnel, satisfaction
+from analytics.filters import Slice, month_end
 
 
-def customers(tables: ScopedStore) -> pd.DataFrame:
+def customers(sl: Slice) -> pd.DataFrame:
     """Customers not churned at each month-end."""
-    cm = tables.table("customer_month")
+    cm = sl.table("customer_month")
     expr = cm.filter(~cm.is_churned).group_by("month").agg(value=_.count()).order_by("month")
     return expr.execute()
 
 
-def aum(tables: ScopedStore) -> pd.DataFrame:
+def net_new_customers(sl: Slice) -> pd.DataFrame:
+    """Customers who opened their relationship in the month minus customers who churned in it."""
+    cm = sl.table("customer_month")
+    c = sl.table("customers")
+    opened = c.group_by(month=month_end(c.opened_on)).agg(opened=_.count())
+    churned = cm.group_by("month").agg(churned=cm.churned_in_month.sum().cast("int64"))
+    joined = churned.left_join(opened, "month").select("month", "churned", opened=_.opened.fill_null(0))
+    expr = joined.mutate(value=(_.opened - _.churned)).order_by("month")
+    return expr.select("month", "value", "opened", "churned").execute()
+
+
+def aum(sl: Slice) -> pd.DataFrame:
     """AUM of customers not churned at each month-end, CNY."""
-    cm = tables.table("customer_month")
+    cm = sl.table("customer_month")
     expr = cm.filter(~cm.is_churned).group_by("month").agg(value=_.aum_cny.sum()).order_by("month")
     return expr.execute()
 
 
-def churn_rate(tables: ScopedStore) -> pd.DataFrame:
-    """Customers churned in the month / customers at the start of the month (the previous month-end)."""
-    cm = tables.table("customer_month")
-    per_month = cm.group_by("month").agg(
+def _churn_counts(sl: Slice) -> ir.Table:
+    cm = sl.table("customer_month")
+    return cm.group_by("month").agg(
         active=(~cm.is_churned).sum().cast("int64"),
         churned=cm.churned_in_month.sum().cast("int64"),
     )
+
+
+def churn_rate(sl: Slice) -> pd.DataFrame:
+    """Customers churned in the month / customers at the start of the month (the previous month-end)."""
+    per_month = _churn_counts(sl)
     at_start = per_month.active.lag().over(ibis.window(order_by="month"))
     expr = per_month.mutate(at_start=at_start).mutate(
         value=(_.churned / _.at_start.nullif(0)).cast("float64")
@@ -45,18 +62,44 @@ def churn_rate(tables: ScopedStore) -> pd.DataFrame:
     return expr.select("month", "value", "churned", "at_start").execute()
 
 
-def nps(tables: ScopedStore) -> pd.DataFrame:
+def churn_rate_12m(sl: Slice) -> pd.DataFrame:
+    """Customers churned in the 12 months to the month-end / customers at the start of those 12 months."""
+    per_month = _churn_counts(sl)
+    months = ibis.window(order_by="month")
+    expr = per_month.mutate(
+        churned_12m=per_month.churned.sum().over(ibis.window(order_by="month", preceding=11, following=0)),
+        at_start=per_month.active.lag(12).over(months),
+    ).mutate(value=(_.churned_12m / _.at_start.nullif(0)).cast("float64")).order_by("month")
+    return expr.select("month", "value", "churned_12m", "at_start").execute()
+
+
+def nps(sl: Slice) -> pd.DataFrame:
     """% promoters (9-10) minus % detractors (0-6) among the month's NPS answers."""
-    s = tables.table("surveys")
-    s = s.filter(s.nps.notnull())
-    month = (s.answered_at.date().truncate("M") + ibis.interval(months=1) - ibis.interval(days=1)).name("month")
-    expr = (
-        s.group_by(month)
-        .agg(answers=_.count(), promoters=(_.nps >= 9).sum(), detractors=(_.nps <= 6).sum())
-        .mutate(value=(100.0 * (_.promoters - _.detractors) / _.answers))
-        .order_by("month")
-    )
-    return expr.select("month", "value", "answers").execute()
+    return satisfaction.nps_by_month(sl)
+
+
+def csat(sl: Slice) -> pd.DataFrame:
+    """Share of the month's CSAT answers that are 4 or 5."""
+    return satisfaction.csat_by_month(sl)
+
+
+def funnel_conversion(sl: Slice) -> pd.DataFrame:
+    """Leads activated in the 3 months to the month-end / new leads in those 3 months (campaigns start
+    leads in bursts, so a single month is often all leads or all activations)."""
+    monthly = funnel.monthly(sl)
+    if monthly.empty:
+        return monthly
+    last = max(pd.Timestamp(sl.as_of().execute()), pd.Timestamp(monthly.month.max()))
+    months = pd.date_range(monthly.month.min(), last, freq="ME")
+    rolled = monthly.set_index(pd.to_datetime(monthly.month))[["leads", "activated"]].reindex(months, fill_value=0)
+    rolled = rolled.rolling(3, min_periods=3).sum()
+    rolled["value"] = rolled.activated / rolled.leads.where(rolled.leads > 0)
+    return rolled.rename_axis("month").reset_index()
+
+
+def complaint_sla(sl: Slice) -> pd.DataFrame:
+    """Complaints resolved within their SLA / complaints resolved, by month of resolution."""
+    return satisfaction.sla_by_month(sl)
 
 
 @dataclass(frozen=True)
@@ -68,7 +111,7 @@ class Kpi:
     up_is_good: bool
     definition_en: str
     definition_zh: str
-    fn: Callable[[ScopedStore], pd.DataFrame]
+    fn: Callable[[Slice], pd.DataFrame]
 
 
 KPIS: dict[str, Kpi] = {
@@ -77,16 +120,32 @@ KPIS: dict[str, Kpi] = {
         Kpi("customers", "Customers", "客户数", "count", True,
             "Customers not churned at the month-end.",
             "月末未流失的客户数。", customers),
+        Kpi("net_new", "Net new customers", "净新增客户", "count", True,
+            "Customers who opened their relationship in the month minus customers who churned in it.",
+            "当月新开户客户数减去当月流失客户数。", net_new_customers),
         Kpi("aum", "AUM", "管理资产", "cny", True,
-            "Assets under management: month-end deposits + investments + insurance cash value of customers not churned, CNY.",
+            "Assets under management: month-end deposits + investments + insurance cash value of customers "
+            "not churned, CNY.",
             "管理资产：未流失客户月末存款 + 投资 + 保险现金价值，人民币。", aum),
         Kpi("churn_rate", "Churn rate (monthly)", "月流失率", "pct", False,
             "Customers churned in the month / customers at the start of the month. Churned: every account closed, "
             "or dormant 180 days with AUM under 100 CNY.",
             "当月流失客户数 / 月初客户数。流失：全部账户销户，或连续 180 天无交易且管理资产低于 100 元。", churn_rate),
+        Kpi("churn_rate_12m", "Churn rate (12 months)", "12 个月滚动流失率", "pct", False,
+            "Customers churned in the 12 months to the month-end / customers at the start of those 12 months.",
+            "截至月末的 12 个月内流失客户数 / 这 12 个月开始时的客户数。", churn_rate_12m),
         Kpi("nps", "NPS", "净推荐值", "score", True,
             "% promoters (9-10) minus % detractors (0-6) among the month's survey answers.",
             "当月调研中推荐者（9-10 分）占比减去贬损者（0-6 分）占比。", nps),
+        Kpi("csat", "CSAT", "满意度", "pct", True,
+            "Share of the month's satisfaction answers that are 4 or 5 (of 5).",
+            "当月满意度调研中 4 分或 5 分（满分 5 分）的占比。", csat),
+        Kpi("funnel_conversion", "Funnel conversion", "营销转化率", "pct", True,
+            "Leads activated in the 3 months to the month-end / new leads in those 3 months (lead → activated).",
+            "截至月末 3 个月内激活的线索数 / 这 3 个月新增的线索数（线索 → 激活）。", funnel_conversion),
+        Kpi("complaint_sla", "Complaint SLA compliance", "投诉时效达标率", "pct", True,
+            "Complaints resolved within their SLA / complaints resolved, by month of resolution.",
+            "按解决月份：在时限内解决的投诉数 / 已解决的投诉数。", complaint_sla),
     )
 }
 

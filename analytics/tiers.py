@@ -1,23 +1,82 @@
-"""Customer tiers on the 3-month average AUM.
+"""Tiers: who is Mass, Affluent, Wealth or Private, how that changes, and what they hold.
 
-The default cut-offs of shared/DESIGN.md; the versioned, editable rule set
-(segment studio) will pass its own.
+A customer's tier at a month-end is the active rule set's tier of their
+3-month average AUM (analytics.rules.tier); churned customers have no tier.
 """
 
 from __future__ import annotations
 
-import ibis
+import datetime as dt
+
 import ibis.expr.types as ir
+import pandas as pd
+from ibis import _
 
-TIERS = ("Mass", "Affluent", "Wealth", "Private")
-DEFAULT_CUTOFFS_CNY = (50_000, 500_000, 6_000_000)  # Mass < 50k <= Affluent < 500k <= Wealth < 6M <= Private
+from analytics.filters import Slice
+from analytics.rules import STAGES, TIERS, stage, tier
+
+NEW, GONE = STAGES[0], STAGES[4]  # migration from nowhere / to nowhere
 
 
-def tier(aum_3m_avg_cny: ir.NumericValue, cutoffs: tuple[float, float, float] = DEFAULT_CUTOFFS_CNY) -> ir.StringValue:
-    """The tier of a 3-month average AUM."""
-    return ibis.cases(
-        (aum_3m_avg_cny < cutoffs[0], TIERS[0]),
-        (aum_3m_avg_cny < cutoffs[1], TIERS[1]),
-        (aum_3m_avg_cny < cutoffs[2], TIERS[2]),
-        else_=TIERS[3],
-    )
+def _tiered(sl: Slice, month: ir.DateScalar | dt.date | None = None) -> ir.Table:
+    """customer_month rows of customers not churned at the month (default: the as-of month), with their tier."""
+    cm = sl.table("customer_month")
+    at = cm.filter((cm.month == (sl.as_of() if month is None else month)) & ~cm.is_churned)
+    return at.mutate(tier=tier(at.aum_3m_avg_cny, sl.rules))
+
+
+def _every_tier(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One row per tier in tier order, zero where a tier has nobody."""
+    return (frame.set_index("tier").reindex(list(TIERS)).fillna({c: 0 for c in columns})
+            .astype({c: "int64" for c in columns if c in ("customers",)}).reset_index())
+
+
+def summary(sl: Slice) -> pd.DataFrame:
+    """Customers and AUM per tier at the as-of month, with each tier's share of the whole."""
+    t = _tiered(sl)
+    frame = t.group_by("tier").agg(customers=_.count(), aum_cny=_.aum_cny.sum()).execute()
+    frame = _every_tier(frame, ["customers", "aum_cny"])
+    frame["customers_share"] = frame.customers / frame.customers.sum() if frame.customers.sum() else float("nan")
+    frame["aum_share"] = frame.aum_cny / frame.aum_cny.sum() if frame.aum_cny.sum() else float("nan")
+    return frame
+
+
+def by_branch(sl: Slice) -> pd.DataFrame:
+    """Customers and AUM per branch and tier at the as-of month."""
+    t = _tiered(sl)
+    counts = t.group_by("branch_code", "tier").agg(customers=_.count(), aum_cny=_.aum_cny.sum())
+    branches = sl.table("branches").select("branch_code", "name", "name_en")
+    return counts.join(branches, "branch_code").order_by(["branch_code", "tier"]).execute()
+
+
+def migration(sl: Slice, from_month: dt.date, to_month: dt.date) -> pd.DataFrame:
+    """Customers by tier at `from_month` and at `to_month`: `New` for those not yet customers
+    (or without data) at the first month, `Churned` for those churned (or gone) by the second."""
+    before = _tiered(sl, from_month).select("customer_id", from_tier=_.tier)
+    after = _tiered(sl, to_month).select("customer_id", to_tier=_.tier)
+    moves = before.outer_join(after, before.customer_id == after.customer_id).select(
+        from_tier=_.from_tier.fill_null(NEW), to_tier=_.to_tier.fill_null(GONE))
+    frame = moves.group_by("from_tier", "to_tier").agg(customers=_.count()).execute()
+    order = {name: i for i, name in enumerate((NEW, *TIERS, GONE))}
+    return frame.sort_values(["from_tier", "to_tier"], key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def products(sl: Slice) -> pd.DataFrame:
+    """Products held per customer by tier at the as-of month (the cross-sell ratio), and the share of
+    customers holding at least the rule set's cross-sell number of products."""
+    t = _tiered(sl)
+    frame = t.group_by("tier").agg(
+        customers=_.count(),
+        products_per_customer=_.products_held.mean(),
+        cross_sold_share=(_.products_held >= sl.rules.cross_sell_products).mean(),
+    ).execute()
+    return _every_tier(frame, ["customers"])
+
+
+def lifecycle(sl: Slice) -> pd.DataFrame:
+    """Customers per tier and lifecycle stage at the as-of month (churned customers excluded)."""
+    t = _tiered(sl)
+    t = t.mutate(stage=stage(t, sl.rules))
+    return t.group_by("tier", "stage").agg(customers=_.count()).order_by(["tier", "stage"]).execute()
+
+

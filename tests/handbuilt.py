@@ -9,6 +9,18 @@ Window: January to July 2024 (month-ends).
   closes on 2024-03-10, so the customer churns in March. NPS 10 in February.
 - Customer 3 (BJ01): AUM 50 every month; the last transaction on 2024-01-05,
   so the customer is dormant 180 days with AUM under 100 at the end of July.
+
+Campaigns and leads (the funnel):
+- C1 (wealth_fund, app, Jan-Mar): lead 101 (customer 1) goes all the way,
+  lead on 5 Jan, contacted 7 Jan, qualified 10 Jan, applied 15 Jan, approved
+  20 Jan, activated 1 Feb; lead 102 (customer 2) stops at qualified (10, 12,
+  20 Jan); lead 103 (customer 3) is a lead on 3 Feb and nothing more.
+- C2 (term_deposit, branch, Apr-Jun): lead 104 (customer 1) stops at approved
+  (2, 3, 5, 9, 12 Apr); lead 105 (customer 3) has no "qualified" event but
+  reaches activated (lead 1 May, contacted 2, applied 6, approved 8,
+  activated 10 May), so it counts as qualified too.
+Interactions: customer 1 had a care call on 1 Mar (phone) and a visit on
+15 Jun (branch); customer 3 a message on 1 Feb (app).
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from pathlib import Path
 import duckdb
 
 from analytics import marts, store
+from analytics.schema import FUNNEL_STAGES
 
 MONTHS = ["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31", "2024-06-30", "2024-07-31"]
 
@@ -61,3 +74,22 @@ def fill(con: duckdb.DuckDBPyConnection) -> None:
         (2, 1, '2024-06-10 10:00', 'mobile_app', 'app', 3, 2),
         (3, 2, '2024-02-11 10:00', 'call_center', 'phone', 10, 4),
         (4, 3, '2024-06-20 10:00', 'atm', 'branch', NULL, 3)""")
+    con.execute("""INSERT INTO campaigns VALUES
+        ('C1', '基金定投推广', 'wealth_fund', 'app', '2024-01-01', '2024-03-31'),
+        ('C2', '大额存单专享', 'term_deposit', 'branch', '2024-04-01', '2024-06-30')""")
+    leads = {
+        (101, "C1", 1, "SH01-RM01"): ("2024-01-05", "2024-01-07", "2024-01-10", "2024-01-15", "2024-01-20", "2024-02-01"),
+        (102, "C1", 2, "BJ01-RM01"): ("2024-01-10", "2024-01-12", "2024-01-20", None, None, None),
+        (103, "C1", 3, "BJ01-RM01"): ("2024-02-03", None, None, None, None, None),
+        (104, "C2", 1, "SH01-RM01"): ("2024-04-02", "2024-04-03", "2024-04-05", "2024-04-09", "2024-04-12", None),
+        (105, "C2", 3, "BJ01-RM01"): ("2024-05-01", "2024-05-02", None, "2024-05-06", "2024-05-08", "2024-05-10"),
+    }
+    for (lead_id, campaign_id, customer_id, rm_id), days in leads.items():
+        for stage, day in zip(FUNNEL_STAGES, days):
+            if day:
+                con.execute("INSERT INTO funnel_events VALUES (?, ?, ?, ?, ?, ?)",
+                            [lead_id, campaign_id, customer_id, rm_id, stage, f"{day} 10:00"])
+    con.execute("""INSERT INTO interactions VALUES
+        (1001, 1, 'SH01-RM01', 'care_call', 'phone', '2024-03-01 10:00', 'asked about fund fees'),
+        (1002, 1, 'SH01-RM01', 'visit', 'branch', '2024-06-15 14:00', NULL),
+        (1003, 3, 'BJ01-RM01', 'message', 'app', '2024-02-01 09:00', NULL)""")

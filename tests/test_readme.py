@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analytics.schema import IMPORTABLE
 from analytics.cli import app
+from analytics.schema import IMPORTABLE
 from auth.users import DEMO_PASSWORD, DEMO_USERS_FILE, UsersFile
 
 from .conftest import ROOT

@@ -5,7 +5,13 @@ from __future__ import annotations
 import ibis
 import pytest
 
-from analytics.scope import BRANCH_SCOPED, CUSTOMER_SCOPED, OutOfScope, Scope, ScopedStore
+from analytics.scope import (
+    BRANCH_SCOPED,
+    CUSTOMER_SCOPED,
+    OutOfScope,
+    Scope,
+    ScopedStore,
+)
 
 from . import handbuilt
 

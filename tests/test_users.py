@@ -9,7 +9,13 @@ from typer.testing import CliRunner
 from analytics import cli
 from analytics.generate import BRANCHES
 from analytics.state import StateStore
-from auth.users import DEMO_PASSWORD, DEMO_USERS_FILE, UsersError, UsersFile, password_matches
+from auth.users import (
+    DEMO_PASSWORD,
+    DEMO_USERS_FILE,
+    UsersError,
+    UsersFile,
+    password_matches,
+)
 
 runner = CliRunner()
 

@@ -1,0 +1,193 @@
+"""The global filters every view shares, and the tables they narrow.
+
+`Filters` is what a person picked in the sidebar (and what a copied link
+carries in its query parameters). `Slice(tables, filters, rules)` applies
+them on top of a scope: it hands out tables narrowed the same way for every
+page, so two pages never disagree about who "Wealth customers of Shanghai"
+are.
+
+What each filter means:
+- period (`start`..`end`, month-ends): the months a view shows; `end` is
+  also the "as of" month for the filters below. Analytics read the period
+  from `slice.filters` themselves, because a comparison (last month, a year
+  ago) must see months outside it.
+- regions, branches: the customer's branch.
+- tiers: the customer's tier at the as-of month, by the active rule set.
+- products: customers holding an open account of one of the products at the
+  as-of month.
+- channels: events that came through one of the channels (interactions,
+  surveys, complaints, and funnel leads by their campaign's channel).
+An empty choice means "all".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from analytics.rules import DEFAULT_RULES, TIERS, RuleSet, tier
+from analytics.schema import CHANNELS, PRODUCTS
+from analytics.scope import BRANCH_SCOPED, CUSTOMER_SCOPED, ScopedStore
+
+CHOICES = ("regions", "branches", "tiers", "products", "channels")
+KNOWN = {"tiers": TIERS, "products": PRODUCTS, "channels": CHANNELS}
+
+
+class BadFilter(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: dt.date | None = None   # first month-end shown (None: from the first month)
+    end: dt.date | None = None     # last month-end shown and the as-of month (None: the latest)
+    regions: tuple[str, ...] = ()
+    branches: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        for name in ("start", "end"):  # any day names its month: series are keyed by month-end
+            if (day := getattr(self, name)) is not None:
+                object.__setattr__(self, name, (pd.Timestamp(day) + pd.offsets.MonthEnd(0)).date())
+        for name in CHOICES:  # sorted and unique, so equal choices are equal cache keys
+            object.__setattr__(self, name, tuple(sorted(set(getattr(self, name)))))
+        for name, known in KNOWN.items():
+            if unknown := [v for v in getattr(self, name) if v not in known]:
+                raise BadFilter(f"{name}: unknown {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+        if self.start and self.end and self.start > self.end:
+            raise BadFilter(f"period: start {self.start} is after end {self.end}")
+
+    @property
+    def narrows_customers(self) -> bool:
+        return bool(self.regions or self.branches or self.tiers or self.products)
+
+    def to_query(self) -> dict[str, str]:
+        """Query parameters for a link that opens the same view; defaults are left out."""
+        query = {name: ",".join(getattr(self, name)) for name in CHOICES if getattr(self, name)}
+        query.update({name: getattr(self, name).isoformat() for name in ("start", "end") if getattr(self, name)})
+        return query
+
+    @classmethod
+    def from_query(cls, query: dict[str, str]) -> Filters:
+        """The reverse of `to_query`; a bad value raises BadFilter naming the parameter."""
+        values = {}
+        for name in ("start", "end"):
+            if text := query.get(name):
+                try:
+                    values[name] = dt.date.fromisoformat(text)
+                except ValueError:
+                    raise BadFilter(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
+        for name in CHOICES:
+            if text := query.get(name):
+                values[name] = tuple(v for v in text.split(",") if v)
+        return cls(**values)
+
+    def but(self, **changes) -> Filters:
+        return replace(self, **changes)
+
+
+ALL = Filters()
+
+
+class Slice:
+    """The tables of one scope, narrowed by the filters, read with one rule set."""
+
+    def __init__(self, tables: ScopedStore, filters: Filters = ALL, rules: RuleSet = DEFAULT_RULES):
+        self.scoped = tables
+        self.scope = tables.scope
+        self.filters = filters
+        self.rules = rules
+
+    def as_of(self) -> ir.DateScalar:
+        """The as-of month-end: the period's end, or the latest month-end in scope."""
+        if self.filters.end:
+            return ibis.literal(self.filters.end, type="date")
+        return self.scoped.table("customer_month").month.max()
+
+    def in_period(self, when: ir.TimestampValue | ir.DateValue) -> ir.BooleanValue:
+        """Whether a date or timestamp falls in the period's months (true for every time when unset)."""
+        keep = ibis.literal(True)
+        if self.filters.start:
+            keep &= when >= ibis.literal(self.filters.start.replace(day=1), type="date").cast(when.type())
+        if self.filters.end:
+            keep &= when < ibis.literal(self.filters.end + dt.timedelta(days=1), type="date").cast(when.type())
+        return keep
+
+    def customers(self) -> ir.Table | None:
+        """customer_id of the customers the filters keep; None when they keep every customer in scope."""
+        f = self.filters
+        if not f.narrows_customers:
+            return None
+        kept = self.scoped.table("customers").select("customer_id", "branch_code")
+        if f.regions:
+            in_region = self.scoped.table("branches").filter(lambda b: b.region.isin(f.regions))
+            kept = kept.semi_join(in_region.select("branch_code"), "branch_code")
+        if f.branches:
+            kept = kept.filter(kept.branch_code.isin(f.branches))
+        kept = kept.select("customer_id")
+        if f.tiers:
+            cm = self.scoped.table("customer_month")
+            at = cm.filter(cm.month == self.as_of())
+            at = at.filter(tier(at.aum_3m_avg_cny, self.rules).isin(f.tiers))
+            kept = kept.semi_join(at.select("customer_id"), "customer_id")
+        if f.products:
+            a = self.scoped.table("accounts")
+            as_of = self.as_of()
+            held = a.filter(a["product"].isin(f.products) & (a.opened_on <= as_of)
+                            & (a.closed_on.isnull() | (a.closed_on > as_of)))
+            kept = kept.semi_join(held.select("customer_id"), "customer_id")
+        return kept
+
+    def table(self, name: str) -> ir.Table:
+        t = self.scoped.table(name)
+        f = self.filters
+        if name == "branches" or name == "relationship_managers":
+            if f.regions:
+                in_region = self.scoped.table("branches").filter(lambda b: b.region.isin(f.regions))
+                t = t.semi_join(in_region.select("branch_code"), "branch_code")
+            if f.branches:
+                t = t.filter(t.branch_code.isin(f.branches))
+        elif name in BRANCH_SCOPED or name in CUSTOMER_SCOPED:
+            if (kept := self.customers()) is not None:
+                t = t.semi_join(kept, "customer_id")
+        if f.channels:
+            if name == "funnel_events":
+                campaigns = self.scoped.table("campaigns").filter(lambda c: c.channel.isin(f.channels))
+                t = t.semi_join(campaigns.select("campaign_id"), "campaign_id")
+            elif "channel" in t.columns:
+                t = t.filter(t.channel.isin(f.channels))
+        return t
+
+
+def month_end(when: ir.TimestampValue | ir.DateValue) -> ir.DateValue:
+    """The month-end a date or timestamp belongs to: monthly series are keyed by month-end."""
+    return when.cast("date").truncate("M") + ibis.interval(months=1) - ibis.interval(days=1)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the sidebar offers: the months with data and the branches in scope."""
+    months: tuple[dt.date, ...]
+    branches: pd.DataFrame  # branch_code, name, name_en, region
+    regions: tuple[str, ...]
+
+
+def options(tables: ScopedStore) -> Options:
+    months = tables.table("customer_month").month.name("month").as_table().distinct().order_by("month").execute()
+    branches = tables.table("branches").select("branch_code", "name", "name_en", "region").order_by("branch_code")
+    branches = branches.execute()
+    return Options(tuple(pd.to_datetime(months["month"]).dt.date), branches, tuple(sorted(branches.region.unique())))
+
+
+def period(filters: Filters, months: tuple[dt.date, ...]) -> tuple[dt.date, dt.date] | None:
+    """The period's first and last month-end among `months`, or None when it holds no month."""
+    inside = [m for m in months if (filters.start is None or m >= filters.start)
+              and (filters.end is None or m <= filters.end)]
+    return (inside[0], inside[-1]) if inside else None
+

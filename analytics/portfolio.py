@@ -1,0 +1,155 @@
+"""The portfolio drill-down: branch -> relationship manager -> customer -> the customer 360 view.
+
+Every level is as of the slice's as-of month and counts customers not
+churned at it. The 360 view reads one customer through the scope only (not
+the filters), so a link to a customer in scope always opens, and one out of
+scope never does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis import _
+
+from analytics.churn import latest_scores
+from analytics.filters import Slice, month_end
+from analytics.rules import stage, tier
+from analytics.scope import OutOfScope
+
+
+def _as_of_idx(sl: Slice) -> ir.IntegerScalar:
+    as_of = sl.as_of()
+    return as_of.year() * 12 + as_of.month() - 1
+
+
+def _current(sl: Slice) -> ir.Table:
+    """customer_month at the as-of month, customers not churned, with tier, stage and value at risk."""
+    cm = sl.table("customer_month")
+    at = cm.filter((cm.month == sl.as_of()) & ~cm.is_churned)
+    at = at.mutate(tier=tier(at.aum_3m_avg_cny, sl.rules), stage=stage(at, sl.rules))
+    scores = latest_scores(sl).select("customer_id", "probability")
+    return at.left_join(scores, "customer_id").mutate(
+        value_at_risk_cny=(_.probability * _.aum_cny).fill_null(0)).drop("customer_id_right")
+
+
+def _rates_12m(sl: Slice, key: str) -> ir.Table:
+    """Per `key` (branch_code or rm_id): customers churned in the 12 months to the as-of month and
+    customers at the start of those 12 months."""
+    cm = sl.table("customer_month")
+    idx = _as_of_idx(sl)
+    window = cm.filter((cm.month_idx > idx - 12) & (cm.month_idx <= idx))
+    churned = window.group_by(key).agg(churned_12m=_.churned_in_month.sum().cast("int64"))
+    start = cm.filter((cm.month_idx == idx - 12) & ~cm.is_churned).group_by(key).agg(at_start=_.count())
+    return churned.left_join(start, key).select(
+        key, "churned_12m", churn_rate_12m=(_.churned_12m / _.at_start.nullif(0)).cast("float64"))
+
+
+def _nps_12m(sl: Slice, key: str) -> ir.Table:
+    s = sl.table("surveys")
+    as_of = sl.as_of()
+    s = s.filter(s.nps.notnull() & (month_end(s.answered_at) <= as_of)
+                 & (month_end(s.answered_at) > as_of - ibis.interval(years=1)))
+    who = sl.table("customers").select("customer_id", key)
+    return s.join(who, "customer_id").group_by(key).agg(
+        nps_answers=_.count(),
+        nps_12m=(100.0 * ((_.nps >= 9).sum() - (_.nps <= 6).sum()) / _.count()),
+    )
+
+
+def branches(sl: Slice) -> pd.DataFrame:
+    """The branch league table at the as-of month, largest AUM first: customers, AUM and its change
+    over 12 months, 12-month churn rate, NPS over the last 12 months, and value at risk."""
+    current = _current(sl).group_by("branch_code").agg(
+        customers=_.count(), aum_cny=_.aum_cny.sum(), value_at_risk_cny=_.value_at_risk_cny.sum())
+    cm = sl.table("customer_month")
+    year_ago = cm.filter((cm.month_idx == _as_of_idx(sl) - 12) & ~cm.is_churned).group_by("branch_code").agg(
+        aum_year_ago_cny=_.aum_cny.sum())
+    b = sl.table("branches").select("branch_code", "name", "name_en", "region")
+    joined = (b.join(current, "branch_code")
+              .left_join(year_ago, "branch_code").drop("branch_code_right")
+              .left_join(_rates_12m(sl, "branch_code"), "branch_code").drop("branch_code_right")
+              .left_join(_nps_12m(sl, "branch_code"), "branch_code").drop("branch_code_right"))
+    joined = joined.mutate(aum_change_12m=(_.aum_cny / _.aum_year_ago_cny.nullif(0) - 1).cast("float64"))
+    frame = joined.order_by([ibis.desc("aum_cny"), "branch_code"]).execute()
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame
+
+
+def relationship_managers(sl: Slice, branch_code: str) -> pd.DataFrame:
+    """The relationship managers of one branch: customers, AUM, Wealth-and-above customers,
+    12-month churn rate and value at risk of their book, largest AUM first."""
+    current = _current(sl)
+    current = current.filter(current.branch_code == branch_code)
+    book = current.group_by("rm_id").agg(
+        customers=_.count(), aum_cny=_.aum_cny.sum(),
+        high_tier_customers=_.tier.isin(("Wealth", "Private")).sum().cast("int64"),
+        at_risk_customers=(_.probability >= sl.rules.warning_probability).sum().cast("int64"),
+        value_at_risk_cny=_.value_at_risk_cny.sum())
+    rms = sl.table("relationship_managers")
+    rms = rms.filter(rms.branch_code == branch_code).select("rm_id", "name")
+    joined = (rms.join(book, "rm_id").left_join(_rates_12m(sl, "rm_id"), "rm_id").drop("rm_id_right"))
+    return joined.order_by([ibis.desc("aum_cny"), "rm_id"]).execute()
+
+
+def customers(sl: Slice, rm_id: str, limit: int = 1000) -> pd.DataFrame:
+    """The customers of one relationship manager at the as-of month, highest value at risk first."""
+    current = _current(sl)
+    current = current.filter(current.rm_id == rm_id)
+    names = sl.table("customers").select("customer_id", "name")
+    listed = current.join(names, "customer_id").select(
+        "customer_id", "name", "tier", "stage", "aum_cny", "products_held", "days_since_last_txn",
+        "tenure_months", "probability", "value_at_risk_cny")
+    return listed.order_by([ibis.desc("value_at_risk_cny"), ibis.desc("aum_cny"), "customer_id"]).limit(limit).execute()
+
+
+@dataclass(frozen=True)
+class Customer360:
+    profile: dict            # customers row (masked per role) + branch and RM names, tier, stage, AUM
+    balances: pd.DataFrame   # month, deposits_cny, investments_cny, insurance_cny, loans_cny, aum_cny
+    accounts: pd.DataFrame   # account_id, product, opened_on, closed_on, maturity_on
+    interactions: pd.DataFrame
+    surveys: pd.DataFrame
+    complaints: pd.DataFrame
+    churn: dict | None       # probability, as_of, model_version, reasons_json, actions_json
+
+
+def customer_360(sl: Slice, customer_id: int) -> Customer360:
+    """Everything about one customer in scope; OutOfScope when the scope does not hold them."""
+    scoped = Slice(sl.scoped, rules=sl.rules)  # the scope, without the filters
+    customer = scoped.table("customers")
+    found = customer.filter(customer.customer_id == customer_id).execute()
+    if found.empty:
+        raise OutOfScope(f"customer {customer_id} is not in your scope")
+    profile = found.iloc[0].to_dict()
+    branch = scoped.table("branches").filter(_.branch_code == profile["branch_code"]).execute()
+    rm = scoped.table("relationship_managers").filter(_.rm_id == profile["rm_id"]).execute()
+    profile["branch_name"], profile["branch_name_en"] = (branch.name.iloc[0], branch.name_en.iloc[0]) if len(branch) else (None, None)
+    profile["rm_name"] = rm.name.iloc[0] if len(rm) else None
+
+    def of(name: str) -> ir.Table:
+        t = scoped.table(name)
+        return t.filter(t.customer_id == customer_id)
+
+    cm = of("customer_month")
+    balances = cm.select("month", "deposits_cny", "investments_cny", "insurance_cny", "loans_cny", "aum_cny",
+                         "aum_3m_avg_cny", "products_held", "days_since_last_txn", "tenure_months", "is_churned",
+                         tier=tier(cm.aum_3m_avg_cny, sl.rules), stage=stage(cm, sl.rules)).order_by("month").execute()
+    if len(balances):
+        last = balances.iloc[-1]
+        profile.update({k: last[k] for k in ("tier", "stage", "aum_cny", "products_held", "days_since_last_txn")})
+        profile["as_of"] = last["month"]
+    scores = of("churn_scores")
+    scores = scores.filter(scores.as_of == scores.as_of.max()).order_by(ibis.desc("model_version")).limit(1).execute()
+    return Customer360(
+        profile=profile,
+        balances=balances,
+        accounts=of("accounts").order_by(["opened_on", "account_id"]).execute(),
+        interactions=of("interactions").order_by(ibis.desc("occurred_at")).execute(),
+        surveys=of("surveys").order_by(ibis.desc("answered_at")).execute(),
+        complaints=of("complaints").order_by(ibis.desc("opened_at")).execute(),
+        churn=scores.iloc[0].to_dict() if len(scores) else None,
+    )

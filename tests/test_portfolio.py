@@ -1,0 +1,66 @@
+"""The portfolio drill-down on the hand-built store (tests/handbuilt.py), worked out by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import pytest
+
+from analytics import portfolio
+from analytics.filters import Filters, Slice
+from analytics.scope import OutOfScope, Scope, ScopedStore
+
+from . import handbuilt
+
+JUNE = dt.date(2024, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    path = handbuilt.build(tmp_path_factory.mktemp("hand") / "hand.duckdb")
+    return ibis.duckdb.connect(str(path), read_only=True)
+
+
+def sliced(backend, scope=Scope.all_branches(pii="shown"), filters=Filters(end=JUNE)):
+    return Slice(ScopedStore(backend, scope), filters)
+
+
+def test_branch_league_ranks_by_aum_with_customers_and_nps(backend):
+    league = portfolio.branches(sliced(backend)).set_index("branch_code")
+    assert league.loc["SH01", "rank"] == 1 and league.loc["BJ01", "rank"] == 2
+    assert league.loc["SH01", "customers"] == 1 and league.loc["SH01", "aum_cny"] == 6000
+    assert league.loc["BJ01", "customers"] == 1 and league.loc["BJ01", "aum_cny"] == 50  # customer 2 churned in March
+    assert league.loc["SH01", "nps_12m"] == 0       # a 9 in March and a 3 in June
+    assert league.loc["BJ01", "nps_12m"] == 100     # customer 2's 10 in February
+
+
+def test_relationship_managers_of_a_branch(backend):
+    rms = portfolio.relationship_managers(sliced(backend), "BJ01")
+    assert list(rms.rm_id) == ["BJ01-RM01"] and list(rms.customers) == [1] and list(rms.aum_cny) == [50]
+
+
+def test_customers_of_a_relationship_manager(backend):
+    listed = portfolio.customers(sliced(backend), "SH01-RM01")
+    assert list(listed.customer_id) == [1] and list(listed.name) == ["张伟"]
+    assert listed.tier.iloc[0] == "Mass" and listed.stage.iloc[0] == "Active"
+
+
+def test_customer_360_holds_everything_about_the_customer(backend):
+    view = portfolio.customer_360(sliced(backend), 1)
+    assert view.profile["name"] == "张伟" and view.profile["branch_name_en"] == "Shanghai Lujiazui"
+    assert view.profile["rm_name"] == "王经理"
+    assert len(view.balances) == 7 and view.balances.aum_cny.iloc[-1] == 7000
+    assert list(view.accounts.account_id) == [11, 12]
+    assert len(view.interactions) == 2 and len(view.surveys) == 2 and len(view.complaints) == 2
+    assert view.churn is None  # the hand-built store has no scores
+
+
+def test_customer_360_masks_pii_for_roles_without_it(backend):
+    view = portfolio.customer_360(sliced(backend, Scope.all_branches()), 1)
+    assert view.profile["name"] == "张**" and view.profile["phone"] == "*******5678"
+
+
+def test_customer_360_refuses_a_customer_outside_the_scope(backend):
+    with pytest.raises(OutOfScope):
+        portfolio.customer_360(sliced(backend, Scope.for_branches(["SH01"])), 2)
