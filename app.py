@@ -10,8 +10,9 @@ from analytics.store import StoreMissing, StoreOutdated
 from auth.roles import PAGES, allowed
 from auth.signin import signed_in
 from auth.users import UsersFile, production_problems
-from ui import guard
-from ui.cache import store
+from ui import filters, guard, theme  # noqa: F401  (theme: the plotly template every chart uses)
+from ui.cache import filter_options, store
+from ui.i18n import switch, t
 
 st.set_page_config(page_title="bankcrm", page_icon="🏦", layout="wide")
 
@@ -30,6 +31,8 @@ if os.environ.get("BANKCRM_ENV") == "production" and (problems := production_ref
     st.error("bankcrm will not start in production with demo settings:\n\n" + "\n".join(f"- {p}" for p in problems))
     st.stop()
 
+lang = switch()
+
 try:
     store().check()
 except (StoreMissing, StoreOutdated) as problem:
@@ -39,26 +42,29 @@ except (StoreMissing, StoreOutdated) as problem:
 # Every page is registered (so a link to any of them survives sign-in and a
 # forbidden one can be refused), but the menu shows only the role's own.
 ROOT = Path(__file__).resolve().parent
-pages = {spec.key: st.Page(ROOT / spec.file, title=spec.title, icon=spec.icon, default=i == 0,
+pages = {spec.key: st.Page(ROOT / spec.file, title=spec.title_in(lang), icon=spec.icon, default=i == 0,
                            url_path=None if i == 0 else spec.key)
          for i, spec in enumerate(PAGES)}
 current = st.navigation(list(pages.values()), position="hidden")
 current_key = next(key for key, page in pages.items() if page is current)
 
-session = signed_in(users, StateStore())
+session = signed_in(users, StateStore(), lang)
 if session is None:
     st.stop()
 
-st.sidebar.caption(f"{session.user.name} · {session.user.role.replace('_', ' ')}"
+role = t(f"role.{session.user.role}")
+st.sidebar.caption(f"{session.user.name} · {role}"
                    + (f" · {', '.join(session.user.branches)}" if session.user.branches else ""))
 for spec in PAGES:
     if allowed(session.user.role, spec.key):
-        st.sidebar.page_link(pages[spec.key], label=spec.title, icon=spec.icon)
+        st.sidebar.page_link(pages[spec.key], label=spec.title_in(lang), icon=spec.icon)
 
 if not allowed(session.user.role, current_key):
     StateStore().record(session.user.username, "page_refused", role=session.user.role, page=current_key)
-    st.error(f"Your role ({session.user.role.replace('_', ' ')}) may not open “{pages[current_key].title}”.")
+    st.error(t("page.refused", role=role, page=pages[current_key].title))
     st.stop()
+
+filters.sidebar(filter_options())
 
 with guard.running(current_key):
     current.run()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analytics.i18n import t
 from analytics.scope import Scope
 
 ROLES = ("executive", "branch_head", "analyst", "admin")
@@ -24,20 +25,30 @@ PII_BY_ROLE = {"executive": "masked", "branch_head": "shown", "analyst": "pseudo
 @dataclass(frozen=True)
 class PageSpec:
     key: str          # also the URL path (the first page is the default, at /)
-    title: str
     file: str
     icon: str
     roles: frozenset[str]
+
+    def title_in(self, lang: str) -> str:
+        return t(f"page.{self.key}", lang)
+
+    @property
+    def title(self) -> str:
+        return self.title_in("en")
 
 
 ALL = frozenset(ROLES)
 
 # Every page of the app, once: the navigation, the refusal and the tests read this.
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("overview", "Overview", "pages/overview.py", ":material/monitoring:", ALL),
-    PageSpec("churn", "Churn warnings", "pages/churn.py", ":material/warning:", ALL),
-    PageSpec("users", "Users", "pages/users.py", ":material/group:", frozenset({"admin"})),
-    PageSpec("audit", "Audit log", "pages/audit.py", ":material/shield_person:", frozenset({"admin"})),
+    PageSpec("overview", "pages/overview.py", ":material/monitoring:", ALL),
+    PageSpec("tiers", "pages/tiers.py", ":material/stacked_bar_chart:", ALL),
+    PageSpec("funnel", "pages/funnel.py", ":material/filter_alt:", ALL),
+    PageSpec("satisfaction", "pages/satisfaction.py", ":material/sentiment_satisfied:", ALL),
+    PageSpec("churn", "pages/churn.py", ":material/warning:", ALL),
+    PageSpec("portfolio", "pages/portfolio.py", ":material/account_tree:", ALL),
+    PageSpec("users", "pages/users.py", ":material/group:", frozenset({"admin"})),
+    PageSpec("audit", "pages/audit.py", ":material/shield_person:", frozenset({"admin"})),
 )
 
 

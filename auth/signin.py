@@ -18,6 +18,7 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities.exceptions import LoginError
 
+from analytics.i18n import t
 from analytics.scope import Scope
 from analytics.state import StateStore
 from auth.lockout import Lockout
@@ -37,7 +38,7 @@ class SignedIn:
     scope: Scope
 
 
-def signed_in(users: UsersFile, state: StateStore) -> SignedIn | None:
+def signed_in(users: UsersFile, state: StateStore, lang: str = "en") -> SignedIn | None:
     lockout = Lockout(state)
     credentials = users.credentials()
     entries = credentials["usernames"]
@@ -52,12 +53,12 @@ def signed_in(users: UsersFile, state: StateStore) -> SignedIn | None:
                                         auto_hash=False, login_sleep_time=0)
     _decode_text_cookies_only(authenticator)
 
-    if st.session_state.get("authentication_status") and st.sidebar.button("Sign out", key="sign_out"):
+    if st.session_state.get("authentication_status") and st.sidebar.button(t("signin.signout", lang), key="sign_out"):
         _sign_out(authenticator, state, "logout")
-        st.session_state[KEY_NOTICE] = "You are signed out."
+        st.session_state[KEY_NOTICE] = t("signin.signed_out", lang)
     elif st.session_state.get("authentication_status") and _idle_too_long():
         _sign_out(authenticator, state, "session_expired")
-        st.session_state[KEY_NOTICE] = "Your session expired after 30 minutes without activity. Please sign in again."
+        st.session_state[KEY_NOTICE] = t("signin.expired", lang)
 
     if st.session_state.get("authentication_status") is False:
         st.session_state["authentication_status"] = None  # so that a failure below is this run's
@@ -65,33 +66,33 @@ def signed_in(users: UsersFile, state: StateStore) -> SignedIn | None:
         st.info(notice)
     try:
         authenticator.login(location="main", key="sign_in",
-                            fields={"Form name": "Sign in to bankcrm", "Username": "Username",
-                                    "Password": "Password", "Login": "Sign in"})
+                            fields={"Form name": t("signin.form", lang), "Username": t("signin.username", lang),
+                                    "Password": t("signin.password", lang), "Login": t("signin.submit", lang)})
     except LoginError:  # a cookie for a user who was disabled or removed
         authenticator.logout(location="unrendered")
-        st.warning("Your account is no longer active. Ask an administrator.")
+        st.warning(t("signin.inactive", lang))
         return None
 
     status = st.session_state.get("authentication_status")
     if status is False:
-        _failed(entries, lockout, state)
+        _failed(entries, lockout, state, lang)
         return None
     if not status:
         return None
-    return _session(users.get(st.session_state["username"]), authenticator, lockout, state)
+    return _session(users.get(st.session_state["username"]), authenticator, lockout, state, lang)
 
 
-def _session(user: User | None, authenticator, lockout: Lockout, state: StateStore) -> SignedIn | None:
+def _session(user: User | None, authenticator, lockout: Lockout, state: StateStore, lang: str) -> SignedIn | None:
     if user is None or user.disabled:
         authenticator.logout(location="unrendered")
-        st.warning("Your account is no longer active. Ask an administrator.")
+        st.warning(t("signin.inactive", lang))
         return None
     if st.session_state.get(KEY_USER) != user.username:
         try:
             scope = scope_for(user.username, user.role, user.branches)
         except ValueError as problem:
             authenticator.logout(location="unrendered")
-            st.error(f"Your account cannot be used: {problem}. Ask an administrator.")
+            st.error(t("signin.unusable", lang, problem=problem))
             return None
         st.session_state[KEY_USER], st.session_state[KEY_SCOPE] = user.username, scope
         lockout.succeeded(user.username)
@@ -100,11 +101,11 @@ def _session(user: User | None, authenticator, lockout: Lockout, state: StateSto
     return SignedIn(user, st.session_state[KEY_SCOPE])
 
 
-def _failed(entries: dict, lockout: Lockout, state: StateStore) -> None:
+def _failed(entries: dict, lockout: Lockout, state: StateStore, lang: str) -> None:
     tried = [u for u, entry in entries.items() if entry.get("failed_login_attempts")]
     if not tried:
         state.record("(unknown)", "login_failed", reason="no such user")
-        st.error("Username or password is incorrect.")
+        st.error(t("signin.wrong", lang))
         return
     username = tried[0]
     until = lockout.locked_until(username)
@@ -112,9 +113,9 @@ def _failed(entries: dict, lockout: Lockout, state: StateStore) -> None:
         state.record(username, "login_failed", reason="wrong password")
         until = lockout.failed(username)
     if until is None:
-        st.error("Username or password is incorrect.")
+        st.error(t("signin.wrong", lang))
     else:
-        st.error(f"Too many failed sign-ins: this account is locked until {until:%H:%M:%S} UTC.")
+        st.error(t("signin.locked", lang, until=f"{until:%H:%M:%S}"))
 
 
 def _decode_text_cookies_only(authenticator) -> None:

@@ -6,14 +6,17 @@ import streamlit as st
 
 from analytics.state import AUDIT_EVENTS, StateStore
 from ui import guard
+from ui.i18n import t, texts
+from ui.tables import table
 
 guard.page("audit")
 
-st.title("Audit log")
+st.title(t("page.audit"))
 left, middle, right = st.columns(3)
-actor = left.text_input("User")
-event = middle.selectbox("Event", ["(all)", *AUDIT_EVENTS])
-since = right.date_input("Since", dt.date.today() - dt.timedelta(days=30))
-events = StateStore().audit_events(actor=actor.strip() or None, event=None if event == "(all)" else event, since=since)
-st.caption(f"{len(events)} events (at most 1,000 shown). The log is append-only: nothing here can change it.")
-st.dataframe(events.rename(columns={"occurred_at": "occurred_at (UTC)"}), hide_index=True, width="stretch")
+actor = left.text_input(t("audit.user"))
+event = middle.selectbox(t("audit.event"), [None, *AUDIT_EVENTS], format_func=texts({None: "filters.all"}))
+since = right.date_input(t("audit.since"), dt.date.today() - dt.timedelta(days=30))
+events = StateStore().audit_events(actor=actor.strip() or None, event=event, since=since)
+st.caption(t("audit.count", n=len(events)))
+table(events, {"occurred_at": ("col.occurred_at", None), "actor": ("col.actor", None), "role": ("col.role", None),
+               "event": ("col.event", None), "detail_json": ("col.detail", None)}, "audit_log")

@@ -1,68 +1,84 @@
-"""Churn warnings: customers ranked by value at risk, with the model's reasons and what would help."""
+"""Churn warnings: churn rate over time by tier and branch, and the customers at risk ranked by value at risk,
+with the model's reasons and what would help."""
 
 import datetime as dt
 
-import pandas as pd
+import plotly.express as px
 import streamlit as st
 
-from analytics import care, export
+from analytics import care, churn
 from analytics import format as fmt
-from analytics.churn import WarningFilters, helps_text, reasons_text
+from analytics.churn import helps_text, reasons_text
+from analytics.filters import period
 from analytics.state import StateStore
-from analytics.tiers import TIERS
 from auth.roles import MAY_ASSIGN_CARE_TASKS
-from ui import guard
-from ui.cache import churn_warnings, relationship_managers, session_scope, store_version
+from ui import guard, theme
+from ui.cache import compute, filter_options, session_scope
+from ui.charts import chart
+from ui.filters import current
+from ui.i18n import lang, t, term, texts
+from ui.tables import table
 
 guard.page("churn")
 
 scope = session_scope()
-version = store_version()
-st.title("Churn warnings")
-st.caption("Value at risk = churn probability in the next 3 months × AUM. Reasons are the model's own attributions; "
-           "“what would help” is the model's estimate for a changed customer, not a promise.")
-
-left, right = st.columns(2)
-rm = left.selectbox("Relationship manager", ["All", *relationship_managers(scope, version)])
-tier = right.selectbox("Tier", ["All", *TIERS])
-filters = WarningFilters(rm_id=None if rm == "All" else rm, tier=None if tier == "All" else tier)
-listed = churn_warnings(scope, version, filters)
-if listed.empty:
-    st.info("No churn scores for this selection. Scores come from `bankcrm train` and `bankcrm score`.")
+filters = current()
+st.title(t("page.churn"))
+st.caption(t("churn.explain"))
+if period(filters, filter_options().months) is None:
+    st.info(t("empty"))
     st.stop()
 
+group = st.segmented_control(t("churn.rate_by"), churn.GROUPS, default="tier", key="churn_group",
+                             format_func=texts({g: f"col.{g}" for g in churn.GROUPS})) or "tier"
+rates = compute(churn.rate_by, filters, group)
+if rates.empty:
+    st.info(t("empty"))
+else:
+    if group == "tier":
+        rates = rates.assign(name=rates.tier.map(lambda v: term("tier", v)))
+        colours = dict(color_discrete_map=theme.colours("tier"), category_orders={"name": theme.order("tier")})
+    else:
+        rates = rates.assign(name=rates.branch)
+        colours = {}
+    figure = px.line(rates, x="month", y="value", color="name", markers=True, **colours,
+                     labels={"month": t("col.month"), "value": t("col.churn_rate"), "name": ""},
+                     hover_data={"churned": True, "at_start": True})
+    figure.update_yaxes(tickformat=".1%", rangemode="tozero")
+    chart(figure, key="churn_rates")
 
-table = pd.DataFrame({
-    "customer": listed["name"], "customer_id": listed["customer_id"], "rm": listed["rm_id"], "tier": listed["tier"],
-    "AUM": listed["aum_cny"].map(fmt.money), "churn probability": listed["probability"].map(fmt.pct),
-    "value at risk": listed["value_at_risk_cny"].map(fmt.money),
-    "reasons": listed["reasons_json"].map(reasons_text), "what would help": listed["actions_json"].map(helps_text),
-})
-st.caption(f"As of {pd.Timestamp(listed['as_of'].iloc[0]):%Y-%m-%d}, model {listed['model_version'].iloc[0]}: "
-           f"the {len(table)} highest values at risk.")
-st.dataframe(table, hide_index=True, width="stretch")
+rm = st.selectbox(t("churn.rm"), [None, *compute(churn.relationship_managers, filters)],
+                  format_func=texts({None: "filters.all"}), key="churn_rm")
+listed = compute(churn.warnings, filters, rm)
+if listed.empty:
+    st.info(t("churn.no_scores"))
+    st.stop()
 
-download = table.assign(AUM=listed["aum_cny"], **{"churn probability": listed["probability"],
-                                                  "value at risk": listed["value_at_risk_cny"]})
-if st.download_button("Download CSV", export.csv_bytes(download), "churn_warnings.csv", "text/csv",
-                      on_click="rerun"):
-    StateStore().record(scope.user, "download", role=scope.role, what="churn_warnings", rows=len(download),
-                        format="csv", filters={"rm": rm, "tier": tier})
+listed = listed.assign(reasons=listed.reasons_json.map(lambda v: reasons_text(v, lang())),
+                       helps=listed.actions_json.map(lambda v: helps_text(v, lang())))
+st.caption(t("churn.list", as_of=fmt.date(listed.as_of.iloc[0], lang()), model=listed.model_version.iloc[0],
+             n=len(listed)))
+table(listed, {"name": ("col.customer", None), "customer_id": ("col.customer_id", None), "rm_id": ("col.rm_id", None),
+               "tier": ("col.tier", "term:tier"), "aum_cny": ("col.aum", "cny"), "probability": ("col.probability", "pct"),
+               "value_at_risk_cny": ("col.value_at_risk", "cny"), "reasons": ("col.reasons", None),
+               "helps": ("col.helps", None)}, "churn_warnings")
 
 if scope.role in MAY_ASSIGN_CARE_TASKS:
     with st.form("assign_care_task", clear_on_submit=True):
-        st.subheader("Assign a care task")
-        choice = st.selectbox("Customer", listed.index, format_func=lambda i: f"{listed.name[i]} ({listed.customer_id[i]})")
-        due = st.date_input("Due", dt.date.today() + dt.timedelta(days=7))
-        note = st.text_input("Note for the relationship manager")
-        if st.form_submit_button("Assign"):
+        st.subheader(t("care.assign"))
+        choice = st.selectbox(t("care.customer"), listed.index,
+                              format_func=lambda i: f"{listed.name[i]} ({listed.customer_id[i]})")
+        due = st.date_input(t("care.due"), dt.date.today() + dt.timedelta(days=7))
+        note = st.text_input(t("care.note"))
+        if st.form_submit_button(t("care.submit")):
             row = listed.loc[choice]
             task_id = care.assign(StateStore(), customer_id=int(row.customer_id), branch_code=row.branch_code,
-                                  rm_id=row.rm_id, kind="churn_risk", reason=note or reasons_text(row.reasons_json),
+                                  rm_id=row.rm_id, kind="churn_risk", reason=note or row.reasons,
                                   due_on=due, created_by=scope.user, role=scope.role)
-            st.success(f"Task {task_id} assigned to {row.rm_id}.")
+            st.success(t("care.assigned", task_id=task_id, rm=row.rm_id))
     open_tasks = care.tasks(StateStore(), scope.branch_codes)
     if not open_tasks.empty:
-        st.subheader("Open care tasks")
-        st.dataframe(open_tasks[["task_id", "customer_id", "rm_id", "kind", "reason", "due_on", "created_by"]],
-                     hide_index=True, width="stretch")
+        st.subheader(t("care.open"))
+        table(open_tasks, {"task_id": ("col.task_id", None), "customer_id": ("col.customer_id", None),
+                           "rm_id": ("col.rm_id", None), "kind": ("col.kind", "term:task"), "reason": ("col.reason", None),
+                           "due_on": ("col.due_on", "date"), "created_by": ("col.created_by", None)}, "care_tasks")

@@ -1,56 +1,83 @@
-"""Overview: the bank's health at a month-end against the month before and a year before."""
+"""Overview: the bank's health at a month-end against the month before, a year before and the target."""
 
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import format as fmt
+from analytics import portfolio, targets
+from analytics.filters import period
 from analytics.kpis import KPIS, snapshot
-from ui import guard
-from ui.cache import kpi_series, session_scope, store_version
+from ui import guard, theme
+from ui.cache import compute, filter_options
+from ui.filters import current
+from ui.i18n import lang, t
+from ui.tables import table
 
 guard.page("overview")
 
-scope = session_scope()
-version = store_version()
-series = {key: kpi_series(key, scope, version) for key in KPIS}
-
-st.title("Overview")
-months = sorted(series["customers"]["month"].unique(), reverse=True)
-if not months:
-    st.info("The store has no monthly data yet. Generate the demo store or import monthly_balances.")
+filters = current()
+st.title(t("page.overview"))
+months = filter_options().months
+shown = period(filters, months)
+if shown is None:
+    st.info(t("no_data"))
     st.stop()
-month = st.selectbox("Month-end", months, format_func=lambda m: pd.Timestamp(m).strftime("%Y-%m"))
+first, month = shown
+# KPIs need the months before the period too (last month, a year ago): their history ignores its start.
+history = filters.but(start=None)
+series = {key: compute(kpi.fn, history) for key, kpi in KPIS.items()}
+goals = targets.load()
+st.caption(t("filters.as_of", month=fmt.month(month, lang())))
 
 
 def change_text(value, unit):
     if value is None:
         return None
     if unit == "pct":
-        return f"{value * 100:+.2f} pp"
+        return f"{value * 100:+.2f} {t('unit.pp')}"
     if unit == "cny":
-        return ("+" if value >= 0 else "") + fmt.money(value)
+        return ("+" if value >= 0 else "") + fmt.money(value, lang())
     return f"{value:+,.1f}" if unit == "score" else f"{value:+,.0f}"
 
 
-for column, kpi in zip(st.columns(len(KPIS)), KPIS.values()):
-    snap = snapshot(series[kpi.key], month)
-    trend = series[kpi.key]
-    trend = trend[trend["month"] <= month].tail(13)["value"]
-    column.metric(
-        kpi.label_en,
-        fmt.BY_UNIT[kpi.unit](snap.value),
-        delta=change_text(snap.change, kpi.unit),
-        delta_color="normal" if kpi.up_is_good else "inverse",
-        help=kpi.definition_en,
-        chart_data=trend,
-        chart_type="line",
-        border=True,
-    )
-    column.caption(f"vs a year earlier: {change_text(snap.change_year, kpi.unit) or '–'}")
+def sparkline(trend: pd.DataFrame, target: float | None) -> go.Figure:
+    figure = go.Figure(go.Scatter(x=trend["month"], y=trend["value"], mode="lines", line=dict(width=2),
+                                  hoverinfo="skip"))
+    if target is not None:
+        figure.add_hline(y=target, line=dict(color=theme.TARGET, dash="dot", width=1.5))
+    figure.update_layout(height=70, margin=dict(l=0, r=0, t=4, b=0), showlegend=False,
+                         xaxis=dict(visible=False), yaxis=dict(visible=False))
+    return figure
 
-churn = series["churn_rate"]
-figure = px.line(churn, x="month", y="value", labels={"month": "Month", "value": "Monthly churn rate"},
-                 title="Monthly churn rate")
-figure.update_yaxes(tickformat=".2%", rangemode="tozero")
-st.plotly_chart(figure, width="stretch")
+
+listed = list(KPIS.values())
+for row in (listed[i:i + 3] for i in range(0, len(listed), 3)):
+    for column, kpi in zip(st.columns(3), row):
+        frame = series[kpi.key]
+        snap = snapshot(frame, month)
+        label = kpi.label_zh if lang() == "zh" else kpi.label_en
+        column.metric(label, fmt.BY_UNIT[kpi.unit](snap.value, lang()), delta=change_text(snap.change, kpi.unit),
+                      delta_color="normal" if kpi.up_is_good else "inverse",
+                      help=kpi.definition_zh if lang() == "zh" else kpi.definition_en, border=True)
+        trend = frame[(pd.to_datetime(frame["month"]) >= pd.Timestamp(first))
+                      & (pd.to_datetime(frame["month"]) <= pd.Timestamp(month))]
+        target = goals.get(kpi.key)
+        column.plotly_chart(sparkline(trend, target), width="stretch", config={"displayModeBar": False},
+                            key=f"spark_{kpi.key}")
+        notes = [t("overview.vs_year", change=change_text(snap.change_year, kpi.unit) or "–")]
+        if target is not None:
+            notes.append(t("overview.target", target=fmt.BY_UNIT[kpi.unit](target, lang())))
+        column.caption(" · ".join(notes))
+
+st.subheader(t("overview.league"), help=t("overview.league_help"))
+league = compute(portfolio.branches, filters)
+if league.empty:
+    st.info(t("empty"))
+else:
+    league = league.assign(branch=league["name" if lang() == "zh" else "name_en"])
+    table(league, {"rank": ("col.rank", None), "branch_code": ("col.branch_code", None), "branch": ("col.branch", None),
+                   "region": ("col.region", "term:region"), "customers": ("col.customers", "count"),
+                   "aum_cny": ("col.aum", "cny"), "aum_change_12m": ("col.aum_change_12m", "pct1"),
+                   "churn_rate_12m": ("col.churn_rate_12m", "pct"), "nps_12m": ("col.nps_12m", "score"),
+                   "value_at_risk_cny": ("col.value_at_risk", "cny")}, "branch_league")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from analytics import i18n
 from auth.roles import PAGES
 from auth.users import DEMO_PASSWORD
 
@@ -18,10 +19,11 @@ def app() -> AppTest:
 
 def sign_in(at: AppTest, username: str, password: str = DEMO_PASSWORD) -> AppTest:
     at.run()
+    lang = at.session_state["lang"] if "lang" in at.session_state else "en"  # noqa: SIM401 (no .get on AppTest state)
     form_inputs = {t.label: t for t in at.text_input}
-    form_inputs["Username"].input(username)
-    form_inputs["Password"].input(password)
-    next(b for b in at.button if b.label == "Sign in").click()
+    form_inputs[i18n.t("signin.username", lang)].input(username)
+    form_inputs[i18n.t("signin.password", lang)].input(password)
+    next(b for b in at.button if b.label == i18n.t("signin.submit", lang)).click()
     at.run()
     if at.session_state["authentication_status"]:
         # In a browser the cookie component answers a sign-in and Streamlit

@@ -162,6 +162,7 @@ def test_branch_head_assigns_a_care_task_to_the_customer_s_rm(env):
     apptest.open_page(at, "churn")
     first = at.dataframe[0].value.iloc[0]
     note = next(t for t in at.text_input if t.label == "Note for the relationship manager")
+    first = first.rename({"RM id": "rm", "Customer id": "customer_id"})
     note.input("Call about the falling balance")
     next(b for b in at.button if b.label == "Assign").click().run()
     assert not at.exception
@@ -169,7 +170,7 @@ def test_branch_head_assigns_a_care_task_to_the_customer_s_rm(env):
     [event] = env.audit_events(event="care_task_assigned")["detail_json"].map(json.loads)
     assert (event["customer_id"], event["rm_id"], event["kind"]) == (int(first["customer_id"]), first["rm"], "churn_risk")
     tasks = at.dataframe[1].value
-    assert tasks.iloc[0]["reason"] == "Call about the falling balance" and tasks.iloc[0]["created_by"] == "head_sh01"
+    assert tasks.iloc[0]["Reason"] == "Call about the falling balance" and tasks.iloc[0]["Assigned by"] == "head_sh01"
 
 
 def test_only_branch_heads_may_assign_care_tasks(env):

@@ -8,10 +8,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from analytics.kpis import KPIS
 from auth.roles import PAGES, allowed
 
 from ..conftest import ROOT
-from .conftest import main_text, sign_in, wait_idle
+from .conftest import PASSWORD, main_text, sign_in, wait_idle
 
 USERS = {"exec": "executive", "analyst": "analyst", "admin": "admin", "head_sh01": "branch_head"}
 
@@ -41,7 +42,7 @@ def test_each_role_signs_in_opens_its_pages_and_is_refused_the_rest(page, app_ur
         if allowed(role, spec.key):
             assert_page_healthy(page, spec.title)
             if spec.key == "overview":
-                assert page.locator('[data-testid="stMetric"]').count() == 4
+                assert page.locator('[data-testid="stMetric"]').count() == len(KPIS)
                 assert page.locator(".js-plotly-plot").count() >= 1
         else:
             assert "may not open" in main_text(page)
@@ -141,10 +142,67 @@ def test_a_download_holds_the_masked_list_and_is_audited(page, app_url, store_pa
     wait_idle(page)
     assert content.startswith(b"\xef\xbb\xbf")  # Excel reads the Chinese names right
     rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
-    assert rows and set(rows[0]) >= {"customer", "customer_id", "rm", "tier", "churn probability", "reasons"}
-    assert all(masked(r["customer"]) for r in rows), f"{username}'s download must not show names"
+    assert rows and set(rows[0]) >= {"Customer", "Customer id", "RM id", "Tier", "Churn probability", "Reasons"}
+    assert all(masked(r["Customer"]) for r in rows), f"{username}'s download must not show names"
     con = duckdb.connect(str(store_path), read_only=True)
     real_names = {n for (n,) in con.execute("SELECT name FROM customers").fetchall()}
-    assert not real_names & {r["customer"] for r in rows}
+    assert not real_names & {r["Customer"] for r in rows}
     downloads = StateStore(store_path.with_name("state.sqlite")).audit_events(actor=username, event="download")
     assert len(downloads) >= 1 and f'"rows": {len(rows)}' in downloads["detail_json"].iloc[0]
+
+
+def test_the_language_switch_turns_every_label_chinese(page, app_url):
+    sign_in(page, app_url, "exec")
+    page.locator('[data-testid="stSidebar"]').get_by_text("中文").click()
+    wait_idle(page)
+    assert "总览" in main_text(page) and "客户数" in main_text(page)
+    assert "Overview" not in main_text(page) and "Customers" not in main_text(page)
+    assert "lang=zh" in page.url
+    page.goto(page_url(app_url, "tiers", "?lang=zh"))
+    wait_idle(page)
+    assert "客户分层" in main_text(page) and "Tiers" not in main_text(page)
+
+
+def test_clicking_a_branch_bar_drills_to_its_relationship_managers(page, app_url):
+    sign_in(page, app_url, "exec")
+    page.goto(page_url(app_url, "portfolio"))
+    wait_idle(page)
+    bar = page.locator('.js-plotly-plot g.point path').first
+    box = bar.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_idle(page)
+    assert "Relationship managers of" in main_text(page)
+    assert "branch=" in page.url
+
+
+def test_a_link_with_filters_restores_them_after_sign_in_in_a_fresh_browser(browser, app_url):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    url = page_url(app_url, "tiers", "?tiers=Wealth&products=loan")
+    page.goto(url)
+    wait_idle(page)
+    page.get_by_label("Username").fill("analyst")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    wait_idle(page)
+    sidebar = page.inner_text('[data-testid="stSidebar"]')
+    assert "Wealth" in sidebar and "loan" in sidebar
+    assert "tiers=Wealth" in page.url and "products=loan" in page.url
+    assert "Nothing matches" not in main_text(page)
+    context.close()
+
+
+def test_an_excel_download_holds_the_table(page, app_url):
+    import zipfile
+
+    sign_in(page, app_url, "exec")
+    page.goto(page_url(app_url, "tiers"))
+    wait_idle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download Excel").first.click()
+    with zipfile.ZipFile(download.value.path()) as workbook:  # an .xlsx is a zip of XML parts
+        strings = workbook.read("xl/sharedStrings.xml").decode("utf-8")
+        sheet = workbook.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    for text in ("Tier", "Customers", "Share of customers", "AUM", "Mass", "Affluent", "Wealth", "Private"):
+        assert f">{text}<" in strings, text
+    assert sheet.count("<row ") == 5  # the header and four tiers

@@ -1,0 +1,214 @@
+"""Portfolio: branch -> relationship manager -> customer, ending on the customer 360 view.
+
+Where the person stands lives in the URL (`?branch=SH01&rm=SH01-RM05&customer=42`), so a link opens
+the same level; the scope decides what any level may show.
+"""
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from analytics import care, portfolio
+from analytics import format as fmt
+from analytics.churn import helps_text, reasons_text
+from analytics.filters import period
+from analytics.scope import OutOfScope
+from analytics.state import StateStore
+from ui import guard, theme
+from ui.cache import compute, filter_options, session_scope
+from ui.charts import chart, clicked, drillable
+from ui.filters import current
+from ui.i18n import lang, t, term
+from ui.tables import table
+
+guard.page("portfolio")
+
+LEVELS = ("branch", "rm", "customer")
+KEY_OPENED = "portfolio_360_opened"
+
+filters = current()
+scope = session_scope()
+st.title(t("page.portfolio"))
+if period(filters, filter_options().months) is None:
+    st.info(t("empty"))
+    st.stop()
+at = {level: st.query_params.get(level) for level in LEVELS}
+
+
+def go(**levels) -> None:
+    """Move to a level: set the given ones, drop the deeper ones."""
+    for level in LEVELS:
+        if levels.get(level):
+            st.query_params[level] = str(levels[level])
+        else:
+            st.query_params.pop(level, None)
+
+
+def breadcrumb(branch_name: str | None = None, rm_name: str | None = None) -> None:
+    steps = [(t("portfolio.branches"), {})]
+    if at["rm"] or at["customer"]:
+        steps.append((branch_name or at["branch"], {"branch": at["branch"]}))
+    if at["customer"] and at["rm"]:
+        steps.append((rm_name or at["rm"], {"branch": at["branch"], "rm": at["rm"]}))
+    for column, (label, target) in zip(st.columns(len(steps) + 3)[:len(steps)], steps):
+        column.button(t("portfolio.back", level=label), on_click=go, kwargs=target, key=f"back_{len(target)}",
+                      icon=":material/arrow_back:")
+
+
+branches = compute(portfolio.branches, filters)
+if branches.empty:
+    st.info(t("empty"))
+    st.stop()
+names = dict(zip(branches.branch_code, branches["name" if lang() == "zh" else "name_en"]))
+if not at["branch"] and len(branches) == 1:  # a branch head with one branch starts at their branch
+    at["branch"] = branches.branch_code.iloc[0]
+
+if at["customer"]:
+    try:
+        view = compute(portfolio.customer_360, filters, int(at["customer"]))
+    except (OutOfScope, ValueError):
+        StateStore().record(scope.user, "page_refused", role=scope.role, page="portfolio",
+                            customer_id=at["customer"])
+        breadcrumb()
+        st.error(t("portfolio.not_found", customer_id=at["customer"]))
+        st.stop()
+    profile = view.profile
+    if st.session_state.get(KEY_OPENED) != profile["customer_id"]:
+        StateStore().record(scope.user, "customer_360_opened", role=scope.role, customer_id=int(profile["customer_id"]),
+                            branch_code=profile["branch_code"])
+        st.session_state[KEY_OPENED] = profile["customer_id"]
+    at["branch"], at["rm"] = at["branch"] or profile["branch_code"], at["rm"] or profile["rm_id"]
+    breadcrumb(names.get(profile["branch_code"]), profile["rm_name"])
+    st.subheader(t("c360.title", name=profile["name"]))
+    as_of = profile.get("as_of")
+    cells = st.columns(5)
+    cells[0].metric(t("col.tier"), term("tier", profile.get("tier")))
+    cells[1].metric(t("col.stage"), term("stage", profile.get("stage")))
+    cells[2].metric(t("col.aum"), fmt.money(profile.get("aum_cny"), lang()))
+    cells[3].metric(t("col.products_held"), fmt.count(profile.get("products_held")))
+    cells[4].metric(t("col.probability"), fmt.pct(view.churn["probability"], lang()) if view.churn else "–")
+    age = None if pd.isna(profile.get("birth_date")) or as_of is None else \
+        int((pd.Timestamp(as_of) - pd.Timestamp(profile["birth_date"])).days // 365.25)
+    facts = {
+        t("col.customer_id"): str(profile["customer_id"]),
+        t("col.branch"): f"{profile['branch_code']} {names.get(profile['branch_code'], '')}",
+        t("col.rm"): f"{profile['rm_id']} {profile['rm_name'] or ''}",
+        t("field.gender"): t(f"gender.{profile['gender']}") if profile.get("gender") in ("M", "F") else "–",
+        t("field.age"): fmt.count(age),
+        t("field.phone"): profile.get("phone") or "–",
+        t("field.id_number"): profile.get("id_number") or "–",
+        t("field.city"): profile.get("city") or "–",
+        t("field.opened_on"): fmt.date(profile.get("opened_on"), lang()),
+        t("field.status"): t(f"status.{profile['status']}") if profile.get("status") in ("active", "closed") else "–",
+        t("col.days_since_txn"): fmt.count(profile.get("days_since_last_txn")),
+    }
+    st.dataframe(pd.DataFrame({t("col.feature"): list(facts), t("col.value"): list(facts.values())}),
+                 hide_index=True, width="stretch")
+
+    st.subheader(t("c360.churn"))
+    if view.churn:
+        st.markdown(f"**{t('col.reasons')}:** {reasons_text(view.churn['reasons_json'], lang()) or '–'}")
+        st.markdown(f"**{t('col.helps')}:** {helps_text(view.churn['actions_json'], lang()) or '–'}")
+        st.caption(t("churn.explain"))
+    else:
+        st.info(t("c360.no_score"))
+    tasks = care.tasks(StateStore(), scope.branch_codes)
+    tasks = tasks[tasks.customer_id == int(profile["customer_id"])]
+    st.subheader(t("c360.tasks"))
+    if tasks.empty:
+        st.caption(t("c360.none"))
+    else:
+        table(tasks, {"task_id": ("col.task_id", None), "kind": ("col.kind", "term:task"), "reason": ("col.reason", None),
+                      "rm_id": ("col.rm_id", None), "due_on": ("col.due_on", "date"), "created_by": ("col.created_by", None)},
+              "customer_tasks")
+
+    st.subheader(t("c360.balances"))
+    balances = view.balances
+    if balances.empty:
+        st.caption(t("c360.none"))
+    else:
+        long = balances.melt(id_vars="month", value_vars=["deposits_cny", "investments_cny", "insurance_cny", "loans_cny"],
+                             var_name="kind", value_name="cny")
+        long["kind"] = long.kind.map({"deposits_cny": t("col.deposits"), "investments_cny": t("col.investments"),
+                                      "insurance_cny": t("col.insurance"), "loans_cny": t("col.loans")})
+        figure = px.area(long, x="month", y="cny", color="kind", labels={"month": t("col.month"), "cny": t("col.aum"),
+                                                                         "kind": ""})
+        chart(figure, key="balances")
+    sections = (
+        ("c360.accounts", view.accounts, {"account_id": ("col.account_id", None), "product": ("col.product", "term:product"),
+                                          "opened_on": ("col.opened_on", "date"), "closed_on": ("col.closed_on", "date"),
+                                          "maturity_on": ("col.maturity_on", "date")}),
+        ("c360.interactions", view.interactions, {"occurred_at": ("col.when", "date"), "kind": ("col.kind", "term:interaction"),
+                                                  "channel": ("col.channel", "term:channel"), "rm_id": ("col.rm_id", None),
+                                                  "note": ("col.note", None)}),
+        ("c360.surveys", view.surveys, {"answered_at": ("col.when", "date"), "touchpoint": ("col.touchpoint", "term:touchpoint"),
+                                        "channel": ("col.channel", "term:channel"), "nps": ("col.nps", "count"),
+                                        "csat": ("col.csat", "count")}),
+        ("c360.complaints", view.complaints, {"opened_at": ("col.when", "date"), "category": ("col.category", "term:category"),
+                                              "severity": ("col.severity", "term:severity"),
+                                              "channel": ("col.channel", "term:channel"),
+                                              "resolved_at": ("col.resolved_at", "date"), "sla_days": ("col.sla_days", "count")}),
+    )
+    for heading, frame, columns in sections:
+        st.subheader(t(heading))
+        if frame.empty:
+            st.caption(t("c360.none"))
+        else:
+            table(frame, columns, f"customer_{heading.split('.')[1]}")
+    st.stop()
+
+if at["rm"]:
+    breadcrumb(names.get(at["branch"]))
+    customers = compute(portfolio.customers, filters, at["rm"])
+    st.subheader(t("portfolio.customers", rm=at["rm"]))
+    if customers.empty:
+        st.info(t("empty"))
+        st.stop()
+    st.caption(t("portfolio.pick_customer"))
+    event = table(customers, {"customer_id": ("col.customer_id", None), "name": ("col.customer", None),
+                              "tier": ("col.tier", "term:tier"), "stage": ("col.stage", "term:stage"),
+                              "aum_cny": ("col.aum", "cny"), "products_held": ("col.products_held", "count"),
+                              "days_since_last_txn": ("col.days_since_txn", "count"),
+                              "probability": ("col.probability", "pct"),
+                              "value_at_risk_cny": ("col.value_at_risk", "cny")}, "rm_customers", select=True)
+    if rows := event.selection.rows:
+        go(branch=at["branch"], rm=at["rm"], customer=int(customers.customer_id.iloc[rows[0]]))
+        st.rerun()
+    st.stop()
+
+if at["branch"]:
+    breadcrumb()
+    rms = compute(portfolio.relationship_managers, filters, at["branch"])
+    st.subheader(t("portfolio.rms", branch=names.get(at["branch"], at["branch"])))
+    if rms.empty:
+        st.info(t("empty"))
+        st.stop()
+    rms = rms.assign(label=rms.rm_id + " " + rms["name"])
+    figure = px.bar(rms, x="label", y="aum_cny", custom_data=["rm_id"], text=rms.aum_cny.map(lambda v: fmt.money(v, lang())),
+                    labels={"label": t("col.rm"), "aum_cny": t("col.aum")}, color_discrete_sequence=[theme.SERIES[0]])
+    picked = clicked(drillable(figure, key="rm_bars"))
+    st.caption(t("click_to_drill"))
+    event = table(rms, {"rm_id": ("col.rm_id", None), "name": ("col.rm", None), "customers": ("col.customers", "count"),
+                        "aum_cny": ("col.aum", "cny"), "high_tier_customers": ("col.high_tier", "count"),
+                        "at_risk_customers": ("col.at_risk", "count"), "churn_rate_12m": ("col.churn_rate_12m", "pct"),
+                        "value_at_risk_cny": ("col.value_at_risk", "cny")}, "branch_rms", select=True)
+    picked = picked or (rms.rm_id.iloc[event.selection.rows[0]] if event.selection.rows else None)
+    if picked:
+        go(branch=at["branch"], rm=picked)
+        st.rerun()
+    st.stop()
+
+figure = px.bar(branches.assign(label=branches.branch_code.map(names)), x="label", y="aum_cny", custom_data=["branch_code"],
+                text=branches.aum_cny.map(lambda v: fmt.money(v, lang())),
+                labels={"label": t("col.branch"), "aum_cny": t("col.aum")}, color_discrete_sequence=[theme.SERIES[0]])
+picked = clicked(drillable(figure, key="branch_bars"))
+st.caption(t("click_to_drill"))
+event = table(branches.assign(branch=branches.branch_code.map(names)),
+              {"rank": ("col.rank", None), "branch_code": ("col.branch_code", None), "branch": ("col.branch", None),
+               "customers": ("col.customers", "count"), "aum_cny": ("col.aum", "cny"),
+               "churn_rate_12m": ("col.churn_rate_12m", "pct"), "value_at_risk_cny": ("col.value_at_risk", "cny")},
+              "branches", select=True)
+picked = picked or (branches.branch_code.iloc[event.selection.rows[0]] if event.selection.rows else None)
+if picked:
+    go(branch=picked)
+    st.rerun()

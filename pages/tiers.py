@@ -1,0 +1,119 @@
+"""Tiers: customers and AUM by tier and branch, migration between two months, products per customer."""
+
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import format as fmt
+from analytics import tiers
+from analytics.filters import period
+from analytics.rules import TIERS
+from ui import guard, theme
+from ui.cache import active_rules, compute, filter_options
+from ui.charts import chart, clicked, drillable
+from ui.filters import current
+from ui.i18n import lang, month_names, t, term
+from ui.tables import table
+
+guard.page("tiers")
+
+filters = current()
+rules = active_rules()
+st.title(t("page.tiers"))
+c1, c2, c3 = (fmt.money(c, lang()) for c in rules.tier_cutoffs_cny)
+st.caption(t("tiers.rules", version=rules.version, c1=c1, c2=c2, c3=c3))
+shown = period(filters, filter_options().months)
+summary = compute(tiers.summary, filters) if shown else None
+if summary is None or summary.customers.sum() == 0:
+    st.info(t("empty"))
+    st.stop()
+
+summary = summary.assign(name=summary.tier.map(lambda v: term("tier", v)))
+st.subheader(t("tiers.summary"))
+left, right = st.columns(2)
+events = []
+for column, value, label, unit in ((left, "customers", "col.customers", fmt.count),
+                                   (right, "aum_cny", "col.aum", lambda v: fmt.money(v, lang()))):
+    figure = px.bar(summary, x="name", y=value, color="name", color_discrete_map=theme.colours("tier"),
+                    custom_data=["tier"], text=summary[value].map(unit), title=t(label),
+                    labels={"name": t("col.tier"), value: t(label)},
+                    category_orders={"name": theme.order("tier")})
+    figure.update_layout(showlegend=False)
+    with column:
+        events.append(drillable(figure, key=f"tier_{value}"))
+picked = clicked(events[0]) or clicked(events[1])
+table(summary, {"tier": ("col.tier", "term:tier"), "customers": ("col.customers", "count"),
+                "customers_share": ("col.share_customers", "pct1"), "aum_cny": ("col.aum", "cny"),
+                "aum_share": ("col.share_aum", "pct1")}, "tiers")
+
+drill = filters.but(tiers=(picked,)) if picked in TIERS else filters
+if drill is not filters:
+    st.info(t("tiers.selected", tier=term("tier", picked)))
+else:
+    st.caption(t("click_to_drill"))
+
+st.subheader(t("tiers.by_branch"))
+by_branch = compute(tiers.by_branch, drill)
+by_branch = by_branch.assign(name=by_branch.tier.map(lambda v: term("tier", v)),
+                             branch=by_branch["name" if lang() == "zh" else "name_en"])
+left, right = st.columns(2)
+for column, value, label in ((left, "customers", "col.customers"), (right, "aum_cny", "col.aum")):
+    figure = px.bar(by_branch, y="branch", x=value, color="name", orientation="h",
+                    color_discrete_map=theme.colours("tier"), category_orders={"name": theme.order("tier")},
+                    labels={"branch": "", value: t(label), "name": t("col.tier")}, title=t(label))
+    figure.update_layout(yaxis=dict(categoryorder="total ascending"), height=max(320, 26 * by_branch.branch.nunique()))
+    with column:
+        chart(figure, key=f"branch_{value}")
+
+st.subheader(t("tiers.migration"), help=t("tiers.migration_help"))
+months = [m for m in filter_options().months if m <= shown[1]]
+left, right = st.columns(2)
+to_month = right.selectbox(t("tiers.to_month"), months[::-1], format_func=month_names(),
+                           key="migration_to")
+earlier = [m for m in months if m < to_month] or [to_month]
+from_month = left.selectbox(t("tiers.from_month"), earlier[::-1], index=min(11, len(earlier) - 1),
+                            format_func=month_names(), key="migration_from")
+moves = compute(tiers.migration, drill, from_month, to_month)
+nodes = [tiers.NEW, *TIERS, tiers.GONE]
+node_names = [term("stage", n) if n in (tiers.NEW, tiers.GONE) else term("tier", n) for n in nodes]
+node_colours = [theme.STAGE_COLOURS.get(n) or theme.TIER_COLOURS[n] for n in nodes]
+sources = [nodes.index(v) for v in moves.from_tier]
+link_targets = [len(nodes) + nodes.index(v) for v in moves.to_tier]
+sankey = go.Figure(go.Sankey(
+    node=dict(label=[f"{n} · {fmt.month(from_month, lang())}" for n in node_names]
+              + [f"{n} · {fmt.month(to_month, lang())}" for n in node_names],
+              color=node_colours * 2, pad=14, thickness=16),
+    link=dict(source=sources, target=link_targets, value=list(moves.customers), color="rgba(120,130,140,0.25)"),
+))
+sankey.update_layout(height=420)
+chart(sankey, key="migration_sankey")
+table(moves.assign(from_name=[node_names[nodes.index(v)] for v in moves.from_tier],
+                   to_name=[node_names[nodes.index(v)] for v in moves.to_tier]),
+      {"from_name": ("col.from_tier", None), "to_name": ("col.to_tier", None), "customers": ("col.customers", "count")},
+      "tier_migration")
+
+left, right = st.columns(2)
+products = compute(tiers.products, drill)
+products = products[products.customers > 0].assign(name=lambda f: f.tier.map(lambda v: term("tier", v)))
+with left:
+    st.subheader(t("tiers.products"))
+    figure = px.bar(products, x="name", y="products_per_customer", color="name",
+                    color_discrete_map=theme.colours("tier"), category_orders={"name": theme.order("tier")},
+                    text=products.products_per_customer.map(lambda v: f"{v:.2f}"),
+                    labels={"name": t("col.tier"), "products_per_customer": t("col.products_per_customer")})
+    figure.update_layout(showlegend=False)
+    chart(figure, key="products")
+    table(products, {"tier": ("col.tier", "term:tier"), "customers": ("col.customers", "count"),
+                     "products_per_customer": ("col.products_per_customer", "score"),
+                     "cross_sold_share": ("col.cross_sold", "pct1")}, "products_per_tier")
+with right:
+    st.subheader(t("tiers.lifecycle"))
+    stages = compute(tiers.lifecycle, drill)
+    stages = stages.assign(tier_name=stages.tier.map(lambda v: term("tier", v)),
+                           stage_name=stages.stage.map(lambda v: term("stage", v)))
+    figure = px.bar(stages, x="tier_name", y="customers", color="stage_name",
+                    color_discrete_map=theme.colours("stage"),
+                    category_orders={"tier_name": theme.order("tier"), "stage_name": theme.order("stage")},
+                    labels={"tier_name": t("col.tier"), "customers": t("col.customers"), "stage_name": t("col.stage")})
+    figure.update_layout(barnorm="percent")
+    chart(figure, key="lifecycle")

@@ -1,0 +1,200 @@
+"""Every page under AppTest: it runs for each role, for the default filters and for an empty selection,
+shows the numbers the analytics compute, drills, follows a link's filters, and speaks both languages."""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+import pytest
+
+from analytics import format as fmt
+from analytics import i18n, kpis, portfolio, tiers
+from analytics.filters import Filters, Slice
+from analytics.rules import TIERS
+from analytics.schema import PRODUCTS
+from analytics.scope import Scope, ScopedStore
+from auth.roles import PAGES, allowed
+from ui.filters import KEY_FILTERS
+
+from . import apptest
+
+VIEWS = [p.key for p in PAGES if allowed("analyst", p.key)]  # the six dashboard views
+
+
+@pytest.fixture
+def env(app_env, demo_store):
+    return demo_store
+
+
+def tables(store_path, scope: Scope, filters: Filters = Filters()) -> Slice:
+    return Slice(ScopedStore(ibis.duckdb.connect(str(store_path), read_only=True), scope), filters)
+
+
+def signed_in(username: str, **query) -> apptest.AppTest:
+    at = apptest.app()
+    at.query_params.update(query)
+    return apptest.sign_in(at, username)
+
+
+@pytest.fixture(scope="module")
+def empty_query(demo_store) -> dict[str, str]:
+    """Filters that select nobody in the demo store: a branch, the Private tier and a product nobody there holds."""
+    backend = ibis.duckdb.connect(str(demo_store), read_only=True)
+    for branch in sorted(backend.table("branches").branch_code.execute()):
+        for product in PRODUCTS:
+            filters = Filters(branches=(branch,), tiers=("Private",), products=(product,))
+            if tiers.summary(Slice(ScopedStore(backend, Scope.all_branches()), filters)).customers.sum() == 0:
+                return {"branches": branch, "tiers": "Private", "products": product}
+    pytest.fail("every branch has a Private customer of every product: choose another empty selection")
+
+
+def param(at, key: str) -> str | None:
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) else value
+
+
+def kpi_figures(sl: Slice, month) -> dict[str, str]:
+    return {k.label_en: fmt.BY_UNIT[k.unit](kpis.snapshot(k.fn(sl), pd.Timestamp(month)).value) for k in kpis.KPIS.values()}
+
+
+@pytest.mark.parametrize("page", VIEWS)
+@pytest.mark.parametrize("username", ["exec", "head_sh01"])
+def test_every_view_runs_for_the_default_filters(env, username, page):
+    at = apptest.open_page(signed_in(username), page)
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.title[0].value == next(p.title for p in PAGES if p.key == page)
+    assert at.get("plotly_chart") and at.dataframe, f"{page} shows no chart or table"
+    assert not [i.value for i in at.info if "Nothing matches" in i.value]
+
+
+@pytest.mark.parametrize("page", VIEWS)
+def test_an_empty_selection_says_so_plainly(env, empty_query, page):
+    at = apptest.open_page(signed_in("exec", **empty_query), page)
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Nothing matches this selection" in i.value or "No churn scores" in i.value for i in at.info), page
+
+
+def test_overview_shows_the_kpis_the_analytics_compute(env):
+    at = signed_in("exec")
+    filters = at.session_state[KEY_FILTERS]
+    assert {m.label: m.value for m in at.metric} == kpi_figures(tables(env, Scope.all_branches()), filters.end)
+    assert len(at.metric) == len(kpis.KPIS)
+
+
+def test_a_branch_head_sees_their_branch_figures(env):
+    at = signed_in("head_sh01")
+    mine = kpi_figures(tables(env, Scope.for_branches(["SH01"])), at.session_state[KEY_FILTERS].end)
+    assert {m.label: m.value for m in at.metric} == mine
+    assert mine != kpi_figures(tables(env, Scope.all_branches()), at.session_state[KEY_FILTERS].end)
+
+
+def test_a_link_s_filters_are_restored_and_drive_the_figures(env):
+    at = signed_in("exec", tiers="Wealth", regions="华东", end="2026-03-31")
+    filters = at.session_state[KEY_FILTERS]
+    assert (filters.tiers, filters.regions, filters.end.isoformat()) == (("Wealth",), ("华东",), "2026-03-31")
+    expected = kpi_figures(tables(env, Scope.all_branches(), filters.but(start=None)), filters.end)
+    assert {m.label: m.value for m in at.metric} == expected
+    assert param(at, "tiers") == "Wealth"  # and the URL keeps saying so
+
+
+def test_a_link_with_a_bad_filter_says_what_was_wrong(env):
+    at = signed_in("exec", tiers="Gold")
+    assert not at.exception
+    assert any("tiers: unknown 'Gold'" in w.value for w in at.sidebar.warning)
+
+
+def test_tiers_page_shows_the_tier_summary(env):
+    at = apptest.open_page(signed_in("exec"), "tiers")
+    summary = tiers.summary(tables(env, Scope.all_branches(), at.session_state[KEY_FILTERS]))
+    shown = at.dataframe[0].value
+    assert list(shown["Customers"]) == [fmt.count(v) for v in summary.customers]
+    assert list(shown["AUM"]) == [fmt.money(v) for v in summary.aum_cny]
+
+
+def test_clicking_a_tier_bar_narrows_the_page_to_that_tier(env):
+    at = apptest.open_page(signed_in("exec"), "tiers")
+    at.session_state["tier_customers"] = {"selection": {"points": [{"customdata": ["Wealth"]}], "point_indices": [2],
+                                                        "box": [], "lasso": []}}
+    at.run()
+    assert any("Showing the Wealth tier only" in i.value for i in at.info)
+    products = at.dataframe[2].value  # products per customer: the Wealth row only
+    assert list(products["Tier"]) == ["Wealth"]
+
+
+def test_portfolio_drills_from_branch_to_rm_to_customer_360(env):
+    at = apptest.open_page(signed_in("head_sh01"), "portfolio")
+    assert "Relationship managers of Shanghai Lujiazui" in [s.value for s in at.subheader]  # one branch: starts there
+    rms = portfolio.relationship_managers(tables(env, Scope.for_branches(["SH01"]), at.session_state[KEY_FILTERS]), "SH01")
+    at.session_state["rm_bars"] = {"selection": {"points": [{"customdata": [rms.rm_id.iloc[0]]}], "point_indices": [0],
+                                                 "box": [], "lasso": []}}
+    at.run()
+    assert param(at, "rm") == rms.rm_id.iloc[0]
+    assert f"Customers of {rms.rm_id.iloc[0]}" in [s.value for s in at.subheader]
+    customer = int(at.dataframe[0].value["Customer id"].iloc[0])
+    at.query_params["customer"] = str(customer)
+    at.run()
+    assert not at.exception
+    assert any(s.value.startswith("Customer 360") for s in at.subheader)
+    opened = apptest_audit(env, "head_sh01", "customer_360_opened")
+    assert opened and opened[0]["customer_id"] == customer
+
+
+def apptest_audit(env, actor: str, event: str) -> list[dict]:
+    import json
+
+    from analytics.state import StateStore
+
+    return [json.loads(d) for d in StateStore().audit_events(actor=actor, event=event)["detail_json"]]
+
+
+def test_a_customer_of_another_branch_is_refused_by_link(env):
+    other = int(ibis.duckdb.connect(str(env), read_only=True).table("customers")
+                .filter(lambda c: c.branch_code == "BJ01").customer_id.min().execute())
+    at = signed_in("head_sh01", customer=str(other))
+    at = apptest.open_page(at, "portfolio")
+    at.query_params["customer"] = str(other)
+    at.run()
+    assert any("is not in your scope" in e.value for e in at.error)
+    assert not any(s.value.startswith("Customer 360") for s in at.subheader)
+    assert apptest_audit(env, "head_sh01", "page_refused")
+
+
+def page_text(at) -> str:
+    parts = [e.value for kind in ("title", "subheader", "caption", "info", "markdown") for e in at.get(kind)]
+    parts += [m.label for m in at.metric] + [b.label for b in at.button]
+    parts += [" ".join(map(str, df.value.columns)) for df in at.dataframe]
+    return "\n".join(parts)
+
+
+ENGLISH_ONLY = sorted({en for en, zh in i18n.TEXT.values() if en != zh and len(en) >= 5 and "{" not in en}
+                      | {k.label_en for k in kpis.KPIS.values() if len(k.label_en) >= 5}
+                      | {names[0] for terms in i18n.TERMS.values() for names in terms.values()
+                         if names[0] != names[1] and len(names[0]) >= 5}, key=len, reverse=True)
+
+
+@pytest.mark.parametrize("page", VIEWS)
+def test_chinese_screens_have_no_english_words(env, page):
+    at = signed_in("head_sh01")
+    at.sidebar.radio[0].set_value("zh").run()
+    at = apptest.open_page(at, page)
+    assert not at.exception
+    assert at.title[0].value == i18n.t(f"page.{page}", "zh")
+    me = at.session_state["bankcrm_user"]
+    text = "\n".join(line for line in page_text(at).splitlines() if me not in line and "(demo)" not in line)
+    assert not [w for w in ENGLISH_ONLY if w in text], page
+
+
+def test_every_message_and_term_exists_in_both_languages():
+    for key, (en, zh) in i18n.TEXT.items():
+        assert en and zh, key
+        assert sorted(i18n.TEXT[key][0].count("{") for _ in "x") == sorted(zh.count("{") for _ in "x"), key
+    for kind, terms in i18n.TERMS.items():
+        assert all(en and zh for en, zh in terms.values()), kind
+    assert set(i18n.TERMS["tier"]) == set(TIERS)
+
+
+def test_without_a_store_the_app_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("BANKCRM_STORE", str(tmp_path / "none.duckdb"))
+    at = apptest.app().run()
+    assert not at.exception
+    assert "bankcrm generate" in at.error[0].value

@@ -1,0 +1,84 @@
+"""Tables as people read them on screen, and as files they download (CSV and Excel).
+
+A table is described once by its columns: the source column, its header
+(a translation key) and how its values read (money, share, term of a kind,
+...). On screen the values are formatted for the language; in downloads
+they stay numbers, with translated headers and terms, formula-like text
+neutralised (analytics.export), and every download written to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+
+from analytics import export
+from analytics import format as fmt
+from analytics.state import StateStore
+from ui.cache import session_scope
+from ui.filters import current
+from ui.i18n import lang, t, term
+
+# how a column reads on screen; "term:<kind>" names codes of that kind
+SHOWN: dict[str, Callable] = {
+    "cny": lambda v: fmt.money(v, lang()),
+    "pct": lambda v: fmt.pct(v, lang()),
+    "pct1": lambda v: fmt.pct(v, lang(), digits=1),
+    "count": lambda v: fmt.count(v),
+    "score": lambda v: fmt.score(v),
+    "days": lambda v: fmt.score(v),
+    "month": lambda v: fmt.month(v, lang()),
+    "date": lambda v: fmt.date(v, lang()),
+}
+
+
+def _cell(unit: str | None) -> Callable:
+    if unit is None:
+        return lambda v: v
+    if unit.startswith("term:"):
+        return lambda v, kind=unit[5:]: term(kind, v)
+    return SHOWN[unit]
+
+
+def _downloaded(unit: str | None) -> Callable:
+    if unit and unit.startswith("term:"):
+        return _cell(unit)
+    if unit in ("month", "date"):
+        return lambda v: None if pd.isna(v) else pd.Timestamp(v).date().isoformat()
+    return lambda v: v
+
+
+def shown(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]]) -> pd.DataFrame:
+    """The frame as displayed: the listed columns, formatted, under translated headers."""
+    return pd.DataFrame({t(header): frame[col].map(_cell(unit)) for col, (header, unit) in columns.items()})
+
+
+def downloadable(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]]) -> pd.DataFrame:
+    return pd.DataFrame({t(header): frame[col].map(_downloaded(unit)) for col, (header, unit) in columns.items()})
+
+
+def table(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]], name: str, *, select: bool = False,
+          key: str | None = None):
+    """Show `frame` with CSV and Excel downloads; with `select`, a row can be picked (returns the event)."""
+    key = key or f"table_{name}"
+    options = dict(on_select="rerun", selection_mode="single-row", key=key) if select else {}
+    event = st.dataframe(shown(frame, columns), hide_index=True, width="stretch", **options)
+    downloads(downloadable(frame, columns), name)
+    return event
+
+
+def downloads(frame: pd.DataFrame, name: str) -> None:
+    """CSV and Excel buttons for `frame`; a click is audited with who, what, how many rows and the filters."""
+    scope = session_scope()
+    left, right, _ = st.columns([1, 1, 4])
+    for column, label, data, file, mime, kind in (
+        (left, t("download.csv"), lambda: export.csv_bytes(frame), f"{name}.csv", "text/csv", "csv"),
+        (right, t("download.excel"), lambda: export.excel_bytes(frame, name), f"{name}.xlsx",
+         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "excel"),
+    ):
+        if column.download_button(label, data, file, mime, key=f"download_{kind}_{name}", on_click="rerun",
+                                  icon=":material/download:"):
+            StateStore().record(scope.user, "download", role=scope.role, what=name, rows=len(frame), format=kind,
+                                filters=current().to_query())
