@@ -41,6 +41,7 @@ lock: $(VENV)/.installed
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --output-file requirements.lock
 
 bench: $(VENV)/.installed
+	scripts/ensure-chromium
 	$(BIN)/bankcrm bench
 
 clean:

@@ -113,11 +113,13 @@ def bench(
     repeat: Annotated[int, typer.Option(help="Runs per measurement; the median is reported.", min=1)] = 3,
     json_file: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
     markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown report here.")] = Path("docs/benchmarks.md"),
+    browser: Annotated[bool, typer.Option(help="Also time sign-in to the Overview in Chromium.")] = True,
 ) -> None:
-    """Measure generation and import at a given size; write docs/benchmarks.md."""
+    """Measure generation, import and sign-in at a given size; write docs/benchmarks.md."""
     from analytics import bench as suite
 
-    results = suite.run(customers, months, repeat, progress=lambda step: console.print(f"[bold]bench[/]: {step}"))
+    results = suite.run(customers, months, repeat, progress=lambda step: console.print(f"[bold]bench[/]: {step}"),
+                        browser=browser)
     suite.write_reports(results, json_file, markdown)
     for r in results:
         console.print(f"{r.name:34} {r.size:>20} median {r.median_ms / 1000:8.2f} s  {r.verdict}", markup=False)

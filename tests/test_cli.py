@@ -46,7 +46,7 @@ def test_good_import_reports_what_it_did(tmp_path):
 def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "DEMO_CUSTOMERS", 300)
     monkeypatch.setattr(bench, "DEMO_MONTHS", 6)
-    results = bench.run(customers=400, months=6, repeat=1, workdir=tmp_path, progress=lambda step: None)
+    results = bench.run(customers=400, months=6, repeat=1, workdir=tmp_path, progress=lambda step: None, browser=False)
     bench.write_reports(results, tmp_path / "b.json", tmp_path / "b.md")
     names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())["results"]]
     assert names == ["generate demo store", "generate store", "import CSV, every row changed", "re-import the same CSV"]

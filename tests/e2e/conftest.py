@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from analytics import generate
+from ui import serve
+from ui.serve import CHROMIUM, CHROMIUM_FLAGS, IDLE
 
-from ..conftest import DEMO_END, ROOT, build_scored_demo
+from ..conftest import DEMO_END, build_scored_demo
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 PASSWORD = "bankcrm-demo"
 
 
@@ -28,12 +20,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -44,37 +30,8 @@ def app_url(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("e2e")
     store_path = workdir / "bank.duckdb"
     build_scored_demo(store_path, generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END))
-    port = _free_port()
-    env = {**os.environ, "BANKCRM_STORE": str(store_path), "BANKCRM_STATE": str(workdir / "state.sqlite")}
-    env.pop("BANKCRM_USERS", None)
-    env.pop("BANKCRM_ENV", None)
-    log = open(workdir / "streamlit.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {(workdir / 'streamlit.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+    with serve.running(store_path, workdir / "state.sqlite", workdir / "streamlit.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-        app_url.log_text = (workdir / "streamlit.log").read_text()
 
 
 @pytest.fixture(scope="session")
