@@ -30,6 +30,11 @@ DEMO_CUSTOMERS, DEMO_MONTHS = 50_000, 36
 KNOWN_CAUSES = {
     "import CSV, every row changed": "an import that changes rows rebuilds the marts in full (about 25 s at "
                                      "1,000,000 x 36); the fix under way is rebuilding only the changed customers' months.",
+    "sign in to a drawn Overview (browser)": "measured with the figures already cached: the server spends about "
+                                             "0.8 s in three reruns (the sign-in, streamlit-authenticator's own "
+                                             "rerun and its cookie component's rerun, each drawing 9 KPIs with "
+                                             "plotly sparklines); the rest is the browser drawing the page twice. "
+                                             "Next: sparklines without plotly and one rerun fewer after sign-in.",
 }
 
 
