@@ -74,8 +74,9 @@ def downloads(frame: pd.DataFrame, name: str) -> None:
     scope = session_scope()
     left, right, _ = st.columns([1, 1, 4])
     for column, label, data, file, mime, kind in (
-        (left, t("download.csv"), lambda: export.csv_bytes(frame), f"{name}.csv", "text/csv", "csv"),
-        (right, t("download.excel"), lambda: export.excel_bytes(frame, name), f"{name}.xlsx",
+        # Built with the page, not on click: a deferred file missed its download now and then in Chromium.
+        (left, t("download.csv"), export.csv_bytes(frame), f"{name}.csv", "text/csv", "csv"),
+        (right, t("download.excel"), export.excel_bytes(frame, name), f"{name}.xlsx",
          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "excel"),
     ):
         if column.download_button(label, data, file, mime, key=f"download_{kind}_{name}", on_click="rerun",

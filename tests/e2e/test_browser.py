@@ -208,9 +208,9 @@ def test_an_excel_download_holds_the_table(page, app_url):
     assert sheet.count("<row ") == 5  # the header and four tiers
 
 
-def test_the_benchmark_times_sign_in_to_a_drawn_overview(store_path, tmp_path):
+def test_the_benchmark_times_sign_in_to_a_drawn_overview(browser, store_path, tmp_path):
     """The measurement `make bench` reports (its figure is in docs/benchmarks.md, never asserted here)."""
     from analytics import bench
 
-    measured = bench.sign_in_to_overview(store_path, repeat=1, workdir=tmp_path)
+    measured = bench.sign_in_to_overview(store_path, repeat=1, workdir=tmp_path, browser=browser)
     assert measured.runs == 1 and measured.median_ms > 0 and measured.target_ms == 2_000
