@@ -40,6 +40,16 @@ def build_scored_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
 
 
 @pytest.fixture(scope="session")
+def backend(tmp_path_factory):
+    """The hand-built store of tests/handbuilt.py, read-only: figures worked out by hand are checked on it."""
+    import ibis
+
+    from . import handbuilt
+
+    return ibis.duckdb.connect(str(handbuilt.build(tmp_path_factory.mktemp("hand") / "hand.duckdb")), read_only=True)
+
+
+@pytest.fixture(scope="session")
 def demo_store(tmp_path_factory) -> Path:
     """A generated store of 4,000 customers x 24 months, trained and scored; do not write to it."""
     return build_scored_demo(tmp_path_factory.mktemp("demo") / "demo.duckdb")

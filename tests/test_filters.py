@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import pytest
 
 from analytics.filters import BadFilter, Filters, Slice
 from analytics.scope import Scope, ScopedStore
-
-from . import handbuilt
-
-
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    path = handbuilt.build(tmp_path_factory.mktemp("hand") / "hand.duckdb")
-    return ibis.duckdb.connect(str(path), read_only=True)
 
 
 def customer_ids(backend, filters, name="customers", scope=Scope.all_branches()):

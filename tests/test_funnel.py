@@ -31,12 +31,6 @@ APRIL_TO_JUNE = Filters(start=dt.date(2024, 4, 30), end=dt.date(2024, 6, 30))
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    path = handbuilt.build(tmp_path_factory.mktemp("hand") / "hand.duckdb")
-    return ibis.duckdb.connect(str(path), read_only=True)
-
-
-@pytest.fixture(scope="module")
 def backend_with_lead_106(tmp_path_factory):
     """The hand-built store plus lead 106 (C2, customer 1): no "lead" event, contacted on 3 Jun at 10:00,
     qualified on 4 Jun at 22:00 (1.5 days later)."""

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import ibis
 import pandas as pd
 import pytest
 
 from analytics import kpis
 from analytics.filters import Filters, Slice
 from analytics.scope import Scope, ScopedStore
-
-from . import handbuilt
-
-
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    path = handbuilt.build(tmp_path_factory.mktemp("hand") / "hand.duckdb")
-    return ibis.duckdb.connect(str(path), read_only=True)
 
 
 def values(frame):

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import pytest
 
 from analytics import portfolio
 from analytics.filters import Filters, Slice
 from analytics.scope import OutOfScope, Scope, ScopedStore
 
-from . import handbuilt
-
 JUNE = dt.date(2024, 6, 30)
-
-
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    path = handbuilt.build(tmp_path_factory.mktemp("hand") / "hand.duckdb")
-    return ibis.duckdb.connect(str(path), read_only=True)
 
 
 def sliced(backend, scope=Scope.all_branches(pii="shown"), filters=Filters(end=JUNE)):

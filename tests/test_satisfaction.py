@@ -23,12 +23,6 @@ D = dt.date
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    path = handbuilt.build(tmp_path_factory.mktemp("hand") / "hand.duckdb")
-    return ibis.duckdb.connect(str(path), read_only=True)
-
-
-@pytest.fixture(scope="module")
 def extended(tmp_path_factory):
     """The hand-built store plus, for customer 3 (BJ01, branch atm):
     - ten answers in April 2024: NPS 10, 10, 9, 9, 9, 8, 7, 7, 6, 0 (5 promoters, 3 passives,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ibis
 import pytest
 
 from analytics.scope import (
@@ -12,13 +11,6 @@ from analytics.scope import (
     Scope,
     ScopedStore,
 )
-
-from . import handbuilt
-
-
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    return ibis.duckdb.connect(str(handbuilt.build(tmp_path_factory.mktemp("hand") / "h.duckdb")), read_only=True)
 
 
 def test_branch_head_sees_only_own_branch_in_every_table(backend):

@@ -15,17 +15,9 @@ from analytics.rules import TIERS, InvalidRules, RuleSet
 from analytics.schema import CHANNELS, PRODUCTS
 from analytics.scope import Scope, ScopedStore
 
-from . import handbuilt
-
 JUNE, JULY = dt.date(2024, 6, 30), dt.date(2024, 7, 31)
 # customer 1's 3-month average AUM: 5,000 in June, 6,000 in July; customer 3's: 50
 NARROW = RuleSet(version=7, tier_cutoffs_cny=(100, 5_500, 10_000))
-
-
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    path = handbuilt.build(tmp_path_factory.mktemp("hand") / "hand.duckdb")
-    return ibis.duckdb.connect(str(path), read_only=True)
 
 
 def sliced(backend, filters=Filters(), rules=RuleSet()):

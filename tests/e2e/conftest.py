@@ -64,9 +64,11 @@ def wait_idle(page) -> None:
     page.wait_for_timeout(500)
 
 
-def sign_in(page, url: str, username: str, password: str = PASSWORD) -> None:
-    page.goto(url)
-    wait_idle(page)
+def sign_in(page, url: str | None, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the form, at `url` or (None) on the page as it stands."""
+    if url:
+        page.goto(url)
+        wait_idle(page)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()

@@ -12,7 +12,7 @@ from analytics.kpis import KPIS
 from auth.roles import PAGES, allowed
 
 from ..conftest import ROOT
-from .conftest import PASSWORD, main_text, sign_in, wait_idle
+from .conftest import main_text, sign_in, wait_idle
 
 USERS = {"exec": "executive", "analyst": "analyst", "admin": "admin", "head_sh01": "branch_head"}
 
@@ -70,10 +70,7 @@ def test_a_deep_link_survives_sign_in_in_a_fresh_browser(browser, app_url):
     wait_idle(page)
     assert page.get_by_label("Password", exact=True).count() == 1
     assert "Audit log" not in main_text(page)
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password", exact=True).fill("bankcrm-demo")
-    page.get_by_role("button", name="Sign in").click()
-    wait_idle(page)
+    sign_in(page, None, "admin")
     assert page.url == url
     assert_page_healthy(page, "Audit log")
     context.close()
@@ -179,12 +176,7 @@ def test_a_link_with_filters_restores_them_after_sign_in_in_a_fresh_browser(brow
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     url = page_url(app_url, "tiers", "?tiers=Wealth&products=loan")
-    page.goto(url)
-    wait_idle(page)
-    page.get_by_label("Username").fill("analyst")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    wait_idle(page)
+    sign_in(page, url, "analyst")
     sidebar = page.inner_text('[data-testid="stSidebar"]')
     assert "Wealth" in sidebar and "loan" in sidebar
     assert "tiers=Wealth" in page.url and "products=loan" in page.url
