@@ -7,7 +7,7 @@ active one in its place (its `version` is part of every cache key).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
@@ -52,9 +52,6 @@ class RuleSet:
             if not 0 < getattr(self, name) < 1:
                 found[name] = "a share between 0 and 1"
         return found
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 DEFAULT_RULES = RuleSet()
