@@ -31,9 +31,10 @@ def warnings(sl: Slice, rm_id: str | None = None, limit: int = 500) -> pd.DataFr
         current = current.filter(current.rm_id == rm_id)
     customers = sl.table("customers").select("customer_id", "name")
     joined = latest_scores(sl).join(current, "customer_id").join(customers, "customer_id")
+    joined = joined.mutate(txn_count=joined.txn_count_30d)  # the month's transactions, as tier() reads them
     listed = joined.select(
         "customer_id", "name", "branch_code", "rm_id",
-        tier=tier(joined.aum_3m_avg_cny.fill_null(0), sl.rules),
+        tier=tier(joined, sl.rules),
         aum_cny=joined.aum_cny.fill_null(0),
         probability=joined.probability,
         value_at_risk_cny=(joined.probability * joined.aum_cny.fill_null(0)).round(2),
@@ -54,7 +55,7 @@ def rate_by(sl: Slice, group: str) -> pd.DataFrame:
     if group not in GROUPS:
         raise ValueError(f"churn rate by {group!r}: choose one of {', '.join(GROUPS)}")
     cm = sl.table("customer_month")
-    key = tier(cm.aum_3m_avg_cny, sl.rules) if group == "tier" else cm.branch_code
+    key = tier(cm, sl.rules) if group == "tier" else cm.branch_code
     start = cm.select("customer_id", next_idx=cm.month_idx + 1, group=key, active=~cm.is_churned)
     start = start.filter(start.active)
     month = cm.filter(sl.in_period(cm.month)).select("customer_id", "month", "month_idx", "churned_in_month")

@@ -29,12 +29,12 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from analytics.rules import DEFAULT_RULES, TIERS, RuleSet, tier
+from analytics.rules import ALL_TIERS, DEFAULT_RULES, RuleSet, tier
 from analytics.schema import CHANNELS, PRODUCTS
 from analytics.scope import BRANCH_SCOPED, CUSTOMER_SCOPED, ScopedStore
 
 CHOICES = ("regions", "branches", "tiers", "products", "channels")
-KNOWN = {"tiers": TIERS, "products": PRODUCTS, "channels": CHANNELS}
+KNOWN = {"tiers": ALL_TIERS, "products": PRODUCTS, "channels": CHANNELS}
 
 
 class BadFilter(ValueError):
@@ -134,7 +134,7 @@ class Slice:
         if f.tiers:
             cm = self.scoped.table("customer_month")
             at = cm.filter(cm.month == self.as_of())
-            at = at.filter(tier(at.aum_3m_avg_cny, self.rules).isin(f.tiers))
+            at = at.filter(tier(at, self.rules).isin(f.tiers))
             kept = kept.semi_join(at.select("customer_id"), "customer_id")
         if f.products:
             a = self.scoped.table("accounts")

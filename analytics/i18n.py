@@ -271,7 +271,7 @@ TEXT: dict[str, tuple[str, str]] = {
 
 # Codes found in the data, by kind: tier, lifecycle stage, product, channel, ...
 TERMS: dict[str, dict[str, tuple[str, str]]] = {
-    "tier": {"Mass": ("Mass", "大众"), "Affluent": ("Affluent", "富裕"), "Wealth": ("Wealth", "财富"),
+    "tier": {"Mass": ("Mass", "大众"), "Potential": ("Potential", "潜力"), "Affluent": ("Affluent", "富裕"), "Wealth": ("Wealth", "财富"),
              "Private": ("Private", "私人银行")},
     "stage": {"New": ("New", "新客户"), "Active": ("Active", "活跃"), "Dormant": ("Dormant", "休眠"),
               "Churn-warning": ("Churn-warning", "流失预警"), "Churned": ("Churned", "已流失")},

@@ -30,7 +30,7 @@ def _current(sl: Slice) -> ir.Table:
     """customer_month at the as-of month, customers not churned, with tier, stage and value at risk."""
     cm = sl.table("customer_month")
     at = cm.filter((cm.month == sl.as_of()) & ~cm.is_churned)
-    at = at.mutate(tier=tier(at.aum_3m_avg_cny, sl.rules), stage=stage(at, sl.rules))
+    at = at.mutate(tier=tier(at, sl.rules), stage=stage(at, sl.rules))
     scores = latest_scores(sl).select("customer_id", "probability")
     return at.left_join(scores, "customer_id").mutate(
         value_at_risk_cny=(_.probability * _.aum_cny).fill_null(0)).drop("customer_id_right")
@@ -137,7 +137,7 @@ def customer_360(sl: Slice, customer_id: int) -> Customer360:
     cm = of("customer_month")
     balances = cm.select("month", "deposits_cny", "investments_cny", "insurance_cny", "loans_cny", "aum_cny",
                          "aum_3m_avg_cny", "products_held", "days_since_last_txn", "tenure_months", "is_churned",
-                         tier=tier(cm.aum_3m_avg_cny, sl.rules), stage=stage(cm, sl.rules)).order_by("month").execute()
+                         tier=tier(cm, sl.rules), stage=stage(cm, sl.rules)).order_by("month").execute()
     if len(balances):
         last = balances.iloc[-1]
         profile.update({k: last[k] for k in ("tier", "stage", "aum_cny", "products_held", "days_since_last_txn")})

@@ -1,85 +1,158 @@
 """The rule set: how customers are put into tiers and lifecycle stages.
 
 One typed, validated value read by every page. The defaults are those of
-shared/DESIGN.md; the segment studio will store edited versions and pass the
-active one in its place (its `version` is part of every cache key).
+shared/DESIGN.md; the segment studio (analytics.rulebook) stores edited
+versions, and the approved one replaces the defaults everywhere. The whole
+value, version included, is part of every cache key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import math
+from dataclasses import asdict, dataclass, fields
 
 import ibis
 import ibis.expr.types as ir
 
 TIERS = ("Mass", "Affluent", "Wealth", "Private")
+POTENTIAL = "Potential"  # the optional override's tier, between Mass and Affluent
+ALL_TIERS = (TIERS[0], POTENTIAL, *TIERS[1:])
 STAGES = ("New", "Active", "Dormant", "Churn-warning", "Churned")
 
 
 class InvalidRules(ValueError):
+    """A rule set that cannot be used; `problems` names each bad field and why."""
+
     def __init__(self, problems: dict[str, str]):
         self.problems = problems
         super().__init__("; ".join(f"{name}: {why}" for name, why in problems.items()))
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class RuleSet:
-    version: int = 0                       # 0: the built-in defaults
+    version: int = 0                       # 0: the built-in defaults; saved versions count from 1
     # Mass < first <= Affluent < second <= Wealth < third <= Private, on the 3-month average AUM
     tier_cutoffs_cny: tuple[float, float, float] = (50_000, 500_000, 6_000_000)
-    dormant_days: int = 90                 # no customer-initiated transaction for this long
+    # Override: a Mass customer whose AUM rose by more than this share over 3 months and who made at
+    # least `potential_min_txns` transactions in the month is "Potential" (0: no override).
+    potential_aum_rise_share: float = 0.0
+    potential_min_txns: int = 20
+    active_min_txns: int = 0               # transactions in the month below this: Dormant (0: any)
+    dormant_days: int = 90                 # no customer-initiated transaction for this long: Dormant
     new_tenure_months: int = 6             # tenure below this counts as New
     warning_aum_drop_share: float = 0.30   # AUM down by more than this over 3 months: Churn-warning
     warning_probability: float = 0.30      # churn probability over this: Churn-warning
     cross_sell_products: int = 2           # products held that count as cross-sold
+    # The service model: customers one relationship manager serves, per tier of ALL_TIERS.
+    customers_per_rm: tuple[int, int, int, int, int] = (2_000, 600, 600, 150, 40)
 
     def __post_init__(self):
+        for name in ("tier_cutoffs_cny", "customers_per_rm"):  # lists from JSON, tuples in the cache key
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         if problems := self.problems():
             raise InvalidRules(problems)
 
     def problems(self) -> dict[str, str]:
         found = {}
+        if not _whole(self.version) or self.version < 0:
+            found["version"] = "a whole number, 0 or more"
         cutoffs = self.tier_cutoffs_cny
-        if len(cutoffs) != 3 or any(not isinstance(c, int | float) or c <= 0 for c in cutoffs):
+        if not isinstance(cutoffs, tuple) or len(cutoffs) != 3 or not all(_number(c) and c > 0 for c in cutoffs):
             found["tier_cutoffs_cny"] = "three positive amounts in CNY"
         elif not cutoffs[0] < cutoffs[1] < cutoffs[2]:
             found["tier_cutoffs_cny"] = "each cut-off must be above the one before"
-        for name in ("dormant_days", "new_tenure_months", "cross_sell_products"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        ratio = self.customers_per_rm
+        if not isinstance(ratio, tuple) or len(ratio) != len(ALL_TIERS) or not all(_whole(r) and r > 0 for r in ratio):
+            found["customers_per_rm"] = f"{len(ALL_TIERS)} positive whole numbers, one per tier ({', '.join(ALL_TIERS)})"
+        for name in ("dormant_days", "new_tenure_months", "cross_sell_products", "potential_min_txns"):
+            if not _whole(value := getattr(self, name)) or value <= 0:
                 found[name] = "a positive whole number"
+        if not _whole(self.active_min_txns) or self.active_min_txns < 0:
+            found["active_min_txns"] = "a whole number, 0 or more"
         for name in ("warning_aum_drop_share", "warning_probability"):
-            if not 0 < getattr(self, name) < 1:
+            if not _number(value := getattr(self, name)) or not 0 < value < 1:
                 found[name] = "a share between 0 and 1"
+        if not _number(self.potential_aum_rise_share) or not 0 <= self.potential_aum_rise_share < 1:
+            found["potential_aum_rise_share"] = "a share from 0 (no override) to below 1"
         return found
+
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        """The tiers this rule set puts customers in, lowest first."""
+        return ALL_TIERS if self.potential_aum_rise_share else TIERS
+
+    def customers_per_rm_of(self, tier_name: str) -> int:
+        return self.customers_per_rm[ALL_TIERS.index(tier_name)]
+
+    def to_json(self) -> str:
+        """The rules without the version (the store numbers versions)."""
+        body = asdict(self)
+        del body["version"]
+        return json.dumps(body, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, version: int = 0) -> RuleSet:
+        """The reverse of `to_json`; an unknown field or a bad value raises InvalidRules naming it."""
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InvalidRules({"rules_json": f"not JSON: {e}"}) from None
+        if not isinstance(body, dict):
+            raise InvalidRules({"rules_json": "an object of rule fields"})
+        known = {f.name for f in fields(cls)} - {"version"}
+        if unknown := sorted(set(body) - known):
+            raise InvalidRules({name: "not a rule of this version of bankcrm" for name in unknown})
+        return cls(version=version, **body)
+
+    def changes(self, other: RuleSet) -> dict[str, tuple]:
+        """Fields that differ from `other` (version aside): name -> (this value, other's value)."""
+        return {f.name: (getattr(self, f.name), getattr(other, f.name))
+                for f in fields(self) if f.name != "version" and getattr(self, f.name) != getattr(other, f.name)}
 
 
 DEFAULT_RULES = RuleSet()
 
 
-def tier(aum_3m_avg_cny: ir.NumericValue, rules: RuleSet = DEFAULT_RULES) -> ir.StringValue:
-    """The tier of a 3-month average AUM."""
+def tier(t: ir.Table, rules: RuleSet = DEFAULT_RULES) -> ir.StringValue:
+    """The tier of each row of a customer_month-like table (aum_3m_avg_cny, aum_cny, aum_3m_ago_cny,
+    txn_count): by the 3-month average AUM, then the Potential override."""
     low, middle, high = rules.tier_cutoffs_cny
-    return ibis.cases(
-        (aum_3m_avg_cny < low, TIERS[0]),
-        (aum_3m_avg_cny < middle, TIERS[1]),
-        (aum_3m_avg_cny < high, TIERS[2]),
-        else_=TIERS[3],
-    )
+    aum = t.aum_3m_avg_cny.fill_null(0)
+    cases = [(aum < low, TIERS[0])]
+    if rules.potential_aum_rise_share:
+        rising = (t.aum_3m_ago_cny > 0) & (t.aum_cny > t.aum_3m_ago_cny * (1 + rules.potential_aum_rise_share))
+        cases.insert(0, ((aum < low) & rising & (t.txn_count >= rules.potential_min_txns), POTENTIAL))
+    return ibis.cases(*cases, (aum < middle, TIERS[1]), (aum < high, TIERS[2]), else_=TIERS[3])
 
 
-def stage(customer_month: ir.Table, rules: RuleSet = DEFAULT_RULES) -> ir.StringValue:
+def stage(customer_month: ir.Table, rules: RuleSet = DEFAULT_RULES,
+          probability: ir.FloatingValue | None = None) -> ir.StringValue:
     """The lifecycle stage of each customer_month row; the first that applies wins:
-    Churned; Churn-warning (AUM down by more than the set share over 3 months);
-    Dormant (no customer-initiated transaction for `dormant_days`); New (tenure
-    under `new_tenure_months`); otherwise Active. The model's risk score joins
-    Churn-warning where a score exists (see churn.warnings)."""
+    Churned; Churn-warning (AUM down by more than the set share over 3 months, or a churn
+    `probability` over the threshold where one is given); Dormant (no customer-initiated transaction
+    for `dormant_days`, or fewer than `active_min_txns` in the month); New (tenure under
+    `new_tenure_months`); otherwise Active."""
     cm = customer_month
-    falling = (cm.aum_3m_ago_cny > 0) & (cm.aum_cny < cm.aum_3m_ago_cny * (1 - rules.warning_aum_drop_share))
+    warning = (cm.aum_3m_ago_cny > 0) & (cm.aum_cny < cm.aum_3m_ago_cny * (1 - rules.warning_aum_drop_share))
+    if probability is not None:
+        warning |= probability.fill_null(0) > rules.warning_probability
+    dormant = cm.days_since_last_txn >= rules.dormant_days
+    if rules.active_min_txns:
+        dormant |= cm.txn_count < rules.active_min_txns
     return ibis.cases(
         (cm.is_churned, STAGES[4]),
-        (falling, STAGES[3]),
-        (cm.days_since_last_txn >= rules.dormant_days, STAGES[2]),
+        (warning, STAGES[3]),
+        (dormant, STAGES[2]),
         (cm.tenure_months < rules.new_tenure_months, STAGES[0]),
         else_=STAGES[1],
     )

@@ -21,7 +21,7 @@ import pandas as pd
 from ibis import _
 
 from analytics.filters import Slice, month_end
-from analytics.rules import TIERS, tier
+from analytics.rules import ALL_TIERS, tier
 
 Z_95 = 1.96
 DIMENSIONS = ("tier", "branch", "channel", "touchpoint")
@@ -133,7 +133,7 @@ def by(sl: Slice, dimension: str) -> pd.DataFrame:
     if dimension == "tier":
         cm = sl.table("customer_month")
         at = cm.filter(cm.month == sl.as_of())
-        s = s.join(at.select("customer_id", tier=tier(at.aum_3m_avg_cny, sl.rules)), "customer_id")
+        s = s.join(at.select("customer_id", tier=tier(at, sl.rules)), "customer_id")
     elif dimension == "branch":
         s = s.join(sl.table("customers").select("customer_id", branch=_.branch_code), "customer_id")
     counts = s.group_by(dimension).agg(**_answer_counts(s))
@@ -146,7 +146,7 @@ def by(sl: Slice, dimension: str) -> pd.DataFrame:
         csat=csat["value"], csat_low=csat["low"], csat_high=csat["high"],
     )
     frame = expr.execute()
-    order = (lambda col: col.map(TIERS.index)) if dimension == "tier" else None
+    order = (lambda col: col.map(ALL_TIERS.index)) if dimension == "tier" else None
     return frame.sort_values(dimension, key=order, ignore_index=True)
 
 

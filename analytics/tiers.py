@@ -13,7 +13,7 @@ import pandas as pd
 from ibis import _
 
 from analytics.filters import Slice
-from analytics.rules import STAGES, TIERS, stage, tier
+from analytics.rules import ALL_TIERS, STAGES, stage, tier
 
 NEW, GONE = STAGES[0], STAGES[4]  # migration from nowhere / to nowhere
 
@@ -22,12 +22,12 @@ def _tiered(sl: Slice, month: ir.DateScalar | dt.date | None = None) -> ir.Table
     """customer_month rows of customers not churned at the month (default: the as-of month), with their tier."""
     cm = sl.table("customer_month")
     at = cm.filter((cm.month == (sl.as_of() if month is None else month)) & ~cm.is_churned)
-    return at.mutate(tier=tier(at.aum_3m_avg_cny, sl.rules))
+    return at.mutate(tier=tier(at, sl.rules))
 
 
-def _every_tier(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """One row per tier in tier order, zero where a tier has nobody."""
-    return (frame.set_index("tier").reindex(list(TIERS)).fillna({c: 0 for c in columns})
+def _every_tier(frame: pd.DataFrame, columns: list[str], sl: Slice) -> pd.DataFrame:
+    """One row per tier of the rule set in tier order, zero where a tier has nobody."""
+    return (frame.set_index("tier").reindex(list(sl.rules.tiers)).fillna({c: 0 for c in columns})
             .astype({c: "int64" for c in columns if c in ("customers",)}).reset_index())
 
 
@@ -35,7 +35,7 @@ def summary(sl: Slice) -> pd.DataFrame:
     """Customers and AUM per tier at the as-of month, with each tier's share of the whole."""
     t = _tiered(sl)
     frame = t.group_by("tier").agg(customers=_.count(), aum_cny=_.aum_cny.sum()).execute()
-    frame = _every_tier(frame, ["customers", "aum_cny"])
+    frame = _every_tier(frame, ["customers", "aum_cny"], sl)
     frame["customers_share"] = frame.customers / frame.customers.sum() if frame.customers.sum() else float("nan")
     frame["aum_share"] = frame.aum_cny / frame.aum_cny.sum() if frame.aum_cny.sum() else float("nan")
     return frame
@@ -57,7 +57,7 @@ def migration(sl: Slice, from_month: dt.date, to_month: dt.date) -> pd.DataFrame
     moves = before.outer_join(after, before.customer_id == after.customer_id).select(
         from_tier=_.from_tier.fill_null(NEW), to_tier=_.to_tier.fill_null(GONE))
     frame = moves.group_by("from_tier", "to_tier").agg(customers=_.count()).execute()
-    order = {name: i for i, name in enumerate((NEW, *TIERS, GONE))}
+    order = {name: i for i, name in enumerate((NEW, *ALL_TIERS, GONE))}
     return frame.sort_values(["from_tier", "to_tier"], key=lambda s: s.map(order)).reset_index(drop=True)
 
 
@@ -70,7 +70,7 @@ def products(sl: Slice) -> pd.DataFrame:
         products_per_customer=_.products_held.mean(),
         cross_sold_share=(_.products_held >= sl.rules.cross_sell_products).mean(),
     ).execute()
-    return _every_tier(frame, ["customers"])
+    return _every_tier(frame, ["customers"], sl)
 
 
 def lifecycle(sl: Slice) -> pd.DataFrame:

@@ -7,7 +7,6 @@ import streamlit as st
 from analytics import format as fmt
 from analytics import tiers
 from analytics.filters import period
-from analytics.rules import TIERS
 from ui import guard, theme
 from ui.cache import active_rules, compute, filter_options
 from ui.charts import chart, clicked, drillable
@@ -46,7 +45,7 @@ table(summary, {"tier": ("col.tier", "term:tier"), "customers": ("col.customers"
                 "customers_share": ("col.share_customers", "pct1"), "aum_cny": ("col.aum", "cny"),
                 "aum_share": ("col.share_aum", "pct1")}, "tiers")
 
-drill = filters.but(tiers=(picked,)) if picked in TIERS else filters
+drill = filters.but(tiers=(picked,)) if picked in rules.tiers else filters
 if drill is not filters:
     st.info(t("tiers.selected", tier=term("tier", picked)))
 else:
@@ -74,7 +73,7 @@ earlier = [m for m in months if m < to_month] or [to_month]
 from_month = left.selectbox(t("tiers.from_month"), earlier[::-1], index=min(11, len(earlier) - 1),
                             format_func=month_names(), key="migration_from")
 moves = compute(tiers.migration, drill, from_month, to_month)
-nodes = [tiers.NEW, *TIERS, tiers.GONE]
+nodes = [tiers.NEW, *rules.tiers, tiers.GONE]
 node_names = [term("stage", n) if n in (tiers.NEW, tiers.GONE) else term("tier", n) for n in nodes]
 node_colours = [theme.STAGE_COLOURS.get(n) or theme.TIER_COLOURS[n] for n in nodes]
 sources = [nodes.index(v) for v in moves.from_tier]

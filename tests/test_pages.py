@@ -10,7 +10,7 @@ import pytest
 from analytics import format as fmt
 from analytics import i18n, kpis, portfolio, tiers
 from analytics.filters import Filters, Slice
-from analytics.rules import TIERS
+from analytics.rules import ALL_TIERS
 from analytics.schema import PRODUCTS
 from analytics.scope import Scope, ScopedStore
 from auth.roles import PAGES, allowed
@@ -190,7 +190,7 @@ def test_every_message_and_term_exists_in_both_languages():
         assert sorted(i18n.TEXT[key][0].count("{") for _ in "x") == sorted(zh.count("{") for _ in "x"), key
     for kind, terms in i18n.TERMS.items():
         assert all(en and zh for en, zh in terms.values()), kind
-    assert set(i18n.TERMS["tier"]) == set(TIERS)
+    assert set(i18n.TERMS["tier"]) == set(ALL_TIERS)
 
 
 def test_without_a_store_the_app_says_how_to_make_one(tmp_path, monkeypatch):

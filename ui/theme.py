@@ -5,11 +5,11 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from analytics.rules import STAGES, TIERS
+from analytics.rules import ALL_TIERS, STAGES
 from analytics.schema import FUNNEL_STAGES
 from ui.i18n import term
 
-TIER_COLOURS = dict(zip(TIERS, ("#8FB3C7", "#3E7CB1", "#1B4F72", "#C9A227")))
+TIER_COLOURS = dict(zip(ALL_TIERS, ("#8FB3C7", "#6FBF9A", "#3E7CB1", "#1B4F72", "#C9A227")))
 STAGE_COLOURS = dict(zip(STAGES, ("#6BAED6", "#2CA25F", "#A6A6A6", "#F28E2B", "#C0392B")))
 FUNNEL_COLOURS = dict(zip(FUNNEL_STAGES, ("#C6DBEF", "#9ECAE1", "#6BAED6", "#4292C6", "#2171B5", "#08519C")))
 SERIES = ("#1B4F72", "#C9A227", "#2CA25F", "#C0392B", "#8E44AD", "#F28E2B", "#3E7CB1", "#7F8C8D")
@@ -38,5 +38,5 @@ def colours(kind: str) -> dict[str, str]:
 
 def order(kind: str) -> list[str]:
     """The codes of `kind` in their natural order, as shown, for `category_orders`."""
-    codes = {"tier": TIERS, "stage": STAGES, "funnel": FUNNEL_STAGES}[kind]
+    codes = {"tier": ALL_TIERS, "stage": STAGES, "funnel": FUNNEL_STAGES}[kind]
     return [term(kind, code) for code in codes]
