@@ -26,14 +26,15 @@ def _as_of_idx(sl: Slice) -> ir.IntegerScalar:
     return as_of.year() * 12 + as_of.month() - 1
 
 
-def _current(sl: Slice) -> ir.Table:
-    """customer_month at the as-of month, customers not churned, with tier, stage and value at risk."""
+def current(sl: Slice) -> ir.Table:
+    """customer_month at the as-of month, customers not churned, with the latest churn probability, tier,
+    stage and value at risk."""
     cm = sl.table("customer_month")
     at = cm.filter((cm.month == sl.as_of()) & ~cm.is_churned)
-    at = at.mutate(tier=tier(at, sl.rules), stage=stage(at, sl.rules))
     scores = latest_scores(sl).select("customer_id", "probability")
-    return at.left_join(scores, "customer_id").mutate(
-        value_at_risk_cny=(_.probability * _.aum_cny).fill_null(0)).drop("customer_id_right")
+    at = at.left_join(scores, "customer_id").drop("customer_id_right")
+    return at.mutate(tier=tier(at, sl.rules), stage=stage(at, sl.rules, at.probability),
+                     value_at_risk_cny=(at.probability * at.aum_cny).fill_null(0))
 
 
 def _rates_12m(sl: Slice, key: str) -> ir.Table:
@@ -63,13 +64,13 @@ def _nps_12m(sl: Slice, key: str) -> ir.Table:
 def branches(sl: Slice) -> pd.DataFrame:
     """The branch league table at the as-of month, largest AUM first: customers, AUM and its change
     over 12 months, 12-month churn rate, NPS over the last 12 months, and value at risk."""
-    current = _current(sl).group_by("branch_code").agg(
+    now = current(sl).group_by("branch_code").agg(
         customers=_.count(), aum_cny=_.aum_cny.sum(), value_at_risk_cny=_.value_at_risk_cny.sum())
     cm = sl.table("customer_month")
     year_ago = cm.filter((cm.month_idx == _as_of_idx(sl) - 12) & ~cm.is_churned).group_by("branch_code").agg(
         aum_year_ago_cny=_.aum_cny.sum())
     b = sl.table("branches").select("branch_code", "name", "name_en", "region")
-    joined = (b.join(current, "branch_code")
+    joined = (b.join(now, "branch_code")
               .left_join(year_ago, "branch_code").drop("branch_code_right")
               .left_join(_rates_12m(sl, "branch_code"), "branch_code").drop("branch_code_right")
               .left_join(_nps_12m(sl, "branch_code"), "branch_code").drop("branch_code_right"))
@@ -82,9 +83,9 @@ def branches(sl: Slice) -> pd.DataFrame:
 def relationship_managers(sl: Slice, branch_code: str) -> pd.DataFrame:
     """The relationship managers of one branch: customers, AUM, Wealth-and-above customers,
     12-month churn rate and value at risk of their book, largest AUM first."""
-    current = _current(sl)
-    current = current.filter(current.branch_code == branch_code)
-    book = current.group_by("rm_id").agg(
+    now = current(sl)
+    now = now.filter(now.branch_code == branch_code)
+    book = now.group_by("rm_id").agg(
         customers=_.count(), aum_cny=_.aum_cny.sum(),
         high_tier_customers=_.tier.isin(("Wealth", "Private")).sum().cast("int64"),
         at_risk_customers=(_.probability >= sl.rules.warning_probability).sum().cast("int64"),
@@ -97,10 +98,10 @@ def relationship_managers(sl: Slice, branch_code: str) -> pd.DataFrame:
 
 def customers(sl: Slice, rm_id: str, limit: int = 1000) -> pd.DataFrame:
     """The customers of one relationship manager at the as-of month, highest value at risk first."""
-    current = _current(sl)
-    current = current.filter(current.rm_id == rm_id)
+    now = current(sl)
+    now = now.filter(now.rm_id == rm_id)
     names = sl.table("customers").select("customer_id", "name")
-    listed = current.join(names, "customer_id").select(
+    listed = now.join(names, "customer_id").select(
         "customer_id", "name", "tier", "stage", "aum_cny", "products_held", "days_since_last_txn",
         "tenure_months", "probability", "value_at_risk_cny")
     return listed.order_by([ibis.desc("value_at_risk_cny"), ibis.desc("aum_cny"), "customer_id"]).limit(limit).execute()

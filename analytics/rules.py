@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, fields
 import ibis
 import ibis.expr.types as ir
 
+from analytics.i18n import t
+
 TIERS = ("Mass", "Affluent", "Wealth", "Private")
 POTENTIAL = "Potential"  # the optional override's tier, between Mass and Affluent
 ALL_TIERS = (TIERS[0], POTENTIAL, *TIERS[1:])
@@ -22,11 +24,11 @@ STAGES = ("New", "Active", "Dormant", "Churn-warning", "Churned")
 
 
 class InvalidRules(ValueError):
-    """A rule set that cannot be used; `problems` names each bad field and why."""
+    """A rule set that cannot be used; `problems` maps each bad field to why (a key of analytics.i18n)."""
 
     def __init__(self, problems: dict[str, str]):
         self.problems = problems
-        super().__init__("; ".join(f"{name}: {why}" for name, why in problems.items()))
+        super().__init__("; ".join(f"{name}: {t(why)}" for name, why in problems.items()))
 
 
 def _whole(value) -> bool:
@@ -65,25 +67,25 @@ class RuleSet:
     def problems(self) -> dict[str, str]:
         found = {}
         if not _whole(self.version) or self.version < 0:
-            found["version"] = "a whole number, 0 or more"
+            found["version"] = "rules.problem.whole"
         cutoffs = self.tier_cutoffs_cny
         if not isinstance(cutoffs, tuple) or len(cutoffs) != 3 or not all(_number(c) and c > 0 for c in cutoffs):
-            found["tier_cutoffs_cny"] = "three positive amounts in CNY"
+            found["tier_cutoffs_cny"] = "rules.problem.cutoffs"
         elif not cutoffs[0] < cutoffs[1] < cutoffs[2]:
-            found["tier_cutoffs_cny"] = "each cut-off must be above the one before"
+            found["tier_cutoffs_cny"] = "rules.problem.cutoffs_rise"
         ratio = self.customers_per_rm
         if not isinstance(ratio, tuple) or len(ratio) != len(ALL_TIERS) or not all(_whole(r) and r > 0 for r in ratio):
-            found["customers_per_rm"] = f"{len(ALL_TIERS)} positive whole numbers, one per tier ({', '.join(ALL_TIERS)})"
+            found["customers_per_rm"] = "rules.problem.per_rm"
         for name in ("dormant_days", "new_tenure_months", "cross_sell_products", "potential_min_txns"):
             if not _whole(value := getattr(self, name)) or value <= 0:
-                found[name] = "a positive whole number"
+                found[name] = "rules.problem.positive_whole"
         if not _whole(self.active_min_txns) or self.active_min_txns < 0:
-            found["active_min_txns"] = "a whole number, 0 or more"
+            found["active_min_txns"] = "rules.problem.whole"
         for name in ("warning_aum_drop_share", "warning_probability"):
             if not _number(value := getattr(self, name)) or not 0 < value < 1:
-                found[name] = "a share between 0 and 1"
+                found[name] = "rules.problem.share"
         if not _number(self.potential_aum_rise_share) or not 0 <= self.potential_aum_rise_share < 1:
-            found["potential_aum_rise_share"] = "a share from 0 (no override) to below 1"
+            found["potential_aum_rise_share"] = "rules.problem.rise_share"
         return found
 
     @property
@@ -105,13 +107,13 @@ class RuleSet:
         """The reverse of `to_json`; an unknown field or a bad value raises InvalidRules naming it."""
         try:
             body = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InvalidRules({"rules_json": f"not JSON: {e}"}) from None
+        except json.JSONDecodeError:
+            raise InvalidRules({"rules_json": "rules.problem.json"}) from None
         if not isinstance(body, dict):
-            raise InvalidRules({"rules_json": "an object of rule fields"})
+            raise InvalidRules({"rules_json": "rules.problem.object"})
         known = {f.name for f in fields(cls)} - {"version"}
         if unknown := sorted(set(body) - known):
-            raise InvalidRules({name: "not a rule of this version of bankcrm" for name in unknown})
+            raise InvalidRules({name: "rules.problem.unknown" for name in unknown})
         return cls(version=version, **body)
 
     def changes(self, other: RuleSet) -> dict[str, tuple]:

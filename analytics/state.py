@@ -27,6 +27,7 @@ PACKAGE = "analytics.state_migrations"
 AUDIT_EVENTS = (
     "login", "login_failed", "logout", "lockout", "lockout_ended", "session_expired",
     "page_refused", "customer_360_opened", "download", "care_task_assigned",
+    "rules_saved", "rules_proposed", "rules_approved", "rules_rejected", "rules_rolled_back",
     "import", "import_rejected", "generate",
     "user_added", "user_disabled", "password_reset", "role_changed", "branches_changed",
 )
@@ -42,6 +43,14 @@ def default_path(store_path: Path | None = None) -> Path:
 
 def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def append_audit(con: sqlite3.Connection, actor: str, event: str, role: str | None = None, **detail) -> None:
+    """Append one event to the audit log inside the caller's transaction (it commits with the change)."""
+    if event not in AUDIT_EVENTS:
+        raise ValueError(f"unknown audit event {event!r}")
+    con.execute("INSERT INTO audit_log (occurred_at, actor, role, event, detail_json) VALUES (?, ?, ?, ?, ?)",
+                [utc_now(), actor, role, event, json.dumps(detail, ensure_ascii=False, default=str)])
 
 
 class StateStore:
@@ -89,11 +98,8 @@ class StateStore:
 
     def record(self, actor: str, event: str, role: str | None = None, **detail) -> None:
         """Append one event to the audit log."""
-        if event not in AUDIT_EVENTS:
-            raise ValueError(f"unknown audit event {event!r}")
         with self.transaction() as con:
-            con.execute("INSERT INTO audit_log (occurred_at, actor, role, event, detail_json) VALUES (?, ?, ?, ?, ?)",
-                        [utc_now(), actor, role, event, json.dumps(detail, ensure_ascii=False, default=str)])
+            append_audit(con, actor, event, role, **detail)
 
     def audit_events(self, *, actor: str | None = None, event: str | None = None,
                      since: dt.date | None = None, limit: int = 1000) -> pd.DataFrame:
