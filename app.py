@@ -11,7 +11,7 @@ from auth.roles import PAGES, allowed
 from auth.signin import signed_in
 from auth.users import UsersFile, production_problems
 from ui import filters, guard, theme  # noqa: F401  (theme: the plotly template every chart uses)
-from ui.cache import filter_options, store
+from ui.cache import filter_options, read_active_rules, store
 from ui.i18n import switch, t
 
 st.set_page_config(page_title="bankcrm", page_icon="🏦", layout="wide")
@@ -64,6 +64,7 @@ if not allowed(session.user.role, current_key):
     st.error(t("page.refused", role=role, page=pages[current_key].title))
     st.stop()
 
+read_active_rules()
 filters.sidebar(filter_options())
 
 with guard.running(current_key):

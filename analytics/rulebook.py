@@ -62,9 +62,9 @@ class RuleBook:
                 " ORDER BY r.version DESC", con)
             active = self._active(con).version
         frame["status"] = frame.pop("last_step").map(_STATUS_OF_STEP).fillna("draft")
-        defaults = pd.DataFrame([{"version": 0, "author": "bankcrm", "comment": "built-in defaults",
-                                  "based_on": 0, "status": "approved"}])
-        frame = pd.concat([frame, defaults], ignore_index=True) if len(frame) else defaults
+        defaults = {**dict.fromkeys(frame.columns), "version": 0, "author": "bankcrm", "comment": "built-in defaults",
+                    "based_on": 0, "status": "approved"}
+        frame.loc[len(frame)] = defaults
         frame["active"] = frame.version == active
         return frame
 

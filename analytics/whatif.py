@@ -42,6 +42,7 @@ class WhatIf:
     moved: int              # customers whose tier changes
     aum_moved_cny: float
     stage_moved: int        # customers whose lifecycle stage changes
+    changed: int            # customers whose tier or stage changes (the movers list)
 
 
 class Study:
@@ -75,7 +76,8 @@ class Study:
             branches=self._branches(g, before, after), rm_load=_rm_load(g, before, after),
             customers=int(g.customers.sum()), moved=int(g.customers[g.tier_before != g.tier_after].sum()),
             aum_moved_cny=float(g.aum_cny[g.tier_before != g.tier_after].sum()),
-            stage_moved=int(g.customers[g.stage_before != g.stage_after].sum()))
+            stage_moved=int(g.customers[g.stage_before != g.stage_after].sum()),
+            changed=int(g.customers[(g.tier_before != g.tier_after) | (g.stage_before != g.stage_after)].sum()))
 
     def movers(self, before: RuleSet, after: RuleSet, limit: int = 1000) -> pd.DataFrame:
         """Customers whose tier or stage changes, largest 3-month average AUM first: customer_id, name,

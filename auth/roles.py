@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analytics import rulebook
 from analytics.i18n import t
 from analytics.scope import Scope
 
@@ -47,6 +48,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("satisfaction", "pages/satisfaction.py", ":material/sentiment_satisfied:", ALL),
     PageSpec("churn", "pages/churn.py", ":material/warning:", ALL),
     PageSpec("portfolio", "pages/portfolio.py", ":material/account_tree:", ALL),
+    PageSpec("studio", "pages/studio.py", ":material/tune:", rulebook.EDITORS),
     PageSpec("users", "pages/users.py", ":material/group:", frozenset({"admin"})),
     PageSpec("audit", "pages/audit.py", ":material/shield_person:", frozenset({"admin"})),
 )

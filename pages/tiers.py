@@ -1,7 +1,6 @@
 """Tiers: customers and AUM by tier and branch, migration between two months, products per customer."""
 
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import format as fmt
@@ -9,7 +8,7 @@ from analytics import tiers
 from analytics.filters import period
 from ui import guard, theme
 from ui.cache import active_rules, compute, filter_options
-from ui.charts import chart, clicked, drillable
+from ui.charts import chart, clicked, drillable, migration
 from ui.filters import current
 from ui.i18n import lang, month_names, t, term
 from ui.tables import table
@@ -74,18 +73,8 @@ from_month = left.selectbox(t("tiers.from_month"), earlier[::-1], index=min(11, 
                             format_func=month_names(), key="migration_from")
 moves = compute(tiers.migration, drill, from_month, to_month)
 nodes = [tiers.NEW, *rules.tiers, tiers.GONE]
+migration(moves, nodes, fmt.month(from_month, lang()), fmt.month(to_month, lang()), key="migration_sankey")
 node_names = [term("stage", n) if n in (tiers.NEW, tiers.GONE) else term("tier", n) for n in nodes]
-node_colours = [theme.STAGE_COLOURS.get(n) or theme.TIER_COLOURS[n] for n in nodes]
-sources = [nodes.index(v) for v in moves.from_tier]
-link_targets = [len(nodes) + nodes.index(v) for v in moves.to_tier]
-sankey = go.Figure(go.Sankey(
-    node=dict(label=[f"{n} · {fmt.month(from_month, lang())}" for n in node_names]
-              + [f"{n} · {fmt.month(to_month, lang())}" for n in node_names],
-              color=node_colours * 2, pad=14, thickness=16),
-    link=dict(source=sources, target=link_targets, value=list(moves.customers), color="rgba(120,130,140,0.25)"),
-))
-sankey.update_layout(height=420)
-chart(sankey, key="migration_sankey")
 table(moves.assign(from_name=[node_names[nodes.index(v)] for v in moves.from_tier],
                    to_name=[node_names[nodes.index(v)] for v in moves.to_tier]),
       {"from_name": ("col.from_tier", None), "to_name": ("col.to_tier", None), "customers": ("col.customers", "count")},

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from analytics import kpis, tiers
 from analytics.filters import Filters, Slice
-from analytics.rules import TIERS, InvalidRules, RuleSet
+from analytics.rules import TIERS, RuleSet
 from analytics.schema import CHANNELS, PRODUCTS
 from analytics.scope import Scope, ScopedStore
 
@@ -61,7 +61,6 @@ def test_lifecycle_stage_by_tier(backend):
     frame = tiers.lifecycle(sliced(backend, Filters(end=JUNE)))
     # customer 1: last transaction 28 Apr, 63 days: Active; customer 3: 5 Jan, 177 days: Dormant
     assert {(r.tier, r.stage): r.customers for r in frame.itertuples()} == {("Mass", "Active"): 1, ("Mass", "Dormant"): 1}
-
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ def test_migration_matrix_and_totals(study):
     effect = study.compare(DEFAULT_RULES, PROPOSAL)
     assert effect.matrix[["from_tier", "to_tier", "customers", "aum_cny"]].values.tolist() == [
         ["Mass", "Mass", 1, 50], ["Mass", "Affluent", 1, 4_000]]
-    assert (effect.customers, effect.moved, effect.aum_moved_cny, effect.stage_moved) == (2, 1, 4_000, 1)
+    assert (effect.customers, effect.moved, effect.aum_moved_cny, effect.stage_moved, effect.changed) == (2, 1, 4_000, 1, 2)
 
 
 def test_lifecycle_stages_gained_and_lost(study):

@@ -1,4 +1,5 @@
-"""The one place the app caches: a store per process, figures per (function, scope, store, filters, rules).
+"""The one place the app caches: a store per process, figures per (function, scope, store, filters, rules),
+and what-if studies per (scope, store, filters, rules).
 
 `st.cache_data` is shared by every session of the server, so everything
 that changes an answer (who asks, which store file, which filters, which
@@ -13,10 +14,15 @@ from collections.abc import Callable
 import streamlit as st
 
 from analytics.filters import Filters, Options, Slice, options
-from analytics.rules import DEFAULT_RULES, RuleSet
+from analytics.rulebook import RuleBook
+from analytics.rules import RuleSet
 from analytics.scope import Scope, ScopedStore
+from analytics.state import StateStore
 from analytics.store import Store, default_path
+from analytics.whatif import Study, WhatIf
 from auth.signin import KEY_SCOPE
+
+KEY_RULES = "bankcrm_rules"
 
 
 @st.cache_resource
@@ -39,9 +45,16 @@ def session_scope() -> Scope:
     return st.session_state[KEY_SCOPE]
 
 
+def read_active_rules() -> RuleSet:
+    """Read the approved rule set from the state store, once per run (app.py does, before the page):
+    an approval reaches every session at its next rerun."""
+    st.session_state[KEY_RULES] = RuleBook(StateStore()).active()
+    return st.session_state[KEY_RULES]
+
+
 def active_rules() -> RuleSet:
-    """The rule set every page reads (the segment studio will make this the approved version)."""
-    return DEFAULT_RULES
+    """The rule set every page reads this run."""
+    return st.session_state.get(KEY_RULES) or read_active_rules()
 
 
 def compute(fn: Callable, filters: Filters, *args):
@@ -69,3 +82,22 @@ def _options(scope: Scope, version: tuple[int, int]) -> Options:
 def filter_options() -> Options:
     """Months with data and the branches and regions in the person's scope."""
     return _options(session_scope(), store_version())
+
+
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
+def _study(scope: Scope, version: tuple[int, int], filters: Filters, rules: RuleSet) -> Study:
+    return Study(Slice(ScopedStore(store().backend(), scope), filters, rules))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _what_if(scope: Scope, version: tuple[int, int], filters: Filters, rules: RuleSet, before: RuleSet,
+             after: RuleSet, movers: int) -> tuple[WhatIf, object]:
+    study = _study(scope, version, filters, rules)
+    return study.compare(before, after), study.movers(before, after, movers) if movers else None
+
+
+def what_if(filters: Filters, before: RuleSet, after: RuleSet, movers: int = 0) -> tuple[WhatIf, object]:
+    """The effect of `after` against `before` for the signed-in person's filtered customers, and (when
+    `movers` > 0) that many of the customers who move. The study (a copy of the as-of month) is kept per
+    scope, store, filters and active rule set (the tier filter reads it); comparisons per both rule sets too."""
+    return _what_if(session_scope(), store_version(), filters, active_rules(), before, after, movers)

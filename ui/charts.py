@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
+
+from analytics.rules import STAGES
+from ui import theme
+from ui.i18n import term
 
 
 def clicked(event, position: int = 0):
@@ -25,3 +31,19 @@ def drillable(figure, key: str):
 
 def chart(figure, key: str | None = None) -> None:
     st.plotly_chart(figure, width="stretch", key=key, config={"displayModeBar": False})
+
+
+def migration(moves: pd.DataFrame, nodes: list[str], left: str, right: str, key: str) -> None:
+    """A Sankey of customers moving from `from_tier` to `to_tier` (a frame with `customers` per pair);
+    `nodes` are tier codes (and the stages New and Churned) in order, `left` and `right` name the sides."""
+    names = [term("stage", n) if n in STAGES else term("tier", n) for n in nodes]
+    colours = [theme.STAGE_COLOURS.get(n) or theme.TIER_COLOURS[n] for n in nodes]
+    figure = go.Figure(go.Sankey(
+        node=dict(label=[f"{n} · {left}" for n in names] + [f"{n} · {right}" for n in names],
+                  color=colours * 2, pad=14, thickness=16),
+        link=dict(source=[nodes.index(v) for v in moves.from_tier],
+                  target=[len(nodes) + nodes.index(v) for v in moves.to_tier],
+                  value=list(moves.customers), color="rgba(120,130,140,0.25)"),
+    ))
+    figure.update_layout(height=420)
+    chart(figure, key=key)

@@ -1,0 +1,286 @@
+"""Segment studio: tune the rules, see their effect at once, save versions, compare them, and adopt one
+by maker-checker (an analyst proposes, an admin approves)."""
+
+import plotly.express as px
+import streamlit as st
+
+from analytics import format as fmt
+from analytics.filters import period
+from analytics.rulebook import APPROVERS, EDITORS, Refused, RuleBook
+from analytics.rules import ALL_TIERS, InvalidRules, RuleSet
+from analytics.state import StateStore
+from ui import guard, theme
+from ui.cache import active_rules, filter_options, session_scope, what_if
+from ui.charts import chart, migration
+from ui.filters import current
+from ui.i18n import lang, t, term
+from ui.tables import table
+
+guard.page("studio")
+
+MOVERS = 1000
+KEY_NOTICE = "studio_notice"
+SHARES = ("potential_aum_rise_share", "warning_aum_drop_share", "warning_probability")
+WHOLES = ("potential_min_txns", "active_min_txns", "dormant_days", "new_tenure_months", "cross_sell_products")
+CUTOFFS = ("cutoff_affluent", "cutoff_wealth", "cutoff_private")
+
+scope = session_scope()
+filters = current()
+book = RuleBook(StateStore())
+active = active_rules()
+versions = book.versions()
+
+
+def load(rules: RuleSet) -> None:
+    """Put a rule set into the editors."""
+    for key, value in zip(CUTOFFS, rules.tier_cutoffs_cny):
+        st.session_state[f"rule_{key}"] = int(value)
+    for name in (*SHARES, *WHOLES):
+        st.session_state[f"rule_{name}"] = getattr(rules, name)
+    for tier_name in ALL_TIERS:
+        st.session_state[f"rule_per_rm_{tier_name}"] = rules.customers_per_rm_of(tier_name)
+
+
+def edited(base: RuleSet) -> RuleSet:
+    """The rule set in the editors (InvalidRules names each bad field)."""
+    return RuleSet(
+        version=base.version,
+        tier_cutoffs_cny=tuple(st.session_state[f"rule_{key}"] for key in CUTOFFS),
+        customers_per_rm=tuple(st.session_state[f"rule_per_rm_{name}"] for name in ALL_TIERS),
+        **{name: st.session_state[f"rule_{name}"] for name in (*SHARES, *WHOLES)})
+
+
+def done(message: str) -> None:
+    """Show `message` after a rerun that reads the changed versions (and, after an approval, the rule set)."""
+    st.session_state[KEY_NOTICE] = message
+    st.rerun()
+
+
+def refused(problem: Refused) -> None:
+    st.error(t(problem.key, **{k: t(f"role.{v}") if k == "role" else v for k, v in problem.values.items()}))
+
+
+def label(version: int) -> str:
+    row = versions[versions.version == version].iloc[0]
+    name = t("studio.defaults") if version == 0 else t("studio.version", version=version)
+    return f"{name} · {t('studio.status.' + row.status)}" + (f" · {t('studio.active')}" if row.active else "")
+
+
+st.title(t("page.studio"))
+st.caption(t("studio.explain", version=active.version))
+if notice := st.session_state.pop(KEY_NOTICE, None):
+    st.success(notice)
+if period(filters, filter_options().months) is None:
+    st.info(t("empty"))
+    st.stop()
+
+edit_tab, versions_tab = st.tabs([t("studio.whatif"), t("studio.versions")])
+
+with edit_tab:
+    choices = versions.version.tolist()
+    base_version = st.selectbox(t("studio.start_from"), choices, index=choices.index(active.version),
+                                format_func=label, key="studio_base",
+                                on_change=lambda: load(book.get(st.session_state.studio_base)))
+    base = book.get(base_version)
+    if "rule_dormant_days" not in st.session_state:
+        load(base)
+
+    tiers_col, stages_col, service_col = st.columns(3)
+    with tiers_col:
+        st.markdown(f"**{t('rule.tier_cutoffs_cny')}**")
+        for key in CUTOFFS:
+            st.number_input(t(f"rule.{key}"), step=10_000, key=f"rule_{key}")
+        st.slider(t("rule.potential_aum_rise_share"), 0.0, 0.99, step=0.01, key="rule_potential_aum_rise_share",
+                  format="%.2f")
+        st.number_input(t("rule.potential_min_txns"), step=1, key="rule_potential_min_txns")
+    with stages_col:
+        st.markdown(f"**{t('studio.lifecycle')}**")
+        st.number_input(t("rule.new_tenure_months"), step=1, key="rule_new_tenure_months")
+        st.number_input(t("rule.dormant_days"), step=10, key="rule_dormant_days")
+        st.number_input(t("rule.active_min_txns"), step=1, key="rule_active_min_txns")
+        st.slider(t("rule.warning_aum_drop_share"), 0.01, 0.99, step=0.01, key="rule_warning_aum_drop_share",
+                  format="%.2f")
+        st.slider(t("rule.warning_probability"), 0.01, 0.99, step=0.01, key="rule_warning_probability", format="%.2f")
+        st.number_input(t("rule.cross_sell_products"), step=1, key="rule_cross_sell_products")
+    with service_col:
+        st.markdown(f"**{t('rule.customers_per_rm')}**")
+        for tier_name in ALL_TIERS:
+            st.number_input(t("rule.customers_per_rm_of", tier=term("tier", tier_name)), step=10,
+                            key=f"rule_per_rm_{tier_name}")
+    st.button(t("studio.reset"), on_click=load, args=(base,), key="studio_reset")
+
+    try:
+        proposal = edited(base)
+    except InvalidRules as invalid:
+        st.error("\n".join([t("studio.invalid"), *(f"- {t('rule.' + name)}: {t(why)}"
+                                                     for name, why in invalid.problems.items())]))
+        st.stop()
+
+    effect, movers = what_if(filters, active, proposal, MOVERS)
+    changes = proposal.changes(active)
+    st.subheader(t("studio.effect", version=active.version))
+    if not changes:
+        st.caption(t("studio.no_changes"))
+    moved, aum, stages_moved, rms = st.columns(4)
+    moved.metric(t("studio.moved"), fmt.count(effect.moved),
+                 fmt.pct(effect.moved / effect.customers if effect.customers else 0, lang(), digits=1),
+                 delta_color="off")
+    aum.metric(t("studio.aum_moved"), fmt.money(effect.aum_moved_cny, lang()))
+    stages_moved.metric(t("studio.stage_moved"), fmt.count(effect.stage_moved))
+    need_before, need_after = int(effect.rm_load.rms_needed_before.sum()), int(effect.rm_load.rms_needed_after.sum())
+    rms.metric(t("studio.rms_needed"), fmt.count(need_after), f"{need_after - need_before:+,}", delta_color="inverse",
+               help=t("studio.rms_today", n=int(effect.branches.rms.sum())))
+
+    tiers = effect.tiers.assign(name=effect.tiers.tier.map(lambda v: term("tier", v)))
+    sides = {"before": t("studio.before"), "after": t("studio.after")}
+    left, right = st.columns(2)
+    for column, value, header in ((left, "customers", "col.customers"), (right, "aum", "col.aum")):
+        long = tiers.melt(id_vars=["name"], value_vars=[f"{value}_before", f"{value}_after"], var_name="side")
+        long["side"] = long.side.str.rsplit("_", n=1).str[-1].map(sides)
+        figure = px.bar(long, x="name", y="value", color="side", barmode="group", title=t(header),
+                        category_orders={"name": theme.order("tier")},
+                        labels={"name": t("col.tier"), "value": t(header), "side": ""})
+        with column:
+            chart(figure, key=f"studio_{value}")
+    table(tiers, {"tier": ("col.tier", "term:tier"), "customers_before": ("studio.col.customers_before", "count"),
+                  "customers_after": ("studio.col.customers_after", "count"),
+                  "customers_change": ("studio.col.change", "count"), "aum_before": ("studio.col.aum_before", "cny"),
+                  "aum_after": ("studio.col.aum_after", "cny"), "aum_change": ("studio.col.aum_change", "cny")},
+          "whatif_tiers")
+
+    st.subheader(t("studio.migration"))
+    left, right = st.columns(2)
+    with left:
+        nodes = [name for name in ALL_TIERS if name in set(effect.matrix.from_tier) | set(effect.matrix.to_tier)]
+        migration(effect.matrix, nodes, sides["before"], sides["after"], key="studio_sankey")
+    with right:
+        matrix = effect.matrix.pivot_table(index="from_tier", columns="to_tier", values="customers", fill_value=0)
+        matrix = matrix.reindex(index=nodes, columns=nodes, fill_value=0)
+        matrix.index = [term("tier", v) for v in matrix.index]
+        matrix.columns = [term("tier", v) for v in matrix.columns]
+        st.caption(t("studio.matrix"))
+        st.dataframe(matrix.map(fmt.count), width="stretch")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader(t("studio.rm_load"))
+        table(effect.rm_load, {"tier": ("col.tier", "term:tier"),
+                               "customers_after": ("studio.col.customers_after", "count"),
+                               "customers_per_rm": ("rule.customers_per_rm", "count"),
+                               "rms_needed_before": ("studio.col.rms_before", "count"),
+                               "rms_needed_after": ("studio.col.rms_after", "count")}, "whatif_rm_load")
+    with right:
+        st.subheader(t("studio.stages"))
+        table(effect.stages, {"stage": ("col.stage", "term:stage"),
+                              "customers_before": ("studio.col.customers_before", "count"),
+                              "customers_after": ("studio.col.customers_after", "count"),
+                              "customers_change": ("studio.col.change", "count")}, "whatif_stages")
+
+    st.subheader(t("studio.branches"))
+    branches = effect.branches.assign(branch=effect.branches["name" if lang() == "zh" else "name_en"])
+    table(branches, {"branch": ("col.branch", None), "customers": ("col.customers", "count"),
+                     "upgraded": ("studio.col.upgraded", "count"), "downgraded": ("studio.col.downgraded", "count"),
+                     "high_tier_before": ("studio.col.high_before", "count"),
+                     "high_tier_after": ("studio.col.high_after", "count"), "rms": ("studio.col.rms", "count"),
+                     "rms_needed_before": ("studio.col.rms_before", "count"),
+                     "rms_needed_after": ("studio.col.rms_after", "count")}, "whatif_branches")
+
+    st.subheader(t("studio.movers"))
+    st.caption(t("studio.movers_shown", n=fmt.count(len(movers)), total=fmt.count(effect.changed)))
+    table(movers, {"customer_id": ("col.customer_id", None), "name": ("col.customer", None),
+                   "branch_code": ("col.branch_code", None), "rm_id": ("col.rm_id", None),
+                   "aum_3m_avg_cny": ("studio.col.aum_3m_avg", "cny"),
+                   "tier_before": ("studio.col.tier_before", "term:tier"),
+                   "tier_after": ("studio.col.tier_after", "term:tier"),
+                   "stage_before": ("studio.col.stage_before", "term:stage"),
+                   "stage_after": ("studio.col.stage_after", "term:stage")}, "whatif_movers")
+
+    with st.form("studio_save", clear_on_submit=True):
+        st.subheader(t("studio.save"))
+        comment = st.text_input(t("studio.comment"), key="studio_save_comment")
+        if st.form_submit_button(t("studio.save_button"), disabled=not proposal.changes(base)):
+            try:
+                saved = book.save(proposal, author=scope.user, role=scope.role, comment=comment)
+            except Refused as problem:
+                refused(problem)
+            else:
+                done(t("studio.saved", version=saved))
+
+with versions_tab:
+    shown = versions.assign(status_name=versions.status.map(lambda s: t(f"studio.status.{s}")),
+                            active_mark=versions.active.map({True: "✓", False: ""}))
+    table(shown, {"version": ("rule.version", None), "status_name": ("studio.col.status", None),
+                  "active_mark": ("studio.active", None), "author": ("studio.col.author", None),
+                  "created_at": ("studio.col.created_at", None), "comment": ("studio.comment", None),
+                  "step_by": ("studio.col.step_by", None), "step_at": ("studio.col.step_at", None),
+                  "step_comment": ("studio.col.step_comment", None)}, "rule_versions")
+
+    st.subheader(t("studio.compare"))
+    choices = versions.version.tolist()
+    left, right = st.columns(2)
+    one = left.selectbox(t("studio.compare_a"), choices, index=choices.index(active.version), format_func=label,
+                         key="studio_compare_a")
+    other = right.selectbox(t("studio.compare_b"), choices, index=0, format_func=label, key="studio_compare_b")
+    a, b = book.get(one), book.get(other)
+    differences = b.changes(a)
+    if not differences:
+        st.caption(t("studio.same"))
+    else:
+        st.dataframe({t("studio.col.rule"): [t(f"rule.{name}") for name in differences],
+                      label(one): [str(old) for _, old in differences.values()],
+                      label(other): [str(new) for new, _ in differences.values()]}, width="stretch")
+        compared, _ = what_if(filters, a, b)
+        st.caption(t("studio.compare_effect", moved=fmt.count(compared.moved),
+                     aum=fmt.money(compared.aum_moved_cny, lang())))
+        table(compared.tiers, {"tier": ("col.tier", "term:tier"),
+                               "customers_before": ("studio.col.customers_a", "count"),
+                               "customers_after": ("studio.col.customers_b", "count"),
+                               "customers_change": ("studio.col.change", "count"),
+                               "aum_before": ("studio.col.aum_a", "cny"), "aum_after": ("studio.col.aum_b", "cny")},
+              "rule_versions_compared")
+
+    proposable = versions[(versions.version > 0) & ~versions.active & (versions.status != "proposed")].version.tolist()
+    if scope.role in EDITORS and proposable:
+        with st.form("studio_propose", clear_on_submit=True):
+            st.subheader(t("studio.propose"))
+            version = st.selectbox(t("studio.which"), proposable, format_func=label, key="studio_propose_version")
+            comment = st.text_input(t("studio.comment"), key="studio_propose_comment")
+            if st.form_submit_button(t("studio.propose_button")):
+                try:
+                    book.propose(version, actor=scope.user, role=scope.role, comment=comment)
+                except Refused as problem:
+                    refused(problem)
+                else:
+                    done(t("studio.proposed", version=version))
+
+    if scope.role in APPROVERS:
+        proposed = versions[versions.status == "proposed"].version.tolist()
+        if proposed:
+            with st.form("studio_decide", clear_on_submit=True):
+                st.subheader(t("studio.decide"))
+                version = st.selectbox(t("studio.which"), proposed, format_func=label, key="studio_decide_version")
+                comment = st.text_input(t("studio.comment"), key="studio_decide_comment")
+                left, right = st.columns(2)
+                approved = left.form_submit_button(t("studio.approve"), type="primary")
+                rejected = right.form_submit_button(t("studio.reject"))
+                if approved or rejected:
+                    decision = approved
+                    try:
+                        book.decide(version, approve=decision, actor=scope.user, role=scope.role, comment=comment)
+                    except Refused as problem:
+                        refused(problem)
+                    else:
+                        done(t("studio.approved" if decision else "studio.rejected", version=version))
+        earlier = versions[(versions.version > 0) & ~versions.active & (versions.status == "approved")].version.tolist()
+        if earlier:
+            with st.form("studio_roll_back", clear_on_submit=True):
+                st.subheader(t("studio.roll_back"))
+                version = st.selectbox(t("studio.which"), earlier, format_func=label, key="studio_roll_back_version")
+                comment = st.text_input(t("studio.comment"), key="studio_roll_back_comment")
+                if st.form_submit_button(t("studio.roll_back_button")):
+                    try:
+                        book.roll_back(version, actor=scope.user, role=scope.role, comment=comment)
+                    except Refused as problem:
+                        refused(problem)
+                    else:
+                        done(t("studio.rolled_back", version=version))

@@ -1,0 +1,123 @@
+"""The segment studio under AppTest: an analyst tunes, saves and proposes; an admin approves; every page
+then reads the approved rule set."""
+
+from __future__ import annotations
+
+import ibis
+import pytest
+
+from analytics import format as fmt
+from analytics import i18n, tiers
+from analytics.filters import Filters, Slice
+from analytics.rulebook import RuleBook
+from analytics.rules import DEFAULT_RULES, RuleSet
+from analytics.scope import Scope, ScopedStore
+from analytics.whatif import Study
+
+from . import apptest
+
+
+@pytest.fixture
+def book(app_env) -> RuleBook:
+    return RuleBook(app_env)
+
+
+def studio(username: str) -> apptest.AppTest:
+    return apptest.open_page(apptest.sign_in(apptest.app(), username), "studio")
+
+
+def metric(at, key: str) -> str:
+    return next(m.value for m in at.metric if m.label == i18n.t(key))
+
+
+def button(at, key: str):
+    return next(b for b in at.button if b.label == i18n.t(key))
+
+
+def test_analyst_sees_the_effect_of_a_change_at_once_and_saves_it(book, demo_store):
+    at = studio("analyst")
+    assert not at.exception
+    assert metric(at, "studio.moved") == "0" and metric(at, "studio.stage_moved") == "0"
+    at.number_input(key="rule_dormant_days").set_value(60).run()
+    at.number_input(key="rule_cutoff_affluent").set_value(40_000).run()
+    assert not at.exception
+    proposal = RuleSet(dormant_days=60, tier_cutoffs_cny=(40_000, 500_000, 6_000_000))
+    expected = Study(Slice(ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True),
+                                       Scope.all_branches(pii="pseudonym")))).compare(DEFAULT_RULES, proposal)
+    assert expected.moved > 0 and expected.stage_moved > 0
+    assert metric(at, "studio.moved") == fmt.count(expected.moved)
+    assert metric(at, "studio.stage_moved") == fmt.count(expected.stage_moved)
+    assert book.versions().version.tolist() == [0]  # nothing saved yet, nothing changed for anyone
+
+    at.text_input(key="studio_save_comment").input("dormant sooner, Affluent from 40k")
+    button(at, "studio.save_button").click().run()
+    assert not at.exception
+    assert at.success[0].value == i18n.t("studio.saved", version=1)
+    assert book.get(1) == RuleSet(**{**proposal.__dict__, "version": 1})
+    row = book.versions().set_index("version").loc[1]
+    assert (row.author, row.status, row.comment) == ("analyst", "draft", "dormant sooner, Affluent from 40k")
+    assert book.state.audit_events(event="rules_saved").actor.tolist() == ["analyst"]
+
+
+def test_an_invalid_rule_set_is_named_field_by_field_and_not_computed(book):
+    at = studio("analyst")
+    at.number_input(key="rule_cutoff_affluent").set_value(700_000).run()  # above Wealth's 500k
+    assert not at.exception
+    assert at.error[0].value.startswith(i18n.t("studio.invalid"))
+    assert f"{i18n.t('rule.tier_cutoffs_cny')}: {i18n.t('rules.problem.cutoffs_rise')}" in at.error[0].value
+    assert not at.metric
+
+
+def test_maker_checker_from_proposal_to_the_tiers_page(book, demo_store):
+    wider = RuleSet(tier_cutoffs_cny=(100_000, 1_000_000, 10_000_000))
+    version = book.save(wider, author="analyst", role="analyst", comment="wider bands")
+
+    at = studio("analyst")
+    assert not any(b.label == i18n.t("studio.approve") for b in at.button)  # analysts do not decide
+    at.text_input(key="studio_propose_comment").input("please adopt")
+    button(at, "studio.propose_button").click().run()
+    assert not at.exception and at.success[0].value.startswith(i18n.t("studio.proposed", version=version))
+    assert book.versions().set_index("version").loc[version, "status"] == "proposed"
+    assert book.active() == DEFAULT_RULES
+
+    admin = studio("admin")
+    admin.text_input(key="studio_decide_comment").input("checked the RM load")
+    button(admin, "studio.approve").click().run()
+    assert not admin.exception
+    assert admin.success[0].value == i18n.t("studio.approved", version=version)
+    assert book.active().version == version
+
+    # every page now reads the approved rule set
+    tiers_page = apptest.open_page(admin, "tiers")
+    c1, c2, c3 = (fmt.money(c) for c in wider.tier_cutoffs_cny)
+    assert i18n.t("tiers.rules", version=version, c1=c1, c2=c2, c3=c3) in [c.value for c in tiers_page.caption]
+    backend = ibis.duckdb.connect(str(demo_store), read_only=True)
+    expected = tiers.summary(Slice(ScopedStore(backend, Scope.all_branches(pii="shown")), Filters(), book.active()))
+    shown = tiers_page.dataframe[0].value
+    assert shown[i18n.t("col.customers")].tolist() == [fmt.count(n) for n in expected.customers]
+
+
+def test_an_admin_cannot_approve_their_own_proposal_and_a_rejection_keeps_the_rules(book):
+    version = book.save(RuleSet(dormant_days=45), author="admin", role="admin", comment="admin's idea")
+    book.propose(version, actor="admin", role="admin", comment="mine")
+    at = studio("admin")
+    at.text_input(key="studio_decide_comment").input("looks fine")
+    button(at, "studio.approve").click().run()
+    assert not at.exception
+    assert at.error[0].value == i18n.t("rulebook.second_person", version=version, user="admin")
+    assert book.active() == DEFAULT_RULES
+    at.text_input(key="studio_decide_comment").input("withdrawn")
+    button(at, "studio.reject").click().run()
+    assert at.error[0].value == i18n.t("rulebook.second_person", version=version, user="admin")
+    assert book.versions().set_index("version").loc[version, "status"] == "proposed"
+
+
+def test_comparing_two_versions_shows_what_changed(book):
+    book.save(RuleSet(dormant_days=45, warning_probability=0.4), author="analyst", role="analyst", comment="v1")
+    at = studio("analyst")
+    at.selectbox(key="studio_compare_a").set_value(0).run()
+    at.selectbox(key="studio_compare_b").set_value(1).run()
+    assert not at.exception
+    changed = next(d.value for d in at.dataframe if i18n.t("studio.col.rule") in d.value.columns)
+    assert changed[i18n.t("studio.col.rule")].tolist() == [i18n.t("rule.dormant_days"), i18n.t("rule.warning_probability")]
+    assert changed.iloc[:, 1].tolist() == ["90", "0.3"] and changed.iloc[:, 2].tolist() == ["45", "0.4"]
