@@ -67,6 +67,35 @@ def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(times), p95
 
 
+def what_if(store_path: Path, customers: int, repeat: int) -> list[Measurement]:
+    """The segment studio on a store: copying the as-of month into a study once, then the recompute after
+    one threshold change (every figure of the page plus the movers list), a new threshold each run."""
+    import ibis
+
+    from analytics.filters import Slice
+    from analytics.rules import DEFAULT_RULES, RuleSet
+    from analytics.scope import Scope, ScopedStore
+    from analytics.whatif import Study
+
+    backend = ibis.duckdb.connect(str(store_path), read_only=True)
+    analyst = Slice(ScopedStore(backend, Scope.all_branches(user="bench", role="analyst", pii="pseudonym")))
+    size = f"{customers:,} customers"
+    median, p95 = _timed(lambda: Study(analyst), repeat)
+    results = [Measurement("what-if: copy the as-of month into a study", size, median, p95, repeat)]
+    study = Study(analyst)
+    thresholds = iter(range(30_000, 1_000_000, 1_000))
+
+    def recompute() -> None:
+        proposal = RuleSet(tier_cutoffs_cny=(next(thresholds), 500_000, 6_000_000))
+        study.compare(DEFAULT_RULES, proposal)
+        study.movers(DEFAULT_RULES, proposal)
+
+    runs = max(repeat, 15)
+    median, p95 = _timed(recompute, runs)
+    results.append(Measurement("what-if recompute after a threshold change", size, median, p95, runs, 100))
+    return results
+
+
 def _generate(path: Path, customers: int, months: int) -> None:
     generate.build_store(path, generate.DemoSpec(customers=customers, months=months, seed=7))
 
@@ -138,6 +167,8 @@ def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
         median, p95 = _timed(lambda: _generate(big, customers, months), repeat)
         results.append(Measurement("generate store", f"{customers:,} x {months}", median, p95, repeat,
                                    180_000 if customers >= 1_000_000 else None))
+        progress("what-if in the segment studio")
+        results += what_if(big, customers, repeat)
 
         unchanged, changed = tmp / "customers.csv", tmp / "customers_changed.csv"
         with duckdb.connect(str(big), read_only=True) as con:
@@ -171,6 +202,10 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def duration(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
 def write_reports(results: list[Measurement], json_path: Path | None, md_path: Path | None) -> None:
     info = machine()
     info["peak_rss_mib"] = round(peak_rss_mib())
@@ -189,8 +224,8 @@ def write_reports(results: list[Measurement], json_path: Path | None, md_path: P
             "|---|---|---:|---:|---:|---:|---|",
         ]
         for r in results:
-            target = f"{r.target_ms / 1000:g} s" if r.target_ms else ""
-            lines.append(f"| {r.name} | {r.size} | {r.median_ms / 1000:.2f} s | {r.p95_ms / 1000:.2f} s | {r.runs} "
+            target = duration(r.target_ms) if r.target_ms else ""
+            lines.append(f"| {r.name} | {r.size} | {duration(r.median_ms)} | {duration(r.p95_ms)} | {r.runs} "
                          f"| {target} | {r.verdict} |")
         missed = [r for r in results if r.verdict == "MISSED"]
         if missed:

@@ -122,7 +122,7 @@ def bench(
                         browser=browser)
     suite.write_reports(results, json_file, markdown)
     for r in results:
-        console.print(f"{r.name:34} {r.size:>20} median {r.median_ms / 1000:8.2f} s  {r.verdict}", markup=False)
+        console.print(f"{r.name:44} {r.size:>20} median {suite.duration(r.median_ms):>9}  {r.verdict}", markup=False)
 
 
 MODELS_DIR = Path("data/models")

@@ -49,6 +49,7 @@ def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
     results = bench.run(customers=400, months=6, repeat=1, workdir=tmp_path, progress=lambda step: None, browser=False)
     bench.write_reports(results, tmp_path / "b.json", tmp_path / "b.md")
     names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())["results"]]
-    assert names == ["generate demo store", "generate store", "import CSV, every row changed", "re-import the same CSV"]
+    assert names == ["generate demo store", "generate store", "what-if: copy the as-of month into a study",
+                     "what-if recompute after a threshold change", "import CSV, every row changed", "re-import the same CSV"]
     assert all(r.median_ms > 0 for r in results)
     assert "| generate store | 400 x 6 |" in (tmp_path / "b.md").read_text()

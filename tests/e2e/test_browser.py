@@ -206,3 +206,37 @@ def test_the_benchmark_times_sign_in_to_a_drawn_overview(browser, store_path, tm
 
     measured = bench.sign_in_to_overview(store_path, repeat=1, workdir=tmp_path, browser=browser)
     assert measured.runs == 1 and measured.median_ms > 0 and measured.target_ms == 2_000
+
+
+def test_an_analyst_lowers_a_cut_off_sees_who_moves_and_downloads_them_pseudonymised(page, app_url, store_path):
+    import csv
+    import io
+
+    import ibis
+
+    from analytics.filters import Slice
+    from analytics.rules import DEFAULT_RULES, RuleSet
+    from analytics.scope import Scope, ScopedStore
+    from analytics.whatif import Study
+
+    sign_in(page, app_url, "analyst")
+    page.goto(page_url(app_url, "studio"))
+    wait_idle(page)
+    moved = page.locator('[data-testid="stMetric"]').filter(has_text="Customers changing tier")
+    assert moved.locator('[data-testid="stMetricValue"]').inner_text() == "0"
+    field = page.get_by_label("Affluent from (CNY)")
+    field.fill("30000")
+    field.press("Enter")
+    wait_idle(page)
+    study = Study(Slice(ScopedStore(ibis.duckdb.connect(str(store_path), read_only=True),
+                                    Scope.all_branches(pii="pseudonym"))))
+    expected = study.compare(DEFAULT_RULES, RuleSet(tier_cutoffs_cny=(30_000, 500_000, 6_000_000)))
+    assert expected.moved > 0
+    assert moved.locator('[data-testid="stMetricValue"]').inner_text().replace(",", "") == str(expected.moved)
+    with page.expect_download() as download:
+        page.locator(".st-key-download_csv_whatif_movers button").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    wait_idle(page)
+    assert len(rows) == min(expected.changed, 1000)
+    assert {(r["Tier, active rules"], r["Tier, proposal"]) for r in rows} == {("Mass", "Affluent")}
+    assert all(r["Customer"].startswith("C-") and len(r["Customer"]) == 10 for r in rows)
