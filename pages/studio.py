@@ -60,6 +60,27 @@ def refused(problem: Refused) -> None:
     st.error(t(problem.key, **{k: t(f"role.{v}") if k == "role" else v for k, v in problem.values.items()}))
 
 
+def step(name: str, choices: list[int], buttons: dict) -> None:
+    """A form for one adoption step on one of `choices`: a version, a comment, and a button per action
+    (label key -> (the rule book's method, the success message key))."""
+    if not choices:
+        return
+    with st.form(f"studio_{name}", clear_on_submit=True):
+        st.subheader(t(f"studio.{name}"))
+        version = st.selectbox(t("studio.which"), choices, format_func=label, key=f"studio_{name}_version")
+        comment = st.text_input(t("studio.comment"), key=f"studio_{name}_comment")
+        clicked = [key for key, column in zip(buttons, st.columns(len(buttons)))
+                   if column.form_submit_button(t(key))]
+        for key in clicked:
+            action, success = buttons[key]
+            try:
+                action(version, actor=scope.user, role=scope.role, comment=comment)
+            except Refused as problem:
+                refused(problem)
+            else:
+                done(t(success, version=version))
+
+
 def label(version: int) -> str:
     row = versions[versions.version == version].iloc[0]
     name = t("studio.defaults") if version == 0 else t("studio.version", version=version)
@@ -240,47 +261,11 @@ with versions_tab:
               "rule_versions_compared")
 
     proposable = versions[(versions.version > 0) & ~versions.active & (versions.status != "proposed")].version.tolist()
-    if scope.role in EDITORS and proposable:
-        with st.form("studio_propose", clear_on_submit=True):
-            st.subheader(t("studio.propose"))
-            version = st.selectbox(t("studio.which"), proposable, format_func=label, key="studio_propose_version")
-            comment = st.text_input(t("studio.comment"), key="studio_propose_comment")
-            if st.form_submit_button(t("studio.propose_button")):
-                try:
-                    book.propose(version, actor=scope.user, role=scope.role, comment=comment)
-                except Refused as problem:
-                    refused(problem)
-                else:
-                    done(t("studio.proposed", version=version))
-
+    if scope.role in EDITORS:
+        step("propose", proposable, {"studio.propose_button": (book.propose, "studio.proposed")})
     if scope.role in APPROVERS:
-        proposed = versions[versions.status == "proposed"].version.tolist()
-        if proposed:
-            with st.form("studio_decide", clear_on_submit=True):
-                st.subheader(t("studio.decide"))
-                version = st.selectbox(t("studio.which"), proposed, format_func=label, key="studio_decide_version")
-                comment = st.text_input(t("studio.comment"), key="studio_decide_comment")
-                left, right = st.columns(2)
-                approved = left.form_submit_button(t("studio.approve"), type="primary")
-                rejected = right.form_submit_button(t("studio.reject"))
-                if approved or rejected:
-                    decision = approved
-                    try:
-                        book.decide(version, approve=decision, actor=scope.user, role=scope.role, comment=comment)
-                    except Refused as problem:
-                        refused(problem)
-                    else:
-                        done(t("studio.approved" if decision else "studio.rejected", version=version))
+        step("decide", versions[versions.status == "proposed"].version.tolist(), {
+            "studio.approve": (lambda v, **who: book.decide(v, approve=True, **who), "studio.approved"),
+            "studio.reject": (lambda v, **who: book.decide(v, approve=False, **who), "studio.rejected")})
         earlier = versions[(versions.version > 0) & ~versions.active & (versions.status == "approved")].version.tolist()
-        if earlier:
-            with st.form("studio_roll_back", clear_on_submit=True):
-                st.subheader(t("studio.roll_back"))
-                version = st.selectbox(t("studio.which"), earlier, format_func=label, key="studio_roll_back_version")
-                comment = st.text_input(t("studio.comment"), key="studio_roll_back_comment")
-                if st.form_submit_button(t("studio.roll_back_button")):
-                    try:
-                        book.roll_back(version, actor=scope.user, role=scope.role, comment=comment)
-                    except Refused as problem:
-                        refused(problem)
-                    else:
-                        done(t("studio.rolled_back", version=version))
+        step("roll_back", earlier, {"studio.roll_back_button": (book.roll_back, "studio.rolled_back")})
