@@ -71,9 +71,10 @@ class Study:
             g = groups.execute()
         g["customers"] = g.customers.astype("int64")
         g["aum_cny"] = g.aum_cny.astype("float64")
+        tiers = self._tiers(g, before, after)
         return WhatIf(
-            tiers=self._tiers(g, before, after), matrix=_matrix(g), stages=_stages(g),
-            branches=self._branches(g, before, after), rm_load=_rm_load(g, before, after),
+            tiers=tiers, matrix=_matrix(g), stages=_stages(g),
+            branches=self._branches(g, before, after), rm_load=_rm_load(tiers, before, after),
             customers=int(g.customers.sum()), moved=int(g.customers[g.tier_before != g.tier_after].sum()),
             aum_moved_cny=float(g.aum_cny[g.tier_before != g.tier_after].sum()),
             stage_moved=int(g.customers[g.stage_before != g.stage_after].sum()),
@@ -143,13 +144,10 @@ def _rms_needed(counts: pd.Series, rules: RuleSet) -> pd.Series:
     return pd.Series(needed, index=counts.index, dtype="int64").groupby(level=0).sum()
 
 
-def _rm_load(g: pd.DataFrame, before: RuleSet, after: RuleSet) -> pd.DataFrame:
-    shown = [name for name in ALL_TIERS if name in before.tiers or name in after.tiers]
-    was = g.groupby("tier_before").customers.sum().reindex(shown, fill_value=0)
-    now = g.groupby("tier_after").customers.sum().reindex(shown, fill_value=0)
-    return pd.DataFrame({
-        "tier": shown, "customers_before": was.to_numpy(), "customers_after": now.to_numpy(),
-        "customers_per_rm": [after.customers_per_rm_of(t) for t in shown],
-        "rms_needed_before": [math.ceil(n / before.customers_per_rm_of(t)) for t, n in was.items()],
-        "rms_needed_after": [math.ceil(n / after.customers_per_rm_of(t)) for t, n in now.items()],
-    })
+def _rm_load(tiers: pd.DataFrame, before: RuleSet, after: RuleSet) -> pd.DataFrame:
+    """Per tier of the comparison: customers, the proposal's service ratio, RMs needed under each rule set."""
+    return tiers[["tier", "customers_before", "customers_after"]].assign(
+        customers_per_rm=[after.customers_per_rm_of(t) for t in tiers.tier],
+        rms_needed_before=[math.ceil(n / before.customers_per_rm_of(t))
+                           for t, n in zip(tiers.tier, tiers.customers_before)],
+        rms_needed_after=[math.ceil(n / after.customers_per_rm_of(t)) for t, n in zip(tiers.tier, tiers.customers_after)])
