@@ -97,6 +97,15 @@ def test_a_link_s_filters_are_restored_and_drive_the_figures(env):
     assert param(at, "tiers") == "Wealth"  # and the URL keeps saying so
 
 
+def test_choosing_another_region_drops_a_branch_outside_it(env):
+    at = signed_in("exec", branches="SH01")
+    assert at.session_state[KEY_FILTERS].branches == ("SH01",)
+    next(m for m in at.sidebar.multiselect if m.label == "Region").set_value(["华北"]).run()
+    assert not at.exception
+    filters = at.session_state[KEY_FILTERS]
+    assert (filters.regions, filters.branches) == (("华北",), ())
+
+
 def test_a_link_with_a_bad_filter_says_what_was_wrong(env):
     at = signed_in("exec", tiers="Gold")
     assert not at.exception

@@ -58,6 +58,16 @@ def _restore(options: Options) -> None:
     st.session_state[WIDGET["start"]], st.session_state[WIDGET["end"]] = start, end
 
 
+def _send_values_again() -> None:
+    """A run can be cut short by a rerun (the sign-in cookie component's) after the filters were put
+    into session state but before their widgets reached the browser. The next run would draw the
+    widgets without those values, and the browser would send back its empty defaults, losing a
+    link's filters. Setting every value again on each run sends it with its widget."""
+    for key in WIDGET.values():
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def _reset(options: Options) -> None:
     for name in CHOICES:
         st.session_state[WIDGET[name]] = []
@@ -73,6 +83,7 @@ def sidebar(options: Options) -> Filters:
         st.session_state[KEY_READ] = True
     elif WIDGET["end"] not in st.session_state:
         _restore(options)
+    _send_values_again()
     bar = st.sidebar
     bar.subheader(t("filters.title"))
     names = dict(zip(options.branches.branch_code,
