@@ -11,7 +11,7 @@ from auth.roles import PAGES, allowed
 from auth.signin import signed_in
 from auth.users import UsersFile, production_problems
 from ui import filters, guard, theme  # noqa: F401  (theme: the plotly template every chart uses)
-from ui.cache import filter_options, read_active_rules, store
+from ui.cache import filter_options, pin_store, read_active_rules
 from ui.i18n import switch, t
 
 st.set_page_config(page_title="bankcrm", page_icon="🏦", layout="wide")
@@ -34,7 +34,7 @@ if os.environ.get("BANKCRM_ENV") == "production" and (problems := production_ref
 lang = switch()
 
 try:
-    store().check()
+    pin_store()
 except (StoreMissing, StoreOutdated) as problem:
     st.error(str(problem))
     st.stop()

@@ -198,12 +198,16 @@ class Store:
         return st.st_ino, st.st_mtime_ns
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[tuple[int, int], duckdb.DuckDBPyConnection]:
+        """A fresh cursor on the newest store file, with that file's version."""
         with self._lock:
             identity = self._file_identity()
             if self._con is None or identity != self._identity:
-                if self._con is not None:
-                    self._con.close()
-                con = duckdb.connect(str(self.path), read_only=True)
+                # The old connection is dropped, never closed: cursors other sessions hold on it
+                # keep answering from the old file until they go, then DuckDB lets the file go.
+                con = self._connect(identity)
                 found, needed = schema_version(con), latest_version()
                 if found < needed:
                     con.close()
@@ -212,20 +216,25 @@ class Store:
                         f"{needed}. Upgrade it in place with `bankcrm migrate` (nothing is lost)."
                     )
                 self._con, self._identity = con, identity
-            return self._con.cursor()
+            return self._identity, self._con.cursor()
 
-    def check(self) -> None:
-        """Raise StoreMissing or StoreOutdated now rather than in the middle of a page."""
-        self.cursor().close()
+    def _connect(self, identity: tuple[int, int]) -> duckdb.DuckDBPyConnection:
+        """DuckDB gives a process the database it already has open for a path, even after the file was
+        replaced; open the new file through a link of its own name so that this process reads the new one."""
+        link = self.path.with_name(f".{self.path.name}.read-{os.getpid()}-{identity[0]}-{identity[1]}")
+        try:
+            link.unlink(missing_ok=True)  # left by a process that died between the two lines below
+            os.link(self.path, link)
+        except OSError:  # a read-only directory: the store itself (a swap is then read after a restart)
+            return duckdb.connect(str(self.path), read_only=True)
+        try:
+            return duckdb.connect(str(link), read_only=True)
+        finally:
+            link.unlink()
 
     def backend(self) -> ibis.BaseBackend:
         """An Ibis backend on a fresh cursor: use one per rerun or request."""
         return ibis.duckdb.from_connection(self.cursor())
-
-    @property
-    def version(self) -> tuple[int, int]:
-        """Changes whenever the store file is replaced; a cache key for readers."""
-        return self._file_identity()
 
 
 # --- checksums ---------------------------------------------------------------

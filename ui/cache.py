@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+import ibis
 import streamlit as st
 
 from analytics.filters import Filters, Options, Slice, options
@@ -23,6 +24,7 @@ from analytics.whatif import Study, WhatIf
 from auth.signin import KEY_SCOPE
 
 KEY_RULES = "bankcrm_rules"
+KEY_RUN_STORE = "bankcrm_run_store"
 
 
 @st.cache_resource
@@ -35,9 +37,29 @@ def store() -> Store:
     return _store(str(default_path()))
 
 
+def pin_store() -> None:
+    """Give this run its own cursor on the newest store file (app.py does, first thing in each run):
+    every figure of the run comes from that one file, even when an import swaps in a new one meanwhile.
+    Raises StoreMissing or StoreOutdated before any page draws."""
+    st.session_state[KEY_RUN_STORE] = store().snapshot()
+
+
+def _pinned() -> tuple[tuple[int, int], object]:
+    if KEY_RUN_STORE not in st.session_state:
+        pin_store()
+    return st.session_state[KEY_RUN_STORE]
+
+
 def store_version() -> tuple[int, int]:
-    """Changes when an import or generate swaps in a new store file."""
-    return store().version
+    """The version of this run's store file: changes when an import or generate swaps in a new one."""
+    return _pinned()[0]
+
+
+def _backend(version: tuple[int, int]) -> ibis.BaseBackend:
+    """An Ibis backend on this run's cursor; `version` is what the caller's cache key holds."""
+    pinned, cursor = _pinned()
+    assert pinned == version, "a cached figure was keyed on another store file than this run reads"
+    return ibis.duckdb.from_connection(cursor)
 
 
 def session_scope() -> Scope:
@@ -71,12 +93,12 @@ def compute(fn: Callable, filters: Filters, *args):
 def _compute(module: str, name: str, scope: Scope, version: tuple[int, int], filters: Filters, rules: RuleSet,
              *args):
     fn = getattr(importlib.import_module(module), name)
-    return fn(Slice(ScopedStore(store().backend(), scope), filters, rules), *args)
+    return fn(Slice(ScopedStore(_backend(version), scope), filters, rules), *args)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _options(scope: Scope, version: tuple[int, int]) -> Options:
-    return options(ScopedStore(store().backend(), scope))
+    return options(ScopedStore(_backend(version), scope))
 
 
 def filter_options() -> Options:
@@ -86,7 +108,7 @@ def filter_options() -> Options:
 
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
 def _study(scope: Scope, version: tuple[int, int], filters: Filters, rules: RuleSet) -> Study:
-    return Study(Slice(ScopedStore(store().backend(), scope), filters, rules))
+    return Study(Slice(ScopedStore(_backend(version), scope), filters, rules))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
