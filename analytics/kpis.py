@@ -89,7 +89,7 @@ def funnel_conversion(sl: Slice) -> pd.DataFrame:
     monthly = funnel.monthly(sl)
     if monthly.empty:
         return monthly
-    last = max(pd.Timestamp(sl.as_of().execute()), pd.Timestamp(monthly.month.max()))
+    last = max(pd.Timestamp(sl.as_of_date()), pd.Timestamp(monthly.month.max()))
     months = pd.date_range(monthly.month.min(), last, freq="ME")
     rolled = monthly.set_index(pd.to_datetime(monthly.month))[["leads", "activated"]].reindex(months, fill_value=0)
     rolled = rolled.rolling(3, min_periods=3).sum()
