@@ -16,7 +16,8 @@ SERIES = ("#1B4F72", "#C9A227", "#2CA25F", "#C0392B", "#8E44AD", "#F28E2B", "#3E
 TARGET = "#C0392B"
 BAND = "rgba(62, 124, 177, 0.18)"
 
-pio.templates["bankcrm"] = go.layout.Template(layout=go.Layout(
+# Merged once here: a "plotly_white+bankcrm" default would merge the two on every figure drawn.
+pio.templates["bankcrm"] = pio.templates.merge_templates(pio.templates["plotly_white"], go.layout.Template(layout=go.Layout(
     colorway=SERIES,
     font=dict(family="Inter, 'Noto Sans CJK SC', 'WenQuanYi Zen Hei', 'Microsoft YaHei', sans-serif", size=13,
               color="#1F2933"),
@@ -26,8 +27,8 @@ pio.templates["bankcrm"] = go.layout.Template(layout=go.Layout(
     hoverlabel=dict(font_size=12),
     xaxis=dict(showgrid=False),
     yaxis=dict(gridcolor="#E5E8EB", zerolinecolor="#C9CED3"),
-))
-pio.templates.default = "plotly_white+bankcrm"
+)))
+pio.templates.default = "bankcrm"
 
 
 def colours(kind: str) -> dict[str, str]:
