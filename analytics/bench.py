@@ -108,13 +108,13 @@ def sign_in_to_overview(store_path: Path, repeat: int, workdir: Path, browser=No
 
     from ui import serve
 
-    with serve.running(store_path, workdir / "bench.state.sqlite", workdir / "bench.streamlit.log") as url:
+    with serve.running(store_path, workdir / "bench.state.sqlite", workdir / "bench.streamlit.log") as app:
         if browser is not None:
-            times = _sign_in_times(url, browser, repeat)
+            times = _sign_in_times(app.url, browser, repeat)
         else:
             with sync_playwright() as playwright:
                 own = playwright.chromium.launch(executable_path=serve.CHROMIUM, args=serve.CHROMIUM_FLAGS)
-                times = _sign_in_times(url, own, repeat)
+                times = _sign_in_times(app.url, own, repeat)
                 own.close()
     times.sort()
     return Measurement("sign in to a drawn Overview (browser)", f"{DEMO_CUSTOMERS:,} x {DEMO_MONTHS}",

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,10 +28,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class App:
+    url: str
+    pid: int
+
+    def rss_mib(self) -> float:
+        """The server process's resident memory now."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
+
+
 @contextlib.contextmanager
-def running(store_path: Path, state_path: Path, log_path: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port against `store_path` with the demo users; yields its URL
-    once the health check answers, and stops it afterwards, also when the body fails."""
+def running(store_path: Path, state_path: Path, log_path: Path) -> Iterator[App]:
+    """`streamlit run app.py` on a free port against `store_path` with the demo users; yields it once the
+    health check answers, and stops it afterwards, also when the body fails."""
     port = free_port()
     env = {**os.environ, "BANKCRM_STORE": str(store_path), "BANKCRM_STATE": str(state_path)}
     env.pop("BANKCRM_USERS", None)
@@ -53,7 +65,7 @@ def running(store_path: Path, state_path: Path, log_path: Path) -> Iterator[str]
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"streamlit did not start: {Path(log_path).read_text()[-2000:]}")
                 time.sleep(0.3)
-            yield url
+            yield App(url, server.pid)
         finally:
             server.terminate()
             try:

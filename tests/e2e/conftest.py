@@ -30,8 +30,8 @@ def app_url(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("e2e")
     store_path = workdir / "bank.duckdb"
     build_scored_demo(store_path, generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END))
-    with serve.running(store_path, workdir / "state.sqlite", workdir / "streamlit.log") as url:
-        yield url
+    with serve.running(store_path, workdir / "state.sqlite", workdir / "streamlit.log") as app:
+        yield app.url
 
 
 @pytest.fixture(scope="session")

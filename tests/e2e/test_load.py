@@ -1,0 +1,84 @@
+"""The load test: 20 sessions on real websockets click through their pages for 60 s against `streamlit run`
+while `bankcrm import` swaps the store underneath them, again and again."""
+
+from __future__ import annotations
+
+import subprocess
+
+import duckdb
+import pytest
+
+from analytics import generate
+from auth.users import UsersFile
+from ui import loadtest, serve
+
+from ..conftest import DEMO_END, build_scored_demo
+
+SESSIONS, SECONDS = 20, 60
+IMPORT_EVERY_S = 5  # each import swaps the store, so every session recomputes its figures afterwards
+PEOPLE = ("exec", "analyst", "admin", "head_sh01", "head_bj01")  # four sessions each; heads see their branch
+RAISE_CNY = 10_000  # added to every deposit of the latest month by the second file
+
+
+@pytest.fixture(scope="module")
+def swapping_store(tmp_path_factory):
+    """A store, and two files for its latest month: as stored (A) and with every deposit raised (B)."""
+    workdir = tmp_path_factory.mktemp("load")
+    path = build_scored_demo(workdir / "bank.duckdb",
+                             generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END))
+    latest = "SELECT * FROM monthly_balances WHERE month = (SELECT max(month) FROM monthly_balances)"
+    with duckdb.connect(str(path), read_only=True) as con:
+        con.sql(latest).write_csv(str(workdir / "a.csv"), header=True)
+        con.sql(f"SELECT * REPLACE (deposits_cny + {RAISE_CNY} AS deposits_cny) FROM ({latest})").write_csv(
+            str(workdir / "b.csv"), header=True)
+    return workdir, path
+
+
+def overview_figures(url: str, usernames: set[str]) -> dict[str, dict[str, str]]:
+    """Each person's Overview figures, read by a session of their own."""
+    figures = {}
+    for username in sorted(usernames):
+        session = loadtest.Session(url, username)
+        try:
+            shown = session.open("overview")
+        finally:
+            session.close()
+        assert not shown.errors, shown.errors
+        figures[username] = shown.metrics
+    return figures
+
+
+def test_twenty_sessions_click_through_while_imports_swap_the_store(swapping_store, record_property):
+    workdir, path = swapping_store
+    state = workdir / "state.sqlite"
+    files = [("monthly_balances", workdir / "b.csv"), ("monthly_balances", workdir / "a.csv")]
+    roles = {u.username: u.role for u in UsersFile().users()}
+    users = [(name, roles[name]) for name in PEOPLE] * (SESSIONS // len(PEOPLE))
+    assert len(users) == SESSIONS
+    with serve.running(path, state, workdir / "streamlit.log") as app:
+        # Everyone's Overview on each of the two stores the imports alternate between.
+        before = overview_figures(app.url, set(PEOPLE))
+        imported = [loadtest.bankcrm_import(path, *files[0], state)]
+        raised = overview_figures(app.url, set(PEOPLE))
+        imported.append(loadtest.bankcrm_import(path, *files[1], state))
+        assert overview_figures(app.url, {"exec"}) == {"exec": before["exec"]}
+        assert all(raised[name]["AUM"] != before[name]["AUM"] for name in PEOPLE)
+
+        report = loadtest.run(app.url, users, SECONDS,
+                              background=loadtest.importing(path, files, state, imported, IMPORT_EVERY_S))
+        rss = app.rss_mib()
+
+    p95 = report.percentile_ms(0.95)
+    record_property("load_p95_ms", round(p95))
+    print(f"\n{len(report.runs)} page runs by {SESSIONS} sessions in {report.seconds:.0f} s, "
+          f"{len(imported) - 2} imports; page time median {report.median_ms:.0f} ms, p95 {p95:.0f} ms; "
+          f"server RSS {rss:.0f} MiB")
+    assert report.errors == []
+    assert [r.returncode for r in imported if r.returncode] == [], [r.stdout + r.stderr for r in imported if r.returncode]
+    assert len(imported) - 2 >= 4  # the store was swapped under the sessions again and again
+    assert {r.page for r in report.runs} == {"overview", "tiers", "funnel", "satisfaction", "churn", "portfolio",
+                                            "studio", "users", "audit"}
+    overviews = [(r.username, r.metrics) for r in report.runs if r.page == "overview"]
+    # Every Overview was drawn from one whole store: all nine figures of the one before an import or after it.
+    assert overviews and all(shown in (before[name], raised[name]) for name, shown in overviews)
+    assert {shown == raised[name] for name, shown in overviews} == {True, False}  # both stores were read

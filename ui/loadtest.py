@@ -1,0 +1,211 @@
+"""A load test against the running app: real websocket sessions, each speaking Streamlit's own protocol as
+a browser tab does, signing in and clicking through its role's pages while imports swap the store.
+
+Each page run is timed from the request to the server's "script finished"; an exception element, an error
+box or a run that does not finish counts as an error. The Overview's metrics are kept, so the caller can
+check that every run read one whole store (the figures of the store before or after an import, never a mix).
+Localhost only, bounded in sessions and seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.sync.client import connect
+
+from auth.roles import PAGES, allowed
+from auth.users import DEMO_PASSWORD
+
+MAX_SESSIONS, MAX_SECONDS = 50, 600
+FINISHED = ForwardMsg.ScriptFinishedStatus
+
+
+@dataclass(frozen=True)
+class PageRun:
+    username: str
+    page: str
+    ms: float
+    errors: tuple[str, ...]
+    metrics: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Report:
+    sessions: int
+    seconds: float
+    runs: tuple[PageRun, ...]
+    failures: tuple[str, ...] = field(default=())  # sessions that could not sign in or lost their connection
+
+    @property
+    def errors(self) -> list[str]:
+        return [*self.failures, *(f"{r.username} on {r.page}: {e}" for r in self.runs for e in r.errors)]
+
+    def percentile_ms(self, share: float) -> float:
+        times = sorted(r.ms for r in self.runs)
+        return times[min(len(times) - 1, round(share * (len(times) - 1)))] if times else float("nan")
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(r.ms for r in self.runs) if self.runs else float("nan")
+
+
+class Session:
+    """One browser tab's websocket to `url`: runs the app as a signed-in person and opens pages."""
+
+    def __init__(self, url: str, username: str, password: str = DEMO_PASSWORD, timeout_s: float = 120):
+        if not url.startswith(("http://127.0.0.1", "http://localhost")):
+            raise ValueError(f"the load test runs against localhost only, not {url}")
+        self.username, self.timeout_s = username, timeout_s
+        self._open = contextlib.ExitStack()
+        self._ws = self._open.enter_context(connect(url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream",
+                                                    subprotocols=["streamlit"], max_size=None, open_timeout=timeout_s))
+        self._pages: dict[str, str] = {}  # url path -> page script hash, from the server's navigation message
+        self.page = ""
+        first = self._run(widgets={})
+        form = {e.text_input.label: e.text_input.id for e in first.elements if e.WhichOneof("type") == "text_input"}
+        submit = next(e.button.id for e in first.elements if e.WhichOneof("type") == "button" and e.button.is_form_submitter)
+        signed = self._run(widgets={form["Username"]: ("string_value", username),
+                                    form["Password"]: ("string_value", password), submit: ("trigger_value", True)})
+        if not any(e.WhichOneof("type") == "page_link" for e in signed.elements):  # the menu is for the signed-in
+            raise RuntimeError(f"{username} could not sign in: {signed.errors or 'no menu after the form'}")
+
+    def pages(self, role: str) -> list[str]:
+        return [spec.key for spec in PAGES if allowed(role, spec.key)]
+
+    def open(self, key: str) -> PageRun:
+        path = "" if key == PAGES[0].key else key
+        self.page = key
+        started = time.perf_counter()
+        run = self._run(widgets={}, page_hash=self._pages[path])
+        return PageRun(self.username, key, (time.perf_counter() - started) * 1000, run.errors, run.metrics)
+
+    def close(self) -> None:
+        self._open.close()
+
+    def _run(self, widgets: dict, page_hash: str = "") -> _Run:
+        message = BackMsg()
+        state = message.rerun_script
+        state.page_script_hash = page_hash
+        for widget_id, (kind, value) in widgets.items():
+            widget = state.widget_states.widgets.add()
+            widget.id = widget_id
+            setattr(widget, kind, value)
+        self._ws.send(message.SerializeToString())
+        run = _Run()
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(self._ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            kind = reply.WhichOneof("type")
+            if kind == "navigation":
+                self._pages = {p.url_pathname: p.page_script_hash for p in reply.navigation.app_pages}
+            elif kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                run.add(reply.delta.new_element)
+            elif kind == "script_finished":
+                if reply.script_finished == FINISHED.FINISHED_SUCCESSFULLY:
+                    return run
+                if reply.script_finished == FINISHED.FINISHED_WITH_COMPILE_ERROR:
+                    run.errors += ("the page did not compile",)
+                    return run
+                run = _Run()  # cut short by a rerun the app asked for (st.rerun): the next run is the page
+
+
+class _Run:
+    def __init__(self):
+        self.elements: list = []
+        self.errors: tuple[str, ...] = ()
+        self.metrics: dict[str, str] = {}
+
+    def add(self, element) -> None:
+        self.elements.append(element)
+        kind = element.WhichOneof("type")
+        if kind == "exception":
+            self.errors += (f"{element.exception.type}: {element.exception.message}",)
+        elif kind == "alert" and element.alert.format == element.alert.ERROR:
+            self.errors += (element.alert.body,)
+        elif kind == "metric":
+            self.metrics[element.metric.label] = element.metric.body
+
+
+def run(url: str, users: Sequence[tuple[str, str]], seconds: float,
+        background: Callable[[threading.Event], None] | None = None) -> Report:
+    """Sign in one session per (username, role) in `users`, all at once, and click through each role's pages
+    in turn for `seconds`; `background(stop)` runs alongside (an import loop) until the clicking ends."""
+    if not 0 < len(users) <= MAX_SESSIONS or not 0 < seconds <= MAX_SECONDS:
+        raise ValueError(f"at most {MAX_SESSIONS} sessions and {MAX_SECONDS} s")
+    runs: list[PageRun] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    started = threading.Barrier(len(users) + 1)
+
+    def click_through(username: str, role: str) -> None:
+        session = None
+        try:
+            session = Session(url, username)
+        except Exception as problem:  # noqa: BLE001 (reported as a failure of this session)
+            with lock:
+                failures.append(f"{username}: {type(problem).__name__}: {problem}")
+        finally:
+            started.wait()
+        if session is None:
+            return
+        pages = session.pages(role)
+        turn = users.index((username, role))  # sessions start on different pages, so that every page is seen
+        try:
+            while not stop.is_set():
+                done = session.open(pages[turn % len(pages)])
+                turn += 1
+                with lock:
+                    runs.append(done)
+        except Exception as problem:  # noqa: BLE001
+            with lock:
+                failures.append(f"{username} on {session.page}: {type(problem).__name__}: {problem}")
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=click_through, args=user, daemon=True) for user in users]
+    for thread in threads:
+        thread.start()
+    started.wait()  # every session has signed in (or failed to): the clock starts now
+    helper = threading.Thread(target=background, args=(stop,), daemon=True) if background else None
+    if helper:
+        helper.start()
+    began = time.perf_counter()
+    stop.wait(seconds)
+    stop.set()
+    for thread in [*threads, *([helper] if helper else [])]:
+        thread.join()
+    return Report(len(users), time.perf_counter() - began, tuple(runs), tuple(failures))
+
+
+def bankcrm_import(store_path: Path, table: str, file: Path, state_path: Path) -> subprocess.CompletedProcess:
+    """`bankcrm import` in a process of its own, as an operator runs it beside the app."""
+    return subprocess.run([str(Path(sys.executable).with_name("bankcrm")), "import", table, str(file),
+                           "--store", str(store_path)], capture_output=True, text=True, timeout=MAX_SECONDS,
+                          env={**os.environ, "BANKCRM_STATE": str(state_path)})
+
+
+def importing(store_path: Path, files: Sequence[tuple[str, Path]], state_path: Path,
+              done: list[subprocess.CompletedProcess], pause_s: float) -> Callable[[threading.Event], None]:
+    """A background for `run`: import each (table, file) in turn, `pause_s` apart, until stopped; each
+    result goes to `done`."""
+    def loop(stop: threading.Event) -> None:
+        for table, file in itertools.cycle(files):
+            if stop.wait(pause_s):
+                return
+            done.append(bankcrm_import(store_path, table, file, state_path))
+
+    return loop
