@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from analytics import bench, cli
+from analytics import bench, cli, pandas_baseline
 
 runner = CliRunner()
 
@@ -46,10 +46,38 @@ def test_good_import_reports_what_it_did(tmp_path):
 def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "DEMO_CUSTOMERS", 300)
     monkeypatch.setattr(bench, "DEMO_MONTHS", 6)
-    results = bench.run(customers=400, months=6, repeat=1, workdir=tmp_path, progress=lambda step: None, browser=False)
+    results = bench.run(customers=400, months=12, repeat=1, workdir=tmp_path, progress=lambda step: None,
+                        browser=False, load_seconds=0)  # the load test runs in tests/e2e/test_load.py
     bench.write_reports(results, tmp_path / "b.json", tmp_path / "b.md")
     names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())["results"]]
-    assert names == ["generate demo store", "generate store", "what-if: copy the as-of month into a study",
-                     "what-if recompute after a threshold change", "import CSV, every row changed", "re-import the same CSV"]
+    pages = [f"{page} page analytics, {label}" for label in ("default filters", "one branch")
+             for page in ("overview", "tiers", "funnel", "satisfaction", "churn", "portfolio")]
+    versus = [f"{q.page}: {q.name} (vs pandas)" for q in pandas_baseline.QUERIES]
+    assert names == ["generate demo store", "generate store", *pages, *versus,
+                     "DuckDB path vs pandas, median ratio over the queries",
+                     "what-if: copy the as-of month into a study", "what-if recompute after a threshold change",
+                     "train the churn model", "score every current customer",
+                     "server RSS with 10 sessions open",
+                     "import CSV, every row changed", "re-import the same CSV"]
     assert all(r.median_ms > 0 for r in results)
-    assert "| generate store | 400 x 6 |" in (tmp_path / "b.md").read_text()
+    assert all(r.pandas_median_ms > 0 and r.ratio > 0 for r in results if "(vs pandas)" in r.name)
+    assert "| generate store | 400 x 12 |" in (tmp_path / "b.md").read_text()
+
+
+def test_the_bench_times_the_analytics_calls_the_pages_make():
+    import datetime as dt
+    import re
+
+    from analytics.filters import Filters
+    from analytics.kpis import KPIS
+    from tests.conftest import ROOT
+
+    months = tuple(dt.date(2025, m, 28) for m in range(1, 13))
+    for page, calls in bench.page_calls(months, Filters(start=months[0], end=months[-1])).items():
+        source = (ROOT / "pages" / f"{page}.py").read_text()
+        on_page = set(re.findall(r"compute\((\w+\.\w+),", source))
+        if page == "overview":
+            on_page = (on_page - {"kpi.fn"}) | {f"kpis.{kpi.fn.__name__}" for kpi in KPIS.values()}
+        timed = {f"{fn.__module__.removeprefix('analytics.')}.{fn.__name__}" for fn, _, _ in calls}
+        clicked = {"funnel.stopped_at", "portfolio.customer_360", "portfolio.customers", "portfolio.relationship_managers"}
+        assert timed == on_page - clicked, page  # only what a click opens is left out

@@ -21,12 +21,13 @@ from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import duckdb
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
 from auth.roles import PAGES, allowed
-from auth.users import DEMO_PASSWORD
+from auth.users import DEMO_PASSWORD, UsersFile
 
 MAX_SESSIONS, MAX_SECONDS = 50, 600
 FINISHED = ForwardMsg.ScriptFinishedStatus
@@ -68,6 +69,7 @@ class Session:
         if not url.startswith(("http://127.0.0.1", "http://localhost")):
             raise ValueError(f"the load test runs against localhost only, not {url}")
         self.username, self.timeout_s = username, timeout_s
+        self.pages = [spec.key for spec in PAGES if allowed(UsersFile().get(username).role, spec.key)]
         self._open = contextlib.ExitStack()
         self._ws = self._open.enter_context(connect(url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream",
                                                     subprotocols=["streamlit"], max_size=None, open_timeout=timeout_s))
@@ -80,9 +82,6 @@ class Session:
                                     form["Password"]: ("string_value", password), submit: ("trigger_value", True)})
         if not any(e.WhichOneof("type") == "page_link" for e in signed.elements):  # the menu is for the signed-in
             raise RuntimeError(f"{username} could not sign in: {signed.errors or 'no menu after the form'}")
-
-    def pages(self, role: str) -> list[str]:
-        return [spec.key for spec in PAGES if allowed(role, spec.key)]
 
     def open(self, key: str) -> PageRun:
         path = "" if key == PAGES[0].key else key
@@ -139,9 +138,9 @@ class _Run:
             self.metrics[element.metric.label] = element.metric.body
 
 
-def run(url: str, users: Sequence[tuple[str, str]], seconds: float,
+def run(url: str, users: Sequence[str], seconds: float,
         background: Callable[[threading.Event], None] | None = None) -> Report:
-    """Sign in one session per (username, role) in `users`, all at once, and click through each role's pages
+    """Sign in one session per username in `users` (a name may repeat), all at once, and click through its pages
     in turn for `seconds`; `background(stop)` runs alongside (an import loop) until the clicking ends."""
     if not 0 < len(users) <= MAX_SESSIONS or not 0 < seconds <= MAX_SECONDS:
         raise ValueError(f"at most {MAX_SESSIONS} sessions and {MAX_SECONDS} s")
@@ -151,7 +150,7 @@ def run(url: str, users: Sequence[tuple[str, str]], seconds: float,
     stop = threading.Event()
     started = threading.Barrier(len(users) + 1)
 
-    def click_through(username: str, role: str) -> None:
+    def click_through(turn: int, username: str) -> None:
         session = None
         try:
             session = Session(url, username)
@@ -162,8 +161,7 @@ def run(url: str, users: Sequence[tuple[str, str]], seconds: float,
             started.wait()
         if session is None:
             return
-        pages = session.pages(role)
-        turn = users.index((username, role))  # sessions start on different pages, so that every page is seen
+        pages = session.pages  # each session starts on a page of its own (turn), so that every page is seen
         try:
             while not stop.is_set():
                 done = session.open(pages[turn % len(pages)])
@@ -176,7 +174,7 @@ def run(url: str, users: Sequence[tuple[str, str]], seconds: float,
         finally:
             session.close()
 
-    threads = [threading.Thread(target=click_through, args=user, daemon=True) for user in users]
+    threads = [threading.Thread(target=click_through, args=user, daemon=True) for user in enumerate(users)]
     for thread in threads:
         thread.start()
     started.wait()  # every session has signed in (or failed to): the clock starts now
@@ -189,6 +187,18 @@ def run(url: str, users: Sequence[tuple[str, str]], seconds: float,
     for thread in [*threads, *([helper] if helper else [])]:
         thread.join()
     return Report(len(users), time.perf_counter() - began, tuple(runs), tuple(failures))
+
+
+def latest_month_files(store_path: Path, workdir: Path, raise_cny: float) -> list[tuple[str, Path]]:
+    """Two imports that swap the store back and forth: its latest month's balances with every deposit
+    raised by `raise_cny`, and as they are stored now."""
+    latest = "SELECT * FROM monthly_balances WHERE month = (SELECT max(month) FROM monthly_balances)"
+    raised, stored = workdir / "balances_raised.csv", workdir / "balances_stored.csv"
+    with duckdb.connect(str(store_path), read_only=True) as con:
+        con.sql(latest).write_csv(str(stored), header=True)
+        con.sql("SELECT * REPLACE (deposits_cny + $raise AS deposits_cny) FROM (" + latest + ")",
+                params={"raise": raise_cny}).write_csv(str(raised), header=True)
+    return [("monthly_balances", raised), ("monthly_balances", stored)]
 
 
 def bankcrm_import(store_path: Path, table: str, file: Path, state_path: Path) -> subprocess.CompletedProcess:

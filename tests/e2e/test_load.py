@@ -3,13 +3,9 @@ while `bankcrm import` swaps the store underneath them, again and again."""
 
 from __future__ import annotations
 
-import subprocess
-
-import duckdb
 import pytest
 
 from analytics import generate
-from auth.users import UsersFile
 from ui import loadtest, serve
 
 from ..conftest import DEMO_END, build_scored_demo
@@ -22,16 +18,11 @@ RAISE_CNY = 10_000  # added to every deposit of the latest month by the second f
 
 @pytest.fixture(scope="module")
 def swapping_store(tmp_path_factory):
-    """A store, and two files for its latest month: as stored (A) and with every deposit raised (B)."""
+    """A store, and two imports of its latest month: with every deposit raised, and as stored."""
     workdir = tmp_path_factory.mktemp("load")
     path = build_scored_demo(workdir / "bank.duckdb",
                              generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END))
-    latest = "SELECT * FROM monthly_balances WHERE month = (SELECT max(month) FROM monthly_balances)"
-    with duckdb.connect(str(path), read_only=True) as con:
-        con.sql(latest).write_csv(str(workdir / "a.csv"), header=True)
-        con.sql(f"SELECT * REPLACE (deposits_cny + {RAISE_CNY} AS deposits_cny) FROM ({latest})").write_csv(
-            str(workdir / "b.csv"), header=True)
-    return workdir, path
+    return workdir, path, loadtest.latest_month_files(path, workdir, RAISE_CNY)
 
 
 def overview_figures(url: str, usernames: set[str]) -> dict[str, dict[str, str]]:
@@ -49,12 +40,9 @@ def overview_figures(url: str, usernames: set[str]) -> dict[str, dict[str, str]]
 
 
 def test_twenty_sessions_click_through_while_imports_swap_the_store(swapping_store, record_property):
-    workdir, path = swapping_store
+    workdir, path, files = swapping_store
     state = workdir / "state.sqlite"
-    files = [("monthly_balances", workdir / "b.csv"), ("monthly_balances", workdir / "a.csv")]
-    roles = {u.username: u.role for u in UsersFile().users()}
-    users = [(name, roles[name]) for name in PEOPLE] * (SESSIONS // len(PEOPLE))
-    assert len(users) == SESSIONS
+    users = list(PEOPLE) * (SESSIONS // len(PEOPLE))
     with serve.running(path, state, workdir / "streamlit.log") as app:
         # Everyone's Overview on each of the two stores the imports alternate between.
         before = overview_figures(app.url, set(PEOPLE))
