@@ -65,7 +65,7 @@ class StateStore:
         try:
             con.execute("PRAGMA journal_mode = WAL")
             con.execute("PRAGMA foreign_keys = ON")
-            self._migrate(con)
+            self._migrate(con, self.path)
             yield con
         finally:
             con.close()
@@ -83,16 +83,23 @@ class StateStore:
                 raise
 
     @staticmethod
-    def _migrate(con: sqlite3.Connection) -> None:
+    def _migrate(con: sqlite3.Connection, path: Path) -> None:
         con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
                     " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')))")
-        [(current,)] = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
-        for m in store.migrations(PACKAGE):
-            if m.version <= current:
-                continue
-            # executescript commits on its own; the version row goes in the same script
-            con.executescript(f"BEGIN IMMEDIATE;\n{m.sql}\n"
-                              f"INSERT INTO schema_version (version, name) VALUES ({int(m.version)}, '{m.name}');\nCOMMIT;")
+
+        def current() -> int:
+            return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+        pending = [m for m in store.migrations(PACKAGE) if m.version > current()]
+        if not pending:
+            return
+        # Many sessions open a new state store at once: one migrates, the others wait, then find it done.
+        with store.writer_lock(path):
+            for m in [m for m in pending if m.version > current()]:
+                # executescript commits on its own; the version row goes in the same script
+                con.executescript(f"BEGIN IMMEDIATE;\n{m.sql}\n"
+                                  f"INSERT INTO schema_version (version, name) VALUES ({int(m.version)}, '{m.name}');"
+                                  "\nCOMMIT;")
 
     # --- audit log ------------------------------------------------------------
 

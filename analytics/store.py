@@ -99,8 +99,8 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> int:
 # --- writing: private copy, then atomic swap ---------------------------------
 
 @contextlib.contextmanager
-def _writer_lock(path: Path) -> Iterator[None]:
-    """One writer at a time per store, across processes."""
+def writer_lock(path: Path) -> Iterator[None]:
+    """One writer at a time per file, across processes (a lock file beside it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -119,7 +119,7 @@ def rewrite(path: Path, *, fresh: bool = False) -> Iterator[duckdb.DuckDBPyConne
     `fresh=True` the copy starts empty (a new store) instead of as a copy.
     """
     path = Path(path)
-    with _writer_lock(path):
+    with writer_lock(path):
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         tmp.unlink(missing_ok=True)
         if path.exists() and not fresh:

@@ -59,3 +59,19 @@ def test_state_lives_beside_the_store_unless_configured(tmp_path, monkeypatch):
     assert state.default_path(tmp_path / "bank.duckdb") == tmp_path / "bank.state.sqlite"
     monkeypatch.setenv("BANKCRM_STATE", str(tmp_path / "elsewhere.sqlite"))
     assert state.default_path(tmp_path / "bank.duckdb") == tmp_path / "elsewhere.sqlite"
+
+
+def test_many_sessions_opening_a_new_state_store_at_once_migrate_it_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "fresh.sqlite"
+
+    def open_and_record(i: int) -> None:
+        state.StateStore(path).record(f"user{i}", "login")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(open_and_record, range(20)))  # raises what any thread raised
+    with state.StateStore(path).connect() as con:
+        versions = [v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY version")]
+        assert con.execute("SELECT count(*) FROM audit_log WHERE event = 'login'").fetchone()[0] == 20
+    assert versions == list(range(1, len(versions) + 1))
