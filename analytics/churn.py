@@ -55,9 +55,10 @@ def rate_by(sl: Slice, group: str) -> pd.DataFrame:
     if group not in GROUPS:
         raise ValueError(f"churn rate by {group!r}: choose one of {', '.join(GROUPS)}")
     cm = sl.table("customer_month")
-    key = tier(cm, sl.rules) if group == "tier" else cm.branch_code
-    start = cm.select("customer_id", next_idx=cm.month_idx + 1, group=key, active=~cm.is_churned)
-    start = start.filter(start.active)
+    # the month-ends just before the period's months, and only they: the start side of the join stays small
+    before = cm.filter(~cm.is_churned & sl.in_period(cm.month + ibis.interval(months=1)))
+    start = before.select("customer_id", next_idx=before.month_idx + 1,
+                          group=tier(before, sl.rules) if group == "tier" else before.branch_code)
     month = cm.filter(sl.in_period(cm.month)).select("customer_id", "month", "month_idx", "churned_in_month")
     joined = month.join(start, (month.customer_id == start.customer_id) & (month.month_idx == start.next_idx))
     expr = joined.group_by("month", "group").agg(

@@ -17,9 +17,9 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -77,7 +77,8 @@ class Session:
         self.page = ""
         first = self._run(widgets={})
         form = {e.text_input.label: e.text_input.id for e in first.elements if e.WhichOneof("type") == "text_input"}
-        submit = next(e.button.id for e in first.elements if e.WhichOneof("type") == "button" and e.button.is_form_submitter)
+        submit = next(e.button.id for e in first.elements
+                      if e.WhichOneof("type") == "button" and e.button.is_form_submitter)
         signed = self._run(widgets={form["Username"]: ("string_value", username),
                                     form["Password"]: ("string_value", password), submit: ("trigger_value", True)})
         if not any(e.WhichOneof("type") == "page_link" for e in signed.elements):  # the menu is for the signed-in
