@@ -229,8 +229,9 @@ def load(store_path: Path, customers: int, workdir: Path, seconds: float = 60) -
     with serve.running(store_path, state, workdir / "load.streamlit.log") as app:
         report = loadtest.run(app.url, people, seconds, background=loadtest.importing(store_path, files, state,
                                                                                        imported, 5))
-    if report.errors or any(r.returncode for r in imported):
-        raise RuntimeError(f"the load test failed: {report.errors[:5]}")
+    failed = [r.stderr[-500:] for r in imported if r.returncode]
+    if report.errors or failed:
+        raise RuntimeError(f"the load test failed: {report.errors[:5]} {failed[:2]}")
     return Measurement(f"page time, 20 sessions clicking for {seconds:.0f} s, {len(imported)} imports meanwhile",
                        f"{customers:,} customers", report.median_ms, report.percentile_ms(0.95), len(report.runs))
 

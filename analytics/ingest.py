@@ -450,14 +450,15 @@ def _import(table: str, file: Path, path: Path, mapping: Mapping, encoding: str 
                 for r in first.itertuples()
             ], int(total))
         backend.create_table("_import_rows", _typed(text, spec), temp=True)
-        added, updated, unchanged = _upsert(backend, spec)
+        added, updated, unchanged, columns = _upsert(backend, spec)
         if added or updated:
-            marts.rebuild(con)
+            marts.rebuild(con, {table: columns})
     return ImportReport(table, file, source.num_rows, added, updated, unchanged, time.perf_counter() - started)
 
 
-def _upsert(backend: ibis.BaseBackend, spec: TableSpec) -> tuple[int, int, int]:
-    """Merge the staged rows into the table by key; return (added, updated, unchanged).
+def _upsert(backend: ibis.BaseBackend, spec: TableSpec) -> tuple[int, int, int, set[str]]:
+    """Merge the staged rows into the table by key; return (added, updated, unchanged, the columns that
+    changed: every column when a row was added).
 
     Only rows that are new or differ are written, so re-importing a file
     costs a comparison, not a rewrite.
@@ -466,10 +467,17 @@ def _upsert(backend: ibis.BaseBackend, spec: TableSpec) -> tuple[int, int, int]:
     rows = backend.table("_import_rows").cast(target.schema())  # same types, NOT NULL where the table says so
     backend.create_table("_import_changes", rows.difference(target), temp=True)
     changes = backend.table("_import_changes")
-    matched = changes.semi_join(target, list(spec.key))
-    total, changed, updated = (rows.count().execute(), changes.count().execute(), matched.count().execute())
+    total, changed = rows.count().execute(), changes.count().execute()
+    old = target.rename(lambda c: f"old_{c}")
+    paired = changes.join(old, [changes[k] == old[f"old_{k}"] for k in spec.key])
+    differs = paired.aggregate(updated=paired.count(), **{c: (paired[c] != paired[f"old_{c}"]).fill_null(
+        paired[c].isnull() != paired[f"old_{c}"].isnull()).sum() for c in spec.column_names if c not in spec.key}
+    ).execute().iloc[0]
+    updated = int(differs["updated"])
+    columns = (set(spec.column_names) if changed > updated
+               else {c for c in differs.index if c != "updated" and differs[c]})
     backend.raw_sql(_merge_statement(spec))
-    return changed - updated, updated, total - changed
+    return changed - updated, updated, total - changed, columns
 
 
 def _merge_statement(spec: TableSpec) -> str:

@@ -1,6 +1,7 @@
 """Raw tables -> marts, the business grain the dashboard reads.
 
-Rebuilt whole after every generate and every import, inside the same
+Rebuilt after every generate and every import (customer_month only when
+the import changed something it reads), inside the same
 private copy of the store (see `store.rewrite`), so readers only ever see
 marts that match the raw tables next to them.
 
@@ -167,10 +168,26 @@ LEFT JOIN first_churn fc USING (customer_id)
 """
 
 
-def rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild every mart from the raw tables on `con`."""
-    con.execute(
-        _CUSTOMER_MONTH,
-        {"dormant_days": DORMANT_CHURN_DAYS, "dormant_max_aum": DORMANT_CHURN_MAX_AUM_CNY},
-    )
+# What customer_month reads, by table (None: every column). The rest of the raw tables feed
+# customer_current only, which is rebuilt after every change.
+CUSTOMER_MONTH_READS: dict[str, frozenset[str] | None] = {
+    "monthly_balances": None,
+    "accounts": None,
+    "customers": frozenset({"customer_id", "branch_code", "rm_id", "opened_on", "closed_on"}),
+}
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, changed: dict[str, set[str]] | None = None) -> None:
+    """Rebuild the marts from the raw tables on `con`. With `changed` (table -> the columns an import
+    changed), customer_month is left as it is when it reads none of them: it is the long rebuild
+    (about 25 s at 1,000,000 customers x 36 months), customer_current a short one."""
+    built = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'customer_month'"
+                        ).fetchone()[0]
+    if changed is None or not built or any(table in CUSTOMER_MONTH_READS and (CUSTOMER_MONTH_READS[table] is None
+                                                                 or CUSTOMER_MONTH_READS[table] & columns)
+                              for table, columns in changed.items()):
+        con.execute(
+            _CUSTOMER_MONTH,
+            {"dormant_days": DORMANT_CHURN_DAYS, "dormant_max_aum": DORMANT_CHURN_MAX_AUM_CNY},
+        )
     con.execute(_CUSTOMER_CURRENT)

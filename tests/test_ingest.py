@@ -322,3 +322,21 @@ def test_several_problems_in_one_row_are_all_named(store_path, tmp_path):
         "row 2, column gender, value 'X': must be one of M, F",
         "row 2, column opened_on, value 'soon': not a date (YYYY-MM-DD, or give `format:` in the mapping)",
     ])
+
+
+def test_an_import_that_changes_only_what_customer_month_does_not_read_leaves_it_as_it_is(store_path, tmp_path):
+    def month_mart() -> str:
+        with duckdb.connect(str(store_path), read_only=True) as con:
+            return con.execute("SELECT bit_xor(hash(*COLUMNS(*))) || ':' || count(*) FROM customer_month").fetchone()[0]
+
+    before = month_mart()
+    moved = "1,SH01,SH01-RM01,张伟,M,1980-05-01,13812345678,310115198005011234,杭州,2023-06-15,,active"
+    report = ingest.import_file("customers", write(tmp_path, "city.csv", csv(CUSTOMERS_HEADER, moved)), store_path=store_path)
+    assert (report.updated, month_mart()) == (1, before)  # a new city: customer_month reads no city
+    assert query(store_path, "SELECT city FROM customer_current WHERE customer_id = 1") == [("杭州",)]
+
+    reassigned = moved.replace("SH01,SH01-RM01", "BJ01,BJ01-RM01")
+    ingest.import_file("customers", write(tmp_path, "rm.csv", csv(CUSTOMERS_HEADER, reassigned)), store_path=store_path)
+    assert month_mart() != before  # a new branch and relationship manager are in every month of the customer
+    assert query(store_path, "SELECT DISTINCT branch_code, rm_id FROM customer_month WHERE customer_id = 1") == [
+        ("BJ01", "BJ01-RM01")]
