@@ -42,7 +42,7 @@ lock: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	scripts/ensure-chromium
-	$(BIN)/bankcrm bench
+	$(BIN)/bankcrm bench --largest 10000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -46,8 +46,9 @@ def test_good_import_reports_what_it_did(tmp_path):
 def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "DEMO_CUSTOMERS", 300)
     monkeypatch.setattr(bench, "DEMO_MONTHS", 6)
+    monkeypatch.setattr(bench, "KEPT", tmp_path / "kept")
     results = bench.run(customers=400, months=12, repeat=1, workdir=tmp_path, progress=lambda step: None,
-                        browser=False, load_seconds=0)  # the load test runs in tests/e2e/test_load.py
+                        browser=False, load_seconds=0, largest=450)  # the load test runs in tests/e2e/test_load.py
     bench.write_reports(results, tmp_path / "b.json", tmp_path / "b.md")
     names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())["results"]]
     pages = [f"{page} page analytics, {label}" for label in ("default filters", "one branch")
@@ -57,8 +58,10 @@ def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
                      "DuckDB path vs pandas, median ratio over the queries",
                      "what-if: copy the as-of month into a study", "what-if recompute after a threshold change",
                      "train the churn model", "score every current customer",
-                     "server RSS with 10 sessions open",
+                     "server RSS with 10 sessions open", "generate store", *pages,
                      "import CSV, every row changed", "re-import the same CSV"]
+    assert [r.size for r in results if r.name == "generate store"] == ["400 x 12", "450 x 12"]
+    assert (tmp_path / "kept" / "store-450x12.duckdb").exists()  # kept for the next run
     assert all(r.median_ms > 0 for r in results)
     assert all(r.pandas_median_ms > 0 and r.ratio > 0 for r in results if "(vs pandas)" in r.name)
     assert "| generate store | 400 x 12 |" in (tmp_path / "b.md").read_text()
