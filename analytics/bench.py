@@ -30,8 +30,9 @@ KEPT = Path("build/bench")  # the largest store, reused by the next run
 
 # Why a target is missed, printed under the table next to the figure.
 KNOWN_CAUSES = {
-    "import CSV, every row changed": "an import that changes rows rebuilds the marts in full (about 25 s at "
-                                     "1,000,000 x 36); the fix under way is rebuilding only the changed customers' months.",
+    "import CSV, every row changed": "an import that changes what customer_month reads (balances, accounts, a "
+                                     "customer's branch, RM or dates) rebuilds it in full (about 25 s at "
+                                     "1,000,000 x 36); next: rebuilding only the changed customers' months.",
     "sign in to a drawn Overview (browser)": "measured with the figures already cached: the server spends about "
                                              "0.8 s in three reruns (the sign-in, streamlit-authenticator's own "
                                              "rerun and its cookie component's rerun, each drawing 9 KPIs with "
