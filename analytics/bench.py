@@ -296,11 +296,11 @@ def _sign_in_times(url: str, browser, repeat: int) -> list[float]:
 
 def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
         progress: Callable[[str], None] = print, browser: bool = True, load_seconds: float = 60,
-        largest: int | None = None) -> list[Measurement]:
+        largest: int | None = None, largest_months: int | None = None) -> list[Measurement]:
     """Measure everything at `customers` (and the demo size): generation, page analytics against pandas,
     what-if, the churn model, server memory, import, and (with `browser`) sign-in and (`load_seconds` > 0) the
-    load test, and (`largest`) page analytics on a store of that many customers; return one Measurement per
-    figure."""
+    load test, and (`largest`) page analytics on a store of that many customers and `largest_months` (default:
+    `months`); return one Measurement per figure."""
     results: list[Measurement] = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
@@ -329,12 +329,13 @@ def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
         progress("server memory with 10 sessions open")
         results.append(server_memory(big, customers, tmp))
         if largest:
-            huge = KEPT / f"store-{largest}x{months}.duckdb"
+            largest_months = largest_months or months
+            huge = KEPT / f"store-{largest}x{largest_months}.duckdb"
             if not huge.exists():  # kept for the next run: minutes to make, tens of GB
-                progress(f"generate {largest:,} customers x {months} months into {huge}")
+                progress(f"generate {largest:,} customers x {largest_months} months into {huge}")
                 huge.parent.mkdir(parents=True, exist_ok=True)
-                median, p95 = _timed(lambda: _generate(huge, largest, months), 1)
-                results.append(Measurement("generate store", f"{largest:,} x {months}", median, p95, 1))
+                median, p95 = _timed(lambda: _generate(huge, largest, largest_months), 1)
+                results.append(Measurement("generate store", f"{largest:,} x {largest_months}", median, p95, 1))
             progress(f"each page's analytics on {largest:,} customers")
             results += pages(huge, largest, repeat, LARGEST_PAGE_TARGET_MS, LARGEST_PAGE_TARGET_MS,
                              against_pandas=False)

@@ -118,13 +118,16 @@ def bench(
     load_seconds: Annotated[float, typer.Option(help="Length of the load test (0: none).", min=0, max=600)] = 60,
     largest: Annotated[Optional[int], typer.Option(help="Also time every page on a store this large.", min=100)
                        ] = None,
+    largest_months: Annotated[Optional[int], typer.Option(help="Months of the largest store (default: --months).",
+                                                          min=3, max=120)] = None,
 ) -> None:
     """Measure pages against pandas, what-if, the churn model, memory, import, sign-in and load at a given size;
     write docs/benchmarks.md and .json."""
     from analytics import bench as suite
 
     results = suite.run(customers, months, repeat, progress=lambda step: console.print(f"[bold]bench[/]: {step}"),
-                        browser=browser, load_seconds=load_seconds, largest=largest)
+                        browser=browser, load_seconds=load_seconds, largest=largest,
+                        largest_months=largest_months)
     suite.write_reports(results, json_file, markdown)
     for r in results:
         console.print(f"{r.name:60} {r.size:>20} median {suite.shown(r.median_ms, r.unit):>9}  {r.verdict}", markup=False)
