@@ -73,6 +73,9 @@ def sign_in(page, url: str | None, username: str, password: str = PASSWORD) -> N
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     wait_idle(page)
+    if page.get_by_label("Password", exact=True).count() == 0:
+        # Signed in: the cookie component sets the cookie that signs in a reload or a new tab, after the run.
+        page.wait_for_function("document.cookie.includes('bankcrm_auth=')", timeout=15_000)
 
 
 def main_text(page) -> str:
