@@ -1,14 +1,179 @@
-"""Care tasks: a branch head asks a relationship manager to look after a customer."""
+"""Care tasks: a relationship manager looks after a customer, asked by a branch head or by a rule.
+
+The rules (`due`) read the store as of a date: a birthday within 7 days, a
+term deposit maturing within 30 days, a churn probability over the active
+rule set's warning threshold, a complaint open past its SLA. `generate`
+writes the tasks they call for into the state store once each (a rule's
+task has a key, such as "birthday:42:2026"). A task is closed once, with an
+outcome, and is never deleted: the state store refuses both.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+import ibis
 import pandas as pd
 
-from analytics.state import StateStore, utc_now
+from analytics.churn import latest_scores
+from analytics.filters import Slice
+from analytics.i18n import t, term
+from analytics.scope import OutOfScope
+from analytics.state import StateStore, append_audit, utc_now
 
 KINDS = ("churn_risk", "birthday", "maturity", "complaint_sla")
+OUTCOMES = ("retained", "product_added", "complaint_resolved", "no_answer", "leaving", "other")
+STATUSES = ("open", "done")
+BIRTHDAY_WITHIN_DAYS = 7
+MATURITY_WITHIN_DAYS = 30
+RISK_DUE_DAYS = 7     # a customer at risk is called within a week
+RULES_ACTOR = "rules"  # created_by of the tasks the rules create
+
+
+class TaskError(ValueError):
+    pass
+
+
+# --- the rules --------------------------------------------------------------------------
+
+def due(sl: Slice, on: dt.date) -> pd.DataFrame:
+    """The care tasks the rules call for on `on`, for current customers in scope.
+
+    Columns: rule_key, customer_id, branch_code, rm_id, kind, due_on, detail (a dict of the figures)."""
+    customers = sl.table("customers")
+    current = customers.semi_join(sl.table("customer_current").filter(lambda c: ~c.is_churned), "customer_id")
+    who = current.select("customer_id", "branch_code", "rm_id")
+    frames = [_birthdays(current, on), _maturities(sl, who, on), _complaints_past_sla(sl, who, on),
+              _at_risk(sl, who, on)]
+    columns = ["rule_key", "customer_id", "branch_code", "rm_id", "kind", "due_on", "detail"]
+    return pd.concat([f[columns] for f in frames if not f.empty], ignore_index=True) if any(
+        not f.empty for f in frames) else pd.DataFrame(columns=columns)
+
+
+def _birthdays(customers, on: dt.date) -> pd.DataFrame:
+    """Birthdays from `on` to `on` + 7 days; 29 February falls on 28 February in other years."""
+    days = [on + dt.timedelta(days=i) for i in range(BIRTHDAY_WITHIN_DAYS + 1)]
+    born = customers.filter(customers.birth_date.notnull())
+    month, day = born.birth_date.month(), born.birth_date.day()
+    cases = []
+    for d in days:
+        hit = (month == d.month) & (day == d.day)
+        if (d.month, d.day) == (2, 28) and not _is_leap(d.year):
+            hit |= (month == 2) & (day == 29)
+        cases.append((hit, ibis.literal(d, type="date")))
+    birthday = ibis.cases(*cases)
+    found = (born.select("customer_id", "branch_code", "rm_id", "birth_date", due_on=birthday)
+             .filter(lambda b: b.due_on.notnull()).execute())
+    if found.empty:
+        return found
+    found["due_on"] = pd.to_datetime(found.due_on).dt.date
+    age = [d.year - pd.Timestamp(b).year for d, b in zip(found.due_on, found.birth_date)]
+    return found.assign(
+        kind="birthday",
+        rule_key=[f"birthday:{c}:{d.year}" for c, d in zip(found.customer_id, found.due_on)],
+        detail=[{"birthday": d.isoformat(), "age": a} for d, a in zip(found.due_on, age)],
+    )
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _maturities(sl: Slice, who, on: dt.date) -> pd.DataFrame:
+    """Open term deposits maturing from `on` to `on` + 30 days."""
+    accounts = sl.table("accounts")
+    until = on + dt.timedelta(days=MATURITY_WITHIN_DAYS)
+    maturing = accounts.filter(
+        (accounts["product"] == "term_deposit") & accounts.closed_on.isnull()
+        & (accounts.maturity_on >= on) & (accounts.maturity_on <= until))
+    found = maturing.join(who, "customer_id").select(
+        "customer_id", "branch_code", "rm_id", "account_id", due_on=maturing.maturity_on).execute()
+    if found.empty:
+        return found
+    found["due_on"] = pd.to_datetime(found.due_on).dt.date
+    return found.assign(
+        kind="maturity",
+        rule_key=[f"maturity:{a}:{d}" for a, d in zip(found.account_id, found.due_on)],
+        detail=[{"account_id": int(a), "maturity_on": d.isoformat(), "days": (d - on).days}
+                for a, d in zip(found.account_id, found.due_on)],
+    )
+
+
+def _complaints_past_sla(sl: Slice, who, on: dt.date) -> pd.DataFrame:
+    """Complaints still open at the end of `on` whose SLA ended before it."""
+    c = sl.table("complaints")
+    end_of_day = ibis.literal(dt.datetime.combine(on + dt.timedelta(days=1), dt.time()), type="timestamp")
+    opened_on = c.opened_at.date()
+    late = c.filter((c.opened_at < end_of_day) & (c.resolved_at.isnull() | (c.resolved_at >= end_of_day))
+                    & ((opened_on + c.sla_days.as_interval("D")) < on))
+    found = late.join(who, "customer_id").select(
+        "customer_id", "branch_code", "rm_id", "complaint_id", "category", "sla_days", opened_on=opened_on).execute()
+    if found.empty:
+        return found
+    opened = pd.to_datetime(found.opened_on).dt.date
+    return found.assign(
+        kind="complaint_sla", due_on=on,
+        rule_key=[f"complaint_sla:{c}" for c in found.complaint_id],
+        detail=[{"complaint_id": int(c), "category": cat, "days_open": (on - o).days, "sla_days": int(s)}
+                for c, cat, o, s in zip(found.complaint_id, found.category, opened, found.sla_days)],
+    )
+
+
+def _at_risk(sl: Slice, who, on: dt.date) -> pd.DataFrame:
+    """Customers of the latest scoring whose churn probability is over the rule set's warning threshold."""
+    scores = latest_scores(sl)
+    risky = scores.filter(scores.probability > sl.rules.warning_probability)
+    found = risky.join(who, "customer_id").select(
+        "customer_id", "branch_code", "rm_id", "probability", "as_of").execute()
+    if found.empty:
+        return found
+    scored = pd.to_datetime(found.as_of).dt.date
+    return found.assign(
+        kind="churn_risk", due_on=on + dt.timedelta(days=RISK_DUE_DAYS),
+        rule_key=[f"churn_risk:{c}:{s}" for c, s in zip(found.customer_id, scored)],
+        detail=[{"probability": round(float(p), 4), "scored_on": s.isoformat(),
+                 "threshold": sl.rules.warning_probability} for p, s in zip(found.probability, scored)],
+    )
+
+
+def describe(kind: str, detail: dict, lang: str) -> str:
+    """A rule's task in words, with the figure behind it."""
+    values = dict(detail)
+    if kind == "churn_risk":
+        values["probability"] = f"{detail['probability']:.0%}"
+    if kind == "complaint_sla":
+        values["category"] = term("category", detail["category"], lang)
+    return t(f"care.rule.{kind}", lang, **values)
+
+
+# --- writing tasks ----------------------------------------------------------------------
+
+_COLUMNS = ("customer_id", "branch_code", "rm_id", "kind", "reason", "due_on", "status", "created_by", "created_at",
+            "rule_key", "detail_json")
+
+
+def generate(state: StateStore, tasks: pd.DataFrame, *, on: dt.date, actor: str, role: str | None = None
+             ) -> dict[str, int]:
+    """Write the tasks `due` found, each rule's task once; returns how many were created per kind.
+
+    A customer with an open churn-risk task gets no second one from a later scoring."""
+    created = dict.fromkeys(KINDS, 0)
+    now = utc_now()
+    with state.transaction() as con:
+        at_risk = {row[0] for row in con.execute(
+            "SELECT customer_id FROM care_tasks WHERE kind = 'churn_risk' AND status = 'open'")}
+        for row in tasks.itertuples(index=False):
+            if row.kind == "churn_risk" and int(row.customer_id) in at_risk:
+                continue
+            inserted = con.execute(
+                f"INSERT OR IGNORE INTO care_tasks ({', '.join(_COLUMNS)})"  # noqa: S608 (column names are constants)
+                f" VALUES ({', '.join('?' * len(_COLUMNS))})",
+                [int(row.customer_id), row.branch_code, row.rm_id, row.kind, None, row.due_on.isoformat(), "open",
+                 RULES_ACTOR, now, row.rule_key, json.dumps(row.detail, ensure_ascii=False)]).rowcount
+            created[row.kind] += inserted
+        append_audit(con, actor, "care_tasks_generated", role, on=on.isoformat(), created=created)
+    return created
 
 
 def assign(state: StateStore, *, customer_id: int, branch_code: str, rm_id: str | None, kind: str, reason: str,
@@ -21,17 +186,71 @@ def assign(state: StateStore, *, customer_id: int, branch_code: str, rm_id: str 
             "INSERT INTO care_tasks (customer_id, branch_code, rm_id, kind, reason, due_on, status, created_by, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
             [int(customer_id), branch_code, rm_id, kind, reason, due_on.isoformat(), created_by, utc_now()]).lastrowid
-    state.record(created_by, "care_task_assigned", role=role, task_id=task_id, customer_id=int(customer_id),
-                 rm_id=rm_id, kind=kind)
+        append_audit(con, created_by, "care_task_assigned", role, task_id=task_id, customer_id=int(customer_id),
+                     rm_id=rm_id, kind=kind)
     return task_id
 
 
-def tasks(state: StateStore, branch_codes: frozenset[str] | None, status: str | None = "open") -> pd.DataFrame:
-    """Tasks of the given branches (None: all), newest first."""
-    with state.connect() as con:
-        frame = pd.read_sql_query("SELECT * FROM care_tasks ORDER BY task_id DESC", con)
+def complete(state: StateStore, task_id: int, *, outcome: str, note: str, actor: str, role: str,
+             branch_codes: frozenset[str] | None) -> None:
+    """Close an open task of the person's branches with its outcome; the audit log records who and when."""
+    if outcome not in OUTCOMES:
+        raise TaskError(f"unknown outcome {outcome!r}; outcomes are {', '.join(OUTCOMES)}")
+    with state.transaction() as con:
+        row = con.execute("SELECT branch_code, status FROM care_tasks WHERE task_id = ?", [int(task_id)]).fetchone()
+        if row is None or (branch_codes is not None and row[0] not in branch_codes):
+            # another branch's task is refused the same way as one that does not exist
+            raise OutOfScope(f"care task {task_id} is not one of your branches' tasks")
+        if row[1] != "open":
+            raise TaskError(f"care task {task_id} is already {row[1]}")
+        con.execute("UPDATE care_tasks SET status = 'done', done_at = ?, done_by = ?, outcome = ?, outcome_note = ?"
+                    " WHERE task_id = ?", [utc_now(), actor, outcome, note or None, int(task_id)])
+        append_audit(con, actor, "care_task_done", role, task_id=int(task_id), outcome=outcome)
+
+
+# --- reading tasks ----------------------------------------------------------------------
+
+def tasks(state: StateStore, branch_codes: frozenset[str] | None, status: str | None = "open", *,
+          rm_id: str | None = None, customer_id: int | None = None, limit: int = 5000) -> pd.DataFrame:
+    """Tasks of the given branches (None: all), open ones by due date, closed ones newest first."""
+    clauses, params = [], []
     if branch_codes is not None:
-        frame = frame[frame.branch_code.isin(branch_codes)]
+        clauses.append(f"branch_code IN ({', '.join('?' * len(branch_codes))})")
+        params += sorted(branch_codes)
     if status:
-        frame = frame[frame.status == status]
-    return frame.reset_index(drop=True)
+        if status not in STATUSES:
+            raise ValueError(f"unknown task status {status!r}")
+        clauses.append("status = ?")
+        params.append(status)
+    if rm_id:
+        clauses.append("rm_id = ?")
+        params.append(rm_id)
+    if customer_id is not None:
+        clauses.append("customer_id = ?")
+        params.append(int(customer_id))
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    order = "due_on, task_id" if status == "open" else "coalesce(done_at, created_at) DESC, task_id DESC"
+    with state.connect() as con:
+        return pd.read_sql_query(f"SELECT * FROM care_tasks {where} ORDER BY {order} LIMIT ?",  # noqa: S608
+                                 con, params=[*params, limit])
+
+
+def last_run(state: StateStore) -> str | None:
+    """The date the rules last ran for (`bankcrm care generate`), or None."""
+    events = state.audit_events(event="care_tasks_generated", limit=1)
+    return json.loads(events.detail_json.iloc[0])["on"] if not events.empty else None
+
+
+def reason_text(task, lang: str) -> str:
+    """What a task asks for: the branch head's note, or the rule in words with its figure."""
+    if isinstance(task.reason, str) and task.reason:
+        return task.reason
+    if isinstance(task.detail_json, str):
+        return describe(task.kind, json.loads(task.detail_json), lang)
+    return ""
+
+
+def names(sl: Slice, customer_ids: tuple[int, ...]) -> pd.DataFrame:
+    """customer_id and name (masked as the scope says) of the given customers in scope."""
+    customers = sl.scoped.table("customers")
+    return customers.filter(customers.customer_id.isin(list(customer_ids))).select("customer_id", "name").execute()

@@ -22,6 +22,8 @@ console = Console(stderr=True, soft_wrap=True)
 app.add_typer(users_app, name="users")
 churn_app = typer.Typer(no_args_is_help=True, help="The churn model.")
 app.add_typer(churn_app, name="churn")
+care_app = typer.Typer(no_args_is_help=True, help="Care tasks for relationship managers.")
+app.add_typer(care_app, name="care")
 
 StoreOption = Annotated[
     Optional[Path],
@@ -218,6 +220,36 @@ def churn_evaluate(
         console.print(f"{file}: {problem}", markup=False)
         raise typer.Exit(code=1) from None
     print(json.dumps(result))
+
+
+@care_app.command("generate")
+def care_generate(
+    store_path: StoreOption = None,
+    on: Annotated[Optional[str], typer.Option(help="The day the rules look from, YYYY-MM-DD (default: the store's "
+                                                   "latest month-end, the day its data runs to).")] = None,
+) -> None:
+    """Create the care tasks the rules call for (birthdays, maturing term deposits, churn risk over the
+    warning threshold, complaints past their SLA), each once; run it after every import or scoring."""
+    import ibis
+
+    from analytics import care, state
+    from analytics.filters import Slice
+    from analytics.rulebook import RuleBook
+    from analytics.scope import Scope, ScopedStore
+
+    path = _existing_store(store_path)
+    try:
+        day = dt.date.fromisoformat(on) if on else None
+    except ValueError:
+        console.print(f"--on {on!r} is not a date (YYYY-MM-DD).", markup=False)
+        raise typer.Exit(code=2) from None
+    states = state.StateStore(state.default_path(path))
+    sl = Slice(ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(user="cli", pii="shown")),
+               rules=RuleBook(states).active())
+    day = day or sl.as_of_date()
+    created = care.generate(states, care.due(sl, day), on=day, actor="cli")
+    console.print(f"Care tasks as of {day}: " + ", ".join(f"{n:,} {kind}" for kind, n in created.items())
+                  + " created.", markup=False)
 
 
 @app.command()

@@ -113,7 +113,10 @@ class Slice:
     def as_of_date(self) -> dt.date | None:
         """`as_of()` as a value. Never execute the literal `as_of()` itself: a literal has no store, so
         Ibis would run it on its default backend, one DuckDB connection shared by every thread."""
-        return self.filters.end or self.scoped.table("customer_month").month.max().execute()
+        if self.filters.end:
+            return self.filters.end
+        latest = self.scoped.table("customer_month").month.max().execute()
+        return None if pd.isna(latest) else pd.Timestamp(latest).date()
 
     def in_period(self, when: ir.TimestampValue | ir.DateValue) -> ir.BooleanValue:
         """Whether a date or timestamp falls in the period's months (true for every time when unset)."""

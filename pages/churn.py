@@ -52,18 +52,21 @@ rm = st.selectbox(t("churn.rm"), [None, *compute(churn.relationship_managers, fi
 listed = compute(churn.warnings, filters, rm)
 if listed.empty:
     st.info(t("churn.no_scores"))
+else:
+    listed = listed.assign(reasons=listed.reasons_json.map(lambda v: reasons_text(v, lang())),
+                           helps=listed.actions_json.map(lambda v: helps_text(v, lang())))
+    st.caption(t("churn.list", as_of=fmt.date(listed.as_of.iloc[0], lang()), model=listed.model_version.iloc[0],
+                 n=len(listed)))
+    table(listed, {"name": ("col.customer", None), "customer_id": ("col.customer_id", None),
+                   "rm_id": ("col.rm_id", None), "tier": ("col.tier", "term:tier"), "aum_cny": ("col.aum", "cny"),
+                   "probability": ("col.probability", "pct"), "value_at_risk_cny": ("col.value_at_risk", "cny"),
+                   "reasons": ("col.reasons", None), "helps": ("col.helps", None)}, "churn_warnings")
+
+if scope.role not in MAY_ASSIGN_CARE_TASKS:
     st.stop()
 
-listed = listed.assign(reasons=listed.reasons_json.map(lambda v: reasons_text(v, lang())),
-                       helps=listed.actions_json.map(lambda v: helps_text(v, lang())))
-st.caption(t("churn.list", as_of=fmt.date(listed.as_of.iloc[0], lang()), model=listed.model_version.iloc[0],
-             n=len(listed)))
-table(listed, {"name": ("col.customer", None), "customer_id": ("col.customer_id", None), "rm_id": ("col.rm_id", None),
-               "tier": ("col.tier", "term:tier"), "aum_cny": ("col.aum", "cny"), "probability": ("col.probability", "pct"),
-               "value_at_risk_cny": ("col.value_at_risk", "cny"), "reasons": ("col.reasons", None),
-               "helps": ("col.helps", None)}, "churn_warnings")
-
-if scope.role in MAY_ASSIGN_CARE_TASKS:
+state = StateStore()
+if not listed.empty:
     with st.form("assign_care_task", clear_on_submit=True):
         st.subheader(t("care.assign"))
         choice = st.selectbox(t("care.customer"), listed.index,
@@ -72,13 +75,49 @@ if scope.role in MAY_ASSIGN_CARE_TASKS:
         note = st.text_input(t("care.note"))
         if st.form_submit_button(t("care.submit")):
             row = listed.loc[choice]
-            task_id = care.assign(StateStore(), customer_id=int(row.customer_id), branch_code=row.branch_code,
+            task_id = care.assign(state, customer_id=int(row.customer_id), branch_code=row.branch_code,
                                   rm_id=row.rm_id, kind="churn_risk", reason=note or row.reasons,
                                   due_on=due, created_by=scope.user, role=scope.role)
             st.success(t("care.assigned", task_id=task_id, rm=row.rm_id))
-    open_tasks = care.tasks(StateStore(), scope.branch_codes)
+
+
+def with_names(tasks):
+    """Tasks with the customer's name and what each asks for, in the person's language."""
+    named = tasks.merge(compute(care.names, filters, tuple(sorted(set(tasks.customer_id)))),
+                         on="customer_id", how="left")
+    return named.assign(asks=[care.reason_text(task, lang()) for task in named.itertuples()])
+
+
+st.subheader(t("care.open"))
+open_tasks = with_names(care.tasks(state, scope.branch_codes, rm_id=rm))
+listing = st.container()  # drawn after the form below, so that a task closed there has left the list
+if not open_tasks.empty:
+    with st.form("complete_care_task", clear_on_submit=True):
+        st.markdown(f"**{t('care.complete')}**")
+        st.caption(t("care.behalf"))
+        task_id = st.selectbox(t("care.task"), open_tasks.task_id, key="care_task", format_func=lambda i: " · ".join(
+            str(v) for v in open_tasks.loc[open_tasks.task_id == i, ["task_id", "name", "asks"]].iloc[0]))
+        outcome = st.selectbox(t("care.outcome"), care.OUTCOMES, format_func=lambda o: term("outcome", o))
+        outcome_note = st.text_input(t("care.outcome_note"))
+        if st.form_submit_button(t("care.done")):
+            care.complete(state, int(task_id), outcome=outcome, note=outcome_note, actor=scope.user, role=scope.role,
+                          branch_codes=scope.branch_codes)
+            st.success(t("care.completed", task_id=task_id, outcome=term("outcome", outcome)))
+            open_tasks = open_tasks[open_tasks.task_id != task_id]
+columns = {"task_id": ("col.task_id", None), "name": ("col.customer", None), "customer_id": ("col.customer_id", None),
+           "rm_id": ("col.rm_id", None), "kind": ("col.kind", "term:task"), "asks": ("col.reason", None),
+           "due_on": ("col.due_on", "date"), "created_by": ("col.created_by", None)}
+with listing:
+    last_run = care.last_run(state)
+    st.caption(t("care.open_count", n=len(open_tasks), on=last_run) if last_run
+               else t("care.rules_never", n=len(open_tasks)))
     if not open_tasks.empty:
-        st.subheader(t("care.open"))
-        table(open_tasks, {"task_id": ("col.task_id", None), "customer_id": ("col.customer_id", None),
-                           "rm_id": ("col.rm_id", None), "kind": ("col.kind", "term:task"), "reason": ("col.reason", None),
-                           "due_on": ("col.due_on", "date"), "created_by": ("col.created_by", None)}, "care_tasks")
+        table(open_tasks, columns, "care_tasks")
+
+history = care.tasks(state, scope.branch_codes, status="done", rm_id=rm, limit=1000)
+if not history.empty:
+    st.subheader(t("care.history"))
+    table(with_names(history), columns | {"outcome": ("col.outcome", "term:outcome"),
+                                          "outcome_note": ("col.outcome_note", None),
+                                          "done_by": ("col.done_by", None), "done_at": ("col.done_at", None)},
+          "care_task_history")

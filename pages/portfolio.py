@@ -112,14 +112,16 @@ if at["customer"]:
         st.caption(t("churn.explain"))
     else:
         st.info(t("c360.no_score"))
-    tasks = care.tasks(StateStore(), scope.branch_codes)
-    tasks = tasks[tasks.customer_id == int(profile["customer_id"])]
+    tasks = care.tasks(StateStore(), scope.branch_codes, status=None, customer_id=int(profile["customer_id"]))
     st.subheader(t("c360.tasks"))
     if tasks.empty:
         st.caption(t("c360.none"))
     else:
-        table(tasks, {"task_id": ("col.task_id", None), "kind": ("col.kind", "term:task"), "reason": ("col.reason", None),
-                      "rm_id": ("col.rm_id", None), "due_on": ("col.due_on", "date"), "created_by": ("col.created_by", None)},
+        tasks = tasks.assign(asks=[care.reason_text(task, lang()) for task in tasks.itertuples()])
+        table(tasks, {"task_id": ("col.task_id", None), "kind": ("col.kind", "term:task"), "asks": ("col.reason", None),
+                      "rm_id": ("col.rm_id", None), "due_on": ("col.due_on", "date"), "created_by": ("col.created_by", None),
+                      "status": ("col.status", "term:task_status"), "outcome": ("col.outcome", "term:outcome"),
+                      "outcome_note": ("col.outcome_note", None)},
               "customer_tasks")
 
     st.subheader(t("c360.balances"))

@@ -83,4 +83,5 @@ def test_the_bench_times_the_analytics_calls_the_pages_make():
             on_page = (on_page - {"kpi.fn"}) | {f"kpis.{kpi.fn.__name__}" for kpi in KPIS.values()}
         timed = {f"{fn.__module__.removeprefix('analytics.')}.{fn.__name__}" for fn, _, _ in calls}
         clicked = {"funnel.stopped_at", "portfolio.customer_360", "portfolio.customers", "portfolio.relationship_managers"}
-        assert timed == on_page - clicked, page  # only what a click opens is left out
+        branch_heads_only = {"care.names"}  # the names on a branch head's open care tasks
+        assert timed == on_page - clicked - branch_heads_only, page  # and what a click opens

@@ -1,0 +1,226 @@
+"""Care tasks: the rules that create them, each once; closing them with an outcome; the kept history."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sqlite3
+
+import ibis
+import pytest
+from typer.testing import CliRunner
+
+from analytics import care, cli, marts, store
+from analytics.filters import Slice
+from analytics.rules import DEFAULT_RULES
+from analytics.scope import OutOfScope, Scope, ScopedStore
+from analytics.state import StateStore
+
+from . import handbuilt
+
+AS_OF = dt.date(2024, 7, 31)  # the hand-built store's last month-end
+
+
+def _extra(con) -> None:
+    """The hand-built store (where customer 1 is the only current one, with complaint 2 open since 1 July on a
+    7-day SLA), plus customers 4-8, current all year, chosen to sit on each rule's edges."""
+    con.execute("""INSERT INTO customers VALUES
+        (4, 'SH01', 'SH01-RM01', '赵强', 'M', '1984-08-07', NULL, NULL, '上海', '2020-01-01', NULL, 'active'),
+        (5, 'SH01', 'SH01-RM01', '钱敏', 'F', '1990-08-08', NULL, NULL, '上海', '2020-01-01', NULL, 'active'),
+        (6, 'BJ01', 'BJ01-RM01', '孙丽', 'F', '1992-07-31', NULL, NULL, '北京', '2020-01-01', NULL, 'active'),
+        (7, 'BJ01', 'BJ01-RM01', '周杰', 'M', '1996-02-29', NULL, NULL, '北京', '2020-01-01', NULL, 'active'),
+        (8, 'BJ01', 'BJ01-RM01', '吴磊', 'M', '2000-01-02', NULL, NULL, '北京', '2020-01-01', NULL, 'active')""")
+    for customer in (4, 5, 6, 7, 8):
+        con.execute(f"INSERT INTO accounts VALUES ({customer}0, {customer}, 'current', '2020-01-01', NULL, NULL)")
+        for month in handbuilt.MONTHS:
+            con.execute("INSERT INTO monthly_balances VALUES (?, ?, 20000, 0, 0, 0, 4, 400, 3, ?)",
+                        [customer, month, month])
+    con.execute("""INSERT INTO accounts VALUES
+        (41, 4, 'term_deposit', '2023-08-30', NULL, '2024-08-30'),  -- in 30 days: due
+        (42, 4, 'term_deposit', '2023-08-31', NULL, '2024-08-31'),  -- in 31 days: not yet
+        (43, 4, 'term_deposit', '2023-08-10', '2024-06-01', '2024-08-10'),  -- closed early: nothing to do
+        (61, 6, 'term_deposit', '2023-07-30', NULL, '2024-07-30')   -- matured yesterday: too late""")
+    con.execute("""INSERT INTO complaints VALUES
+        (3, 4, 'fees', 'low', 'branch', '2024-07-25 10:00', NULL, 7),                  -- SLA ends 1 Aug: in time
+        (4, 6, 'service', 'low', 'branch', '2024-07-20 10:00', NULL, 10),              -- SLA ended 30 Jul: late
+        (5, 6, 'card', 'high', 'app', '2024-07-01 10:00', '2024-08-05 10:00', 5),      -- resolved after the day: late then
+        (6, 8, 'card', 'low', 'app', '2024-07-01 10:00', '2024-07-03 10:00', 5)        -- resolved in time""")
+    con.execute("""INSERT INTO churn_scores VALUES
+        (4, '2024-07-31', 'm1', 0.45, '[]', NULL),
+        (6, '2024-07-31', 'm1', 0.20, '[]', NULL),
+        (3, '2024-07-31', 'm1', 0.90, '[]', NULL)""")  # customer 3 has churned
+
+
+@pytest.fixture(scope="module")
+def care_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("care") / "care.duckdb"
+    with store.rewrite(path, fresh=True) as con:
+        handbuilt.fill(con)
+        _extra(con)
+        marts.rebuild(con)
+    return path
+
+
+def _slice(path, scope=None, rules=DEFAULT_RULES) -> Slice:
+    backend = ibis.duckdb.connect(str(path), read_only=True)
+    return Slice(ScopedStore(backend, scope or Scope.all_branches(pii="shown")), rules=rules)
+
+
+def _keys(frame, kind) -> set[str]:
+    return set(frame.loc[frame.kind == kind, "rule_key"])
+
+
+def test_birthdays_within_seven_days_from_the_day_itself(care_store):
+    found = care.due(_slice(care_store), AS_OF)
+    assert _keys(found, "birthday") == {"birthday:4:2024", "birthday:6:2024"}  # 7 Aug yes, 8 Aug no, 31 Jul yes
+    row = found[found.rule_key == "birthday:4:2024"].iloc[0]
+    assert row.due_on == dt.date(2024, 8, 7) and row.detail == {"birthday": "2024-08-07", "age": 40}
+    assert row.branch_code == "SH01" and row.rm_id == "SH01-RM01"
+
+
+def test_a_29_february_birthday_is_28_february_in_other_years_and_the_year_turns(care_store):
+    sl = _slice(care_store)
+    feb = care.due(sl, dt.date(2025, 2, 25))
+    assert feb.loc[feb.kind == "birthday", ["rule_key", "due_on"]].values.tolist() == [
+        ["birthday:7:2025", dt.date(2025, 2, 28)]]
+    new_year = care.due(sl, dt.date(2024, 12, 28))
+    assert _keys(new_year, "birthday") == {"birthday:8:2025"}
+
+
+def test_open_term_deposits_maturing_within_thirty_days(care_store):
+    found = care.due(_slice(care_store), AS_OF)
+    assert _keys(found, "maturity") == {"maturity:41:2024-08-30"}
+    assert found[found.kind == "maturity"].iloc[0].detail == {"account_id": 41, "maturity_on": "2024-08-30", "days": 30}
+
+
+def test_complaints_open_on_the_day_past_their_sla(care_store):
+    found = care.due(_slice(care_store), AS_OF)
+    assert _keys(found, "complaint_sla") == {"complaint_sla:2", "complaint_sla:4", "complaint_sla:5"}
+    late = found[found.rule_key == "complaint_sla:2"].iloc[0]
+    assert late.detail == {"complaint_id": 2, "category": "system", "days_open": 30, "sla_days": 7}
+    assert late.due_on == AS_OF
+
+
+def test_churn_risk_over_the_rule_set_threshold_for_current_customers_only(care_store):
+    assert _keys(care.due(_slice(care_store), AS_OF), "churn_risk") == {"churn_risk:4:2024-07-31"}
+    stricter = dataclasses.replace(DEFAULT_RULES, warning_probability=0.5)
+    assert _keys(care.due(_slice(care_store, rules=stricter), AS_OF), "churn_risk") == set()
+
+
+def test_a_branch_head_s_rules_find_only_their_branch(care_store):
+    found = care.due(_slice(care_store, Scope.for_branches({"SH01"})), AS_OF)
+    assert set(found.branch_code) == {"SH01"}
+    assert set(found.customer_id) == {1, 4}
+
+
+def test_generate_creates_each_rule_s_task_once_and_audits_the_run(care_store, tmp_path):
+    state = StateStore(tmp_path / "state.sqlite")
+    found = care.due(_slice(care_store), AS_OF)
+    first = care.generate(state, found, on=AS_OF, actor="cli")
+    assert first == {"churn_risk": 1, "birthday": 2, "maturity": 1, "complaint_sla": 3}
+    assert care.generate(state, found, on=AS_OF, actor="cli") == dict.fromkeys(care.KINDS, 0)
+    open_tasks = care.tasks(state, None)
+    assert len(open_tasks) == 7 and set(open_tasks.created_by) == {care.RULES_ACTOR}
+    assert list(open_tasks.due_on) == sorted(open_tasks.due_on)
+    runs = state.audit_events(event="care_tasks_generated")
+    assert [json.loads(d)["created"]["complaint_sla"] for d in runs.detail_json] == [0, 3]
+    assert care.last_run(state) == "2024-07-31"
+
+
+def test_a_later_scoring_adds_no_second_risk_task_while_one_is_open(care_store, tmp_path):
+    state = StateStore(tmp_path / "state.sqlite")
+    found = care.due(_slice(care_store), AS_OF)
+    risk = found[found.kind == "churn_risk"]
+    care.generate(state, risk, on=AS_OF, actor="cli")
+    later = risk.assign(rule_key="churn_risk:4:2024-08-31")
+    assert care.generate(state, later, on=AS_OF, actor="cli")["churn_risk"] == 0
+    [task_id] = care.tasks(state, None).task_id
+    care.complete(state, int(task_id), outcome="retained", note="", actor="head_sh01", role="branch_head",
+                  branch_codes=frozenset({"SH01"}))
+    assert care.generate(state, later, on=AS_OF, actor="cli")["churn_risk"] == 1  # still at risk a month on
+
+
+def test_closing_a_task_keeps_its_outcome_who_and_when_and_audits_it(tmp_path):
+    state = StateStore(tmp_path / "state.sqlite")
+    task_id = care.assign(state, customer_id=4, branch_code="SH01", rm_id="SH01-RM01", kind="churn_risk",
+                          reason="call", due_on=AS_OF, created_by="head_sh01", role="branch_head")
+    care.complete(state, task_id, outcome="product_added", note="opened a fund", actor="head_sh01",
+                  role="branch_head", branch_codes=frozenset({"SH01"}))
+    assert care.tasks(state, None).empty
+    [done] = care.tasks(state, frozenset({"SH01"}), status="done").to_dict("records")
+    assert (done["status"], done["outcome"], done["outcome_note"], done["done_by"]) == (
+        "done", "product_added", "opened a fund", "head_sh01")
+    assert done["done_at"] and done["reason"] == "call"
+    [event] = state.audit_events(event="care_task_done").detail_json.map(json.loads)
+    assert event == {"task_id": task_id, "outcome": "product_added"}
+
+
+def test_a_task_is_closed_once_within_the_person_s_branches_with_a_known_outcome(tmp_path):
+    state = StateStore(tmp_path / "state.sqlite")
+    task_id = care.assign(state, customer_id=6, branch_code="BJ01", rm_id="BJ01-RM01", kind="churn_risk",
+                          reason="call", due_on=AS_OF, created_by="head_bj01", role="branch_head")
+    with pytest.raises(OutOfScope, match=f"care task {task_id} is not one of your branches"):
+        care.complete(state, task_id, outcome="retained", note="", actor="head_sh01", role="branch_head",
+                      branch_codes=frozenset({"SH01"}))
+    with pytest.raises(care.TaskError, match="unknown outcome 'sold'"):
+        care.complete(state, task_id, outcome="sold", note="", actor="head_bj01", role="branch_head",
+                      branch_codes=frozenset({"BJ01"}))
+    care.complete(state, task_id, outcome="no_answer", note="", actor="head_bj01", role="branch_head",
+                  branch_codes=frozenset({"BJ01"}))
+    with pytest.raises(care.TaskError, match="already done"):
+        care.complete(state, task_id, outcome="retained", note="", actor="head_bj01", role="branch_head",
+                      branch_codes=frozenset({"BJ01"}))
+    assert len(state.audit_events(event="care_task_done")) == 1
+
+
+def test_the_task_history_cannot_be_deleted_or_rewritten(tmp_path):
+    state = StateStore(tmp_path / "state.sqlite")
+    open_id = care.assign(state, customer_id=4, branch_code="SH01", rm_id="SH01-RM01", kind="birthday",
+                          reason="cake", due_on=AS_OF, created_by="head_sh01", role="branch_head")
+    done_id = care.assign(state, customer_id=4, branch_code="SH01", rm_id="SH01-RM01", kind="churn_risk",
+                          reason="call", due_on=AS_OF, created_by="head_sh01", role="branch_head")
+    care.complete(state, done_id, outcome="retained", note="", actor="head_sh01", role="branch_head",
+                  branch_codes=None)
+    with state.connect() as con:
+        with pytest.raises(sqlite3.DatabaseError, match="never deleted"):
+            con.execute("DELETE FROM care_tasks WHERE task_id = ?", [open_id])
+        with pytest.raises(sqlite3.DatabaseError, match="closed care task cannot change"):
+            con.execute("UPDATE care_tasks SET outcome = 'leaving' WHERE task_id = ?", [done_id])
+        with pytest.raises(sqlite3.DatabaseError, match="what was asked stays"):
+            con.execute("UPDATE care_tasks SET rm_id = 'BJ01-RM01' WHERE task_id = ?", [open_id])
+    assert len(care.tasks(state, None, status=None)) == 2
+
+
+def test_tasks_read_by_branch_rm_and_customer(tmp_path):
+    state = StateStore(tmp_path / "state.sqlite")
+    for customer, branch, rm in ((4, "SH01", "SH01-RM01"), (6, "BJ01", "BJ01-RM01"), (7, "BJ01", "BJ01-RM02")):
+        care.assign(state, customer_id=customer, branch_code=branch, rm_id=rm, kind="churn_risk", reason="call",
+                    due_on=AS_OF, created_by="admin", role="admin")
+    assert list(care.tasks(state, frozenset({"BJ01"})).customer_id) == [6, 7]
+    assert list(care.tasks(state, frozenset({"BJ01"}), rm_id="BJ01-RM02").customer_id) == [7]
+    assert list(care.tasks(state, None, customer_id=4).customer_id) == [4]
+    assert care.tasks(state, frozenset()).empty
+
+
+def test_a_rule_s_task_reads_in_both_languages_with_its_figure(care_store):
+    found = care.due(_slice(care_store), AS_OF).set_index("rule_key")
+    words = {key: (care.describe(found.kind[key], found.detail[key], "en"),
+                   care.describe(found.kind[key], found.detail[key], "zh"))
+             for key in ("complaint_sla:2", "maturity:41:2024-08-30", "churn_risk:4:2024-07-31", "birthday:4:2024")}
+    assert words["complaint_sla:2"] == ("systems complaint 2 open for 30 days, SLA 7 days", "系统投诉 2 已 30 天未解决，时限 7 天")
+    assert words["maturity:41:2024-08-30"][0] == "term deposit 41 matures on 2024-08-30, in 30 days"
+    assert words["churn_risk:4:2024-07-31"][0] == "churn probability 45%, over the warning threshold"
+    assert words["birthday:4:2024"][1] == "2024-08-07 生日（40 岁）"
+
+
+def test_cli_care_generate_runs_the_rules_once(care_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("BANKCRM_STATE", str(tmp_path / "state.sqlite"))
+    runner = CliRunner()
+    first = runner.invoke(cli.app, ["care", "generate", "--store", str(care_store)])
+    assert first.exit_code == 0, first.output
+    assert "Care tasks as of 2024-07-31: 1 churn_risk, 2 birthday, 1 maturity, 3 complaint_sla created." in first.output
+    again = runner.invoke(cli.app, ["care", "generate", "--store", str(care_store)])
+    assert "0 churn_risk, 0 birthday, 0 maturity, 0 complaint_sla created" in again.output
+    bad = runner.invoke(cli.app, ["care", "generate", "--store", str(care_store), "--on", "31/07/2024"])
+    assert bad.exit_code == 2 and "--on '31/07/2024' is not a date" in bad.output

@@ -1,0 +1,88 @@
+"""The churn-warnings page's care tasks, under AppTest, per role."""
+
+from __future__ import annotations
+
+import json
+
+import ibis
+import pytest
+
+from analytics import care
+from analytics.filters import Slice
+from analytics.scope import Scope, ScopedStore
+
+from . import apptest
+
+
+@pytest.fixture
+def env(app_env, demo_store):
+    """The demo store with the rules' care tasks generated into a fresh state store."""
+    sl = Slice(ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), Scope.all_branches(pii="shown")))
+    day = sl.as_of_date()
+    care.generate(app_env, care.due(sl, day), on=day, actor="cli")
+    return app_env
+
+
+def _button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_a_branch_head_sees_only_their_branch_s_tasks_and_closes_one_with_its_outcome(env):
+    own = care.tasks(env, frozenset({"SH01"}))
+    assert len(own) and len(care.tasks(env, None)) > len(own)  # other branches have tasks too
+    at = apptest.sign_in(apptest.app(), "head_sh01")
+    apptest.open_page(at, "churn")
+    assert not at.exception
+    shown = next(d.value for d in at.dataframe if "Task" in d.value.columns and "Outcome" not in d.value.columns)
+    assert sorted(shown["Task"]) == sorted(own.task_id)
+    assert shown["Customer"].notna().all()  # named, from the branch head's scope
+    task_id = int(at.selectbox(key="care_task").value)
+    next(s for s in at.selectbox if s.label == "Outcome").set_value("product_added")
+    next(t for t in at.text_input if t.label == "What happened (optional)").input("opened a fund")
+    _button(at, "Done").click().run()
+    assert not at.exception
+    assert any(f"Task {task_id} is done: took a product." in s.value for s in at.success)
+    [done] = care.tasks(env, frozenset({"SH01"}), status="done").to_dict("records")
+    assert (done["task_id"], done["outcome"], done["outcome_note"], done["done_by"]) == (
+        task_id, "product_added", "opened a fund", "head_sh01")
+    [event] = env.audit_events(event="care_task_done").detail_json.map(json.loads)
+    assert event == {"task_id": task_id, "outcome": "product_added"}
+    history = next(d.value for d in at.dataframe if "Outcome" in d.value.columns)
+    assert list(history["Task"]) == [task_id] and list(history["Outcome"]) == ["took a product"]
+    assert task_id not in list(at.selectbox(key="care_task").options)
+
+
+def test_a_rule_s_task_says_what_to_do_with_its_figure(env):
+    at = apptest.sign_in(apptest.app(), "head_sh01")
+    apptest.open_page(at, "churn")
+    shown = next(d.value for d in at.dataframe if "Task" in d.value.columns)
+    reasons = " | ".join(shown["Reason"])
+    assert "birthday on " in reasons and "term deposit " in reasons and "churn probability " in reasons
+    assert "the rules last ran for" in " ".join(c.value for c in at.caption)
+
+
+def test_the_rm_filter_narrows_the_open_tasks(env):
+    at = apptest.sign_in(apptest.app(), "head_sh01")
+    apptest.open_page(at, "churn")
+    rm = at.selectbox(key="churn_rm").options[1]
+    at.selectbox(key="churn_rm").set_value(rm).run()
+    shown = next(d.value for d in at.dataframe if "Task" in d.value.columns)
+    assert sorted(shown["Task"]) == sorted(care.tasks(env, frozenset({"SH01"}), rm_id=rm).task_id)
+    assert set(shown["RM id"]) == {rm}
+
+
+@pytest.mark.parametrize("username, page", [("head_sh01", "churn")])
+def test_the_care_tasks_read_in_chinese(env, username, page):
+    from analytics import i18n
+
+    from .test_pages import ENGLISH_ONLY, page_text
+
+    at = apptest.sign_in(apptest.app(), username)
+    at.sidebar.radio[0].set_value("zh").run()
+    at = apptest.open_page(at, page)
+    assert not at.exception and at.title[0].value == i18n.t(f"page.{page}", "zh")
+    me = at.session_state["bankcrm_user"]
+    text = "\n".join(line for line in page_text(at).splitlines() if me not in line and "(demo)" not in line)
+    assert not [w for w in ENGLISH_ONLY if w in text]
+    if page == "churn":
+        assert "生日" in " ".join(next(d.value for d in at.dataframe if "任务" in d.value.columns)["原因"])
