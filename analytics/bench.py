@@ -127,6 +127,8 @@ def page_calls(months: tuple[dt.date, ...], filters) -> dict[str, list[tuple[Cal
     (function, filters, args), in the pages' order with their default choices; a test holds this list
     to the calls the pages make."""
     from analytics import churn, funnel, kpis, portfolio, satisfaction, tiers
+    from analytics.filters import ALL
+    from analytics.ml.train import SCORE_BINS
 
     to_month = filters.end
     earlier = [m for m in months if m < to_month] or [to_month]
@@ -146,6 +148,7 @@ def page_calls(months: tuple[dt.date, ...], filters) -> dict[str, list[tuple[Cal
         "churn": [(churn.rate_by, filters, ("tier",)), (churn.relationship_managers, filters, ()),
                   (churn.warnings, filters, (None,))],
         "portfolio": [(portfolio.branches, filters, ())],
+        "model": [(churn.score_distribution, ALL, (SCORE_BINS,))],  # the model page reads the whole scope
     }
 
 

@@ -6,6 +6,7 @@ import json
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 from ibis import _
 
@@ -83,3 +84,28 @@ def helps_text(payload, lang: str = "en") -> str:
         return ""
     label = "estimate" if lang == "en" else "估计"
     return "; ".join(f"{a[lang]} → {a['probability_after']:.0%} ({label})" for a in json.loads(payload))
+
+
+def score_distribution(sl: Slice, bins: tuple[float, ...]) -> pd.DataFrame:
+    """The latest scoring's customers in scope per probability bin (bin i holds bins[i] <= p < bins[i+1],
+    the last bin includes 1): bin, customers, share, model_version, as_of. Empty without scores."""
+    scores = latest_scores(sl)
+    index = sum((scores.probability >= edge).cast("int64") for edge in bins[1:-1])
+    counted = (scores.mutate(bin=index).group_by("bin")
+               .agg(customers=_.count(), model_version=_.model_version.max(), as_of=_.as_of.max())
+               .order_by("bin").execute())
+    if counted.empty:
+        return counted.assign(share=[])
+    full = pd.DataFrame({"bin": range(len(bins) - 1)}).merge(counted, on="bin", how="left")
+    full["customers"] = full.customers.fillna(0).astype(int)
+    full[["model_version", "as_of"]] = full[["model_version", "as_of"]].ffill().bfill()
+    return full.assign(share=full.customers / full.customers.sum())
+
+
+def population_stability(expected: list[float], actual: list[float]) -> float:
+    """Population stability index: sum over bins of (actual - expected) x ln(actual / expected), shares
+    floored at 0.0001. Under 0.1 the scores are distributed as at training time; over 0.25 they have
+    moved enough that the model should be retrained."""
+    e = np.maximum(np.asarray(expected, dtype=float), 1e-4)
+    a = np.maximum(np.asarray(actual, dtype=float), 1e-4)
+    return float(np.sum((a - e) * np.log(a / e)))

@@ -135,13 +135,16 @@ def bench(
         console.print(f"{r.name:60} {r.size:>20} median {suite.shown(r.median_ms, r.unit):>9}  {r.verdict}", markup=False)
 
 
-MODELS_DIR = Path("data/models")
+ModelsOption = Annotated[
+    Optional[Path],
+    typer.Option("--models", help="Where model files are (default: $BANKCRM_MODELS or models/ beside the store)."),
+]
 
 
 @app.command()
 def train(
     store_path: StoreOption = None,
-    models: Annotated[Path, typer.Option(help="Where model files go.")] = MODELS_DIR,
+    models: ModelsOption = None,
 ) -> None:
     """Train the churn model on the store's history (validated on its latest months) and save it."""
     import ibis
@@ -162,7 +165,7 @@ def train(
         except trainer.TrainingError as problem:
             console.print(str(problem), markup=False)
             raise typer.Exit(code=1) from None
-    saved = trainer.save(model, paper, models)
+    saved = trainer.save(model, paper, models or trainer.models_dir(path))
     v = paper["validation"]
     console.print(f"Saved {saved} (trained {paper['training_window'][0]}..{paper['training_window'][1]}). "
                   f"Validated on {paper['validation_window'][0]}..{paper['validation_window'][1]}: "
@@ -173,8 +176,8 @@ def train(
 @app.command()
 def score(
     store_path: StoreOption = None,
-    model: Annotated[Optional[Path], typer.Option(help="A saved model (default: the newest in data/models).")] = None,
-    models: Annotated[Path, typer.Option(help="Where model files are.")] = MODELS_DIR,
+    model: Annotated[Optional[Path], typer.Option(help="A saved model (default: the newest in the models directory).")] = None,
+    models: ModelsOption = None,
 ) -> None:
     """Score every current customer with the churn model; write churn_scores with reasons."""
     import ibis
@@ -184,6 +187,7 @@ def score(
     from analytics.scope import Scope, ScopedStore
 
     path = _existing_store(store_path)
+    models = models or trainer.models_dir(path)
     model_path = model or trainer.latest(models)
     if model_path is None:
         console.print(f"No model in {models}: run `bankcrm train` first.", markup=False)

@@ -48,6 +48,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("satisfaction", "pages/satisfaction.py", ":material/sentiment_satisfied:", ALL),
     PageSpec("churn", "pages/churn.py", ":material/warning:", ALL),
     PageSpec("portfolio", "pages/portfolio.py", ":material/account_tree:", ALL),
+    PageSpec("model", "pages/model.py", ":material/model_training:", frozenset({"analyst", "admin"})),
     PageSpec("studio", "pages/studio.py", ":material/tune:", rulebook.EDITORS),
     PageSpec("users", "pages/users.py", ":material/group:", frozenset({"admin"})),
     PageSpec("audit", "pages/audit.py", ":material/shield_person:", frozenset({"admin"})),

@@ -22,7 +22,8 @@ def build_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
 
 
 def build_scored_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
-    """A demo store with churn_scores, as `make run` builds it: generate, train, score."""
+    """A demo store with churn_scores, as `make run` builds it: generate, train (the model saved in models/
+    beside the store, where the app finds it), score."""
     import ibis
 
     from analytics import store
@@ -32,6 +33,7 @@ def build_scored_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
     build_demo(path, spec)
     tables = ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(pii="shown"))
     model, paper = train.train(tables)
+    train.save(model, paper, train.models_dir(path))
     scores = score.score(tables, model, paper, train.month_ends(tables)[-1])
     tables = None
     with store.rewrite(path) as con:

@@ -1,4 +1,4 @@
-"""The churn-warnings page's care tasks, under AppTest, per role."""
+"""The churn-warnings page's care tasks and the churn model page, under AppTest, per role."""
 
 from __future__ import annotations
 
@@ -71,8 +71,34 @@ def test_the_rm_filter_narrows_the_open_tasks(env):
     assert set(shown["RM id"]) == {rm}
 
 
-@pytest.mark.parametrize("username, page", [("head_sh01", "churn")])
-def test_the_care_tasks_read_in_chinese(env, username, page):
+def test_the_model_page_shows_the_validation_figures_and_today_s_scores(env, demo_store):
+    from analytics.ml import train
+
+    paper = json.loads(sorted(train.models_dir(demo_store).glob("churn-*.json"))[-1].read_text())
+    for username in ("analyst", "admin"):
+        at = apptest.sign_in(apptest.app(), username)
+        apptest.open_page(at, "model")
+        assert not at.exception and not at.error, username
+        metrics = {m.label: m.value for m in at.metric}
+        assert metrics["ROC-AUC"] == f"{paper['validation']['roc_auc']:.3f}"
+        assert metrics["Brier score"] == f"{paper['validation']['brier']:.4f}"
+        assert metrics["Top 10% catches"] == f"{paper['validation']['caught_top10']:.1%}"
+        assert len(at.get("plotly_chart")) == 4  # calibration, churners caught, importance, score distribution
+        text = " ".join(c.value for c in at.caption)
+        assert "Population stability index" in text
+        assert paper["training_window"][0] in " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("username", ["exec", "head_sh01"])
+def test_the_model_page_is_refused_to_executives_and_branch_heads(env, username):
+    at = apptest.sign_in(apptest.app(), username)
+    apptest.open_page(at, "model")
+    assert any("may not open “Churn model”" in e.value for e in at.error)
+    assert not at.metric
+
+
+@pytest.mark.parametrize("username, page", [("analyst", "model"), ("head_sh01", "churn")])
+def test_the_model_page_and_the_care_tasks_read_in_chinese(env, username, page):
     from analytics import i18n
 
     from .test_pages import ENGLISH_ONLY, page_text

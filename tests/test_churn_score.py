@@ -95,3 +95,30 @@ def test_score_command_writes_churn_scores(demo_store, trained, tmp_path):
 def test_score_without_a_model_says_what_to_do(demo_store, tmp_path):
     result = runner.invoke(cli.app, ["score", "--store", str(demo_store), "--models", str(tmp_path)])
     assert result.exit_code == 1 and "run `bankcrm train` first" in result.output
+
+
+def test_today_s_score_distribution_counts_every_scored_customer_in_scope(demo_store):
+    from analytics import churn
+    from analytics.filters import Slice
+
+    SCORE_BINS = train.SCORE_BINS
+    backend = ibis.duckdb.connect(str(demo_store), read_only=True)
+    everyone = churn.score_distribution(Slice(ScopedStore(backend, Scope.all_branches())), SCORE_BINS)
+    probabilities = churn.latest_scores(Slice(ScopedStore(backend, Scope.all_branches()))).probability.execute()
+    assert list(everyone.bin) == list(range(len(SCORE_BINS) - 1))
+    assert list(everyone.customers) == [int(((probabilities >= lo) & ((probabilities < hi) | (hi == 1))).sum())
+                                        for lo, hi in zip(SCORE_BINS, SCORE_BINS[1:])]
+    assert everyone.share.sum() == pytest.approx(1)
+    one_branch = churn.score_distribution(Slice(ScopedStore(backend, Scope.for_branches({"SH01"}))), SCORE_BINS)
+    assert 0 < one_branch.customers.sum() < everyone.customers.sum()
+
+
+def test_population_stability_is_zero_for_the_same_scores_and_grows_as_they_move():
+    from analytics.churn import population_stability
+
+    same = [0.5, 0.3, 0.2]
+    assert population_stability(same, same) == 0
+    slight, far = population_stability(same, [0.45, 0.33, 0.22]), population_stability(same, [0.1, 0.3, 0.6])
+    assert 0 < slight < 0.1 < 0.25 < far
+    # by hand: (0.1-0.5) ln(0.1/0.5) + 0 + (0.6-0.2) ln(0.6/0.2)
+    assert far == pytest.approx(-0.4 * np.log(0.2) + 0.4 * np.log(3))

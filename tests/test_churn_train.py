@@ -55,3 +55,27 @@ def test_a_store_too_short_to_validate_is_refused(tmp_path):
     generate.build_store(path, generate.DemoSpec(customers=300, months=8, seed=1, end_month=DEMO_END))
     result = runner.invoke(cli.app, ["train", "--store", str(path), "--models", str(tmp_path / "m")])
     assert result.exit_code == 1 and "training needs at least 10" in result.output
+
+
+def test_the_paper_keeps_what_the_model_page_shows(trained):
+    _, paper = trained
+    v = paper["validation"]
+    # the share of churners caught is the lift times the share of the list
+    assert v["caught_top10"] == pytest.approx(v["lift_top10"] * 0.1, abs=0.01)
+    assert v["caught_top20"] == pytest.approx(v["lift_top20"] * 0.2, abs=0.01)
+    gains = [g["share_of_churners"] for g in v["gains"]]
+    assert len(gains) == 20 and gains == sorted(gains) and gains[-1] == 1.0
+    assert gains[1] == v["caught_top10"] and gains[3] == v["caught_top20"]
+    assert set(v["importance"]) == set(paper["features"]["numeric"])
+    drops = list(v["importance"].values())
+    assert drops == sorted(drops, reverse=True) and drops[0] > 0.01  # something carries the model
+    shares = paper["score_distribution"]["shares"]
+    assert paper["score_distribution"]["bins"] == list(train.SCORE_BINS) and len(shares) == len(train.SCORE_BINS) - 1
+    assert sum(shares) == pytest.approx(1, abs=1e-5) and paper["score_distribution"]["month"] == paper["training_window"][1]
+
+
+def test_models_live_beside_the_store_unless_told_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv("BANKCRM_MODELS", raising=False)
+    assert train.models_dir(tmp_path / "bank.duckdb") == tmp_path / "models"
+    monkeypatch.setenv("BANKCRM_MODELS", str(tmp_path / "elsewhere"))
+    assert train.models_dir(tmp_path / "bank.duckdb") == tmp_path / "elsewhere"

@@ -52,7 +52,7 @@ def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
     bench.write_reports(results, tmp_path / "b.json", tmp_path / "b.md")
     names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())["results"]]
     pages = [f"{page} page analytics, {label}" for label in ("default filters", "one branch")
-             for page in ("overview", "tiers", "funnel", "satisfaction", "churn", "portfolio")]
+             for page in ("overview", "tiers", "funnel", "satisfaction", "churn", "portfolio", "model")]
     versus = [f"{q.page}: {q.name} (vs pandas)" for q in pandas_baseline.QUERIES]
     assert names == ["generate demo store", "generate store", *pages, *versus,
                      "DuckDB path vs pandas, median ratio over the queries",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -19,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import skops.io as sio
+from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
+from analytics import store
 from analytics.ml import features as F
 from analytics.ml import pipeline
 from analytics.scope import ScopedStore
@@ -47,9 +50,25 @@ def _frame(tables: ScopedStore, month: dt.date) -> pd.DataFrame:
     return frame.assign(month=month)
 
 
+# Bins of churn probability for the score distribution at training time and today.
+SCORE_BINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+IMPORTANCE_ROWS = 50_000  # permutation importance on (at most) this many rows of the validation months
+
+
+def score_distribution(p: np.ndarray) -> list[float]:
+    """The share of probabilities in each of SCORE_BINS' bins (the last bin includes 1)."""
+    counts, _ = np.histogram(np.clip(p, 0, 1), bins=SCORE_BINS)
+    return [round(float(c), 6) for c in counts / max(1, len(p))]
+
+
 def scores_report(y: np.ndarray, p: np.ndarray) -> dict:
-    """ROC-AUC, PR-AUC, Brier score, lift in the top 10% and 20%, and a 10-bin calibration table."""
+    """ROC-AUC, PR-AUC, Brier score, lift and the share of churners caught in the top 10% and 20% of the
+    list, the gains curve (share of churners caught by each twentieth of the list), and a 10-bin calibration table."""
     order = np.argsort(-p, kind="stable")
+
+    def caught(share: float) -> float:
+        top = order[: max(1, int(np.ceil(share * len(y))))]
+        return float(y[top].sum() / y.sum())
 
     def lift(share: float) -> float:
         top = order[: max(1, int(np.ceil(share * len(y))))]
@@ -61,7 +80,19 @@ def scores_report(y: np.ndarray, p: np.ndarray) -> dict:
     return {"rows": int(len(y)), "positives": int(y.sum()), "base_rate": round(float(y.mean()), 4),
             "roc_auc": round(float(roc_auc_score(y, p)), 4), "pr_auc": round(float(average_precision_score(y, p)), 4),
             "brier": round(float(brier_score_loss(y, p)), 4), "lift_top10": round(lift(0.1), 3),
-            "lift_top20": round(lift(0.2), 3), "calibration": calibration}
+            "lift_top20": round(lift(0.2), 3), "caught_top10": round(caught(0.1), 4),
+            "caught_top20": round(caught(0.2), 4),
+            "gains": [{"share_of_list": k / 20, "share_of_churners": round(caught(k / 20), 4)} for k in range(1, 21)],
+            "calibration": calibration}
+
+
+def importance(model: Pipeline, X: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
+    """Permutation importance: how much the ROC-AUC drops when one feature's values are shuffled, on the
+    validation months (a sample of them), largest first."""
+    result = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=5, random_state=RANDOM_STATE,
+                                    max_samples=min(IMPORTANCE_ROWS, len(X)))
+    drops = dict(zip(X.columns, result.importances_mean))
+    return {name: round(float(drop), 5) for name, drop in sorted(drops.items(), key=lambda kv: -kv[1])}
 
 
 def train(tables: ScopedStore, progress: Callable[[str, int, int], None] = lambda step, done, total: None
@@ -84,6 +115,7 @@ def train(tables: ScopedStore, progress: Callable[[str, int, int], None] = lambd
     progress("training on the earlier months, validating on the later", len(eligible), len(eligible) + 2)
     model = pipeline.build(F.FEATURES, RANDOM_STATE).fit(X.loc[earlier.index], y[earlier.index])
     validation = scores_report(y[later.index], model.predict_proba(X.loc[later.index])[:, 1])
+    validation["importance"] = importance(model, X.loc[later.index], y[later.index])
 
     progress("refitting on every eligible month", len(eligible) + 1, len(eligible) + 2)
     final = pipeline.build(F.FEATURES, RANDOM_STATE).fit(X, y)
@@ -91,6 +123,10 @@ def train(tables: ScopedStore, progress: Callable[[str, int, int], None] = lambd
     stayed = X[y == 0]
     reference = {name: float(stayed[name].median()) for name in F.FEATURES.numeric}
     reference |= {name: stayed[name].mode().iloc[0] for name in F.FEATURES.categorical}
+    # the final model's scores on the last month it learnt from: what today's scores are compared with
+    last = data.month == eligible[-1]
+    distribution = {"month": str(eligible[-1]), "bins": list(SCORE_BINS),
+                    "shares": score_distribution(final.predict_proba(X[last])[:, 1])}
     paper = {
         "version": now.strftime("%Y%m%d-%H%M%S"),
         "trained_at": now.isoformat(timespec="seconds"),
@@ -102,6 +138,7 @@ def train(tables: ScopedStore, progress: Callable[[str, int, int], None] = lambd
         # the typical customer who stayed: what attributions compare each customer with
         "reference": reference,
         "validation": validation,
+        "score_distribution": distribution,
         "libraries": {name: package_metadata.version(name) for name in ("scikit-learn", "numpy", "pandas", "skops")},
     }
     progress("done", len(eligible) + 2, len(eligible) + 2)
@@ -128,6 +165,19 @@ def load(path: Path) -> tuple[Pipeline, dict]:
     if foreign:
         raise TrainingError(f"{path} holds types this program does not trust: {', '.join(foreign)}")
     return sio.load(path, trusted=untrusted), json.loads(path.with_suffix(".json").read_text("utf-8"))
+
+
+def models_dir(store_path: Path | None = None) -> Path:
+    """$BANKCRM_MODELS, or `models/` beside the store: data/bankcrm.duckdb -> data/models."""
+    if os.environ.get("BANKCRM_MODELS"):
+        return Path(os.environ["BANKCRM_MODELS"])
+    return Path(store_path or store.default_path()).parent / "models"
+
+
+def read_paper(directory: Path, version: str) -> dict | None:
+    """The paper of a saved model version, or None when there is no such model."""
+    path = directory / f"churn-{version}.json"
+    return json.loads(path.read_text("utf-8")) if path.exists() else None
 
 
 def latest(directory: Path) -> Path | None:

@@ -1,0 +1,123 @@
+"""The churn model: how well it did on the later months it never saw, what it leans on, and whether today's
+scores still look like the ones it was trained on."""
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import churn
+from analytics import format as fmt
+from analytics.filters import ALL
+from analytics.ml import train
+from ui import guard, theme
+from ui.cache import compute
+from ui.charts import chart
+from ui.i18n import lang, t, term
+
+guard.page("model")
+
+st.title(t("page.model"))
+st.caption(t("model.explain"))
+models = train.models_dir()
+today = compute(churn.score_distribution, ALL, train.SCORE_BINS)  # the whole scope: training saw every customer
+newest = train.latest(models)
+version = today.model_version.iloc[0] if not today.empty else (newest.stem.removeprefix("churn-") if newest else None)
+paper = train.read_paper(models, version) if version else None
+if paper is None:
+    st.info(t("model.none", directory=models) if version is None else t("model.missing", version=version,
+                                                                         directory=models))
+    st.stop()
+if newest and newest.stem != f"churn-{version}":
+    st.warning(t("model.newer", newest=newest.stem.removeprefix("churn-"), version=version))
+
+v = paper["validation"]
+st.markdown(t("model.windows", version=paper["version"], trained=paper["training_window"][0],
+              trained_to=paper["training_window"][1], validated=paper["validation_window"][0],
+              validated_to=paper["validation_window"][1], horizon=paper["horizon_months"],
+              rows=fmt.count(paper["rows"]["training"]), validation_rows=fmt.count(paper["rows"]["validation"])))
+cells = st.columns(6)
+cells[0].metric(t("model.roc_auc"), f"{v['roc_auc']:.3f}", help=t("model.roc_auc_help"))
+cells[1].metric(t("model.pr_auc"), f"{v['pr_auc']:.3f}", help=t("model.pr_auc_help", base=fmt.pct(v["base_rate"], lang())))
+cells[2].metric(t("model.brier"), f"{v['brier']:.4f}", help=t("model.brier_help"))
+cells[3].metric(t("model.base_rate"), fmt.pct(v["base_rate"], lang(), digits=1), help=t("model.base_rate_help"))
+if "caught_top10" in v:
+    cells[4].metric(t("model.caught", share="10%"), fmt.pct(v["caught_top10"], lang(), digits=1),
+                    help=t("model.caught_help", lift=f"{v['lift_top10']:.1f}"))
+    cells[5].metric(t("model.caught", share="20%"), fmt.pct(v["caught_top20"], lang(), digits=1),
+                    help=t("model.caught_help", lift=f"{v['lift_top20']:.1f}"))
+
+left, right = st.columns(2)
+with left:
+    calibration = pd.DataFrame(v["calibration"])
+    top = float(max(calibration.predicted.max(), calibration.observed.max()))
+    figure = go.Figure([
+        go.Scatter(x=[0, top], y=[0, top], mode="lines", line=dict(color=theme.TARGET, dash="dot"),
+                   name=t("model.perfect"), hoverinfo="skip"),
+        go.Scatter(x=calibration.predicted, y=calibration.observed, mode="lines+markers", name=t("model.observed")),
+    ])
+    figure.update_layout(title=t("model.calibration"), xaxis_title=t("model.predicted"),
+                         yaxis_title=t("model.observed"), showlegend=False)
+    figure.update_xaxes(tickformat=".0%")
+    figure.update_yaxes(tickformat=".0%")
+    chart(figure, key="calibration")
+    st.caption(t("model.calibration_help"))
+with right:
+    if "gains" in v:
+        gains = pd.DataFrame([{"share_of_list": 0.0, "share_of_churners": 0.0}, *v["gains"]])
+        figure = go.Figure([
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color=theme.TARGET, dash="dot"),
+                       name=t("model.random"), hoverinfo="skip"),
+            go.Scatter(x=gains.share_of_list, y=gains.share_of_churners, mode="lines+markers", name=t("model.gains")),
+        ])
+        for share, key in ((0.1, "caught_top10"), (0.2, "caught_top20")):
+            figure.add_annotation(x=share, y=v[key], text=fmt.pct(v[key], lang(), digits=1), showarrow=True, arrowhead=2)
+        figure.update_layout(title=t("model.gains"), xaxis_title=t("model.share_of_list"),
+                             yaxis_title=t("model.share_of_churners"), showlegend=False)
+        figure.update_xaxes(tickformat=".0%")
+        figure.update_yaxes(tickformat=".0%")
+        chart(figure, key="gains")
+        st.caption(t("model.gains_help"))
+    else:
+        st.info(t("model.retrain_for", what=t("model.gains")))
+
+left, right = st.columns(2)
+with left:
+    if "importance" in v:
+        importance = pd.DataFrame({"feature": list(v["importance"]), "drop": list(v["importance"].values())})
+        # a drop under zero is noise: the feature has no measurable effect
+        importance = importance.assign(name=importance.feature.map(lambda f: term("model_feature", f)),
+                                       drop=importance["drop"].clip(lower=0))
+        figure = px.bar(importance.iloc[::-1], x="drop", y="name", orientation="h",
+                        labels={"drop": t("model.auc_drop"), "name": ""}, title=t("model.importance"))
+        figure.update_layout(height=120 + 24 * len(importance))
+        chart(figure, key="importance")
+        st.caption(t("model.importance_help"))
+    else:
+        st.info(t("model.retrain_for", what=t("model.importance")))
+with right:
+    if "score_distribution" in paper and not today.empty:
+        trained = paper["score_distribution"]
+        bins = trained["bins"]
+        labels = [f"{bins[i]:.0%}–{bins[i + 1]:.0%}" for i in range(len(bins) - 1)]
+        psi = churn.population_stability(trained["shares"], list(today.share))
+        compare = pd.DataFrame({"bin": labels * 2, "share": list(trained["shares"]) + list(today.share),
+                                "when": [t("model.at_training", month=trained["month"])] * len(labels)
+                                + [t("model.today", as_of=fmt.date(today.as_of.iloc[0], lang()))] * len(labels)})
+        figure = px.bar(compare, x="bin", y="share", color="when", barmode="group", title=t("model.distribution"),
+                        labels={"bin": t("col.probability"), "share": t("col.share"), "when": ""})
+        figure.update_yaxes(type="log", tickformat=".1%", title=t("model.share_log"))
+        figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+        chart(figure, key="distribution")
+        verdict = "stable" if psi < 0.1 else "shifting" if psi < 0.25 else "moved"
+        st.caption(t("model.psi", psi=f"{psi:.3f}", verdict=t(f"model.psi_{verdict}")))
+    elif today.empty:
+        st.info(t("churn.no_scores"))
+    else:
+        st.info(t("model.retrain_for", what=t("model.distribution")))
+
+st.subheader(t("model.paper"))
+features = paper["features"]["numeric"] + paper["features"]["categorical"]
+st.markdown(f"- **{t('model.trained_at')}:** {paper['trained_at']}\n"
+            f"- **{t('model.features')}:** {', '.join(term('model_feature', f) for f in features)}\n"
+            f"- **{t('model.libraries')}:** {', '.join(f'{k} {v_}' for k, v_ in paper['libraries'].items())}")
