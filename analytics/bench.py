@@ -128,7 +128,7 @@ def page_calls(months: tuple[dt.date, ...], filters) -> dict[str, list[tuple[Cal
     to the calls the pages make."""
     from analytics import churn, funnel, kpis, portfolio, satisfaction, tiers
     from analytics.filters import ALL
-    from analytics.ml.train import SCORE_BINS
+    from analytics.ml.papers import SCORE_BINS
 
     to_month = filters.end
     earlier = [m for m in months if m < to_month] or [to_month]

@@ -149,6 +149,7 @@ def train(
     """Train the churn model on the store's history (validated on its latest months) and save it."""
     import ibis
 
+    from analytics.ml import papers
     from analytics.ml import train as trainer
     from analytics.scope import Scope, ScopedStore
 
@@ -165,7 +166,7 @@ def train(
         except trainer.TrainingError as problem:
             console.print(str(problem), markup=False)
             raise typer.Exit(code=1) from None
-    saved = trainer.save(model, paper, models or trainer.models_dir(path))
+    saved = trainer.save(model, paper, models or papers.models_dir(path))
     v = paper["validation"]
     console.print(f"Saved {saved} (trained {paper['training_window'][0]}..{paper['training_window'][1]}). "
                   f"Validated on {paper['validation_window'][0]}..{paper['validation_window'][1]}: "
@@ -182,13 +183,14 @@ def score(
     """Score every current customer with the churn model; write churn_scores with reasons."""
     import ibis
 
+    from analytics.ml import papers
     from analytics.ml import score as scorer
     from analytics.ml import train as trainer
     from analytics.scope import Scope, ScopedStore
 
     path = _existing_store(store_path)
-    models = models or trainer.models_dir(path)
-    model_path = model or trainer.latest(models)
+    models = models or papers.models_dir(path)
+    model_path = model or papers.latest(models)
     if model_path is None:
         console.print(f"No model in {models}: run `bankcrm train` first.", markup=False)
         raise typer.Exit(code=1)

@@ -9,7 +9,7 @@ import streamlit as st
 from analytics import churn
 from analytics import format as fmt
 from analytics.filters import ALL
-from analytics.ml import train
+from analytics.ml import papers
 from ui import guard, theme
 from ui.cache import compute
 from ui.charts import chart
@@ -19,11 +19,11 @@ guard.page("model")
 
 st.title(t("page.model"))
 st.caption(t("model.explain"))
-models = train.models_dir()
-today = compute(churn.score_distribution, ALL, train.SCORE_BINS)  # the whole scope: training saw every customer
-newest = train.latest(models)
+models = papers.models_dir()
+today = compute(churn.score_distribution, ALL, papers.SCORE_BINS)  # the whole scope: training saw every customer
+newest = papers.latest(models)
 version = today.model_version.iloc[0] if not today.empty else (newest.stem.removeprefix("churn-") if newest else None)
-paper = train.read_paper(models, version) if version else None
+paper = papers.read_paper(models, version) if version else None
 if paper is None:
     st.info(t("model.none", directory=models) if version is None else t("model.missing", version=version,
                                                                          directory=models))

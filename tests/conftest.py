@@ -27,13 +27,13 @@ def build_scored_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
     import ibis
 
     from analytics import store
-    from analytics.ml import score, train
+    from analytics.ml import papers, score, train
     from analytics.scope import Scope, ScopedStore
 
     build_demo(path, spec)
     tables = ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(pii="shown"))
     model, paper = train.train(tables)
-    train.save(model, paper, train.models_dir(path))
+    train.save(model, paper, papers.models_dir(path))
     scores = score.score(tables, model, paper, train.month_ends(tables)[-1])
     tables = None
     with store.rewrite(path) as con:

@@ -72,9 +72,9 @@ def test_the_rm_filter_narrows_the_open_tasks(env):
 
 
 def test_the_model_page_shows_the_validation_figures_and_today_s_scores(env, demo_store):
-    from analytics.ml import train
+    from analytics.ml import papers
 
-    paper = json.loads(sorted(train.models_dir(demo_store).glob("churn-*.json"))[-1].read_text())
+    paper = json.loads(sorted(papers.models_dir(demo_store).glob("churn-*.json"))[-1].read_text())
     for username in ("analyst", "admin"):
         at = apptest.sign_in(apptest.app(), username)
         apptest.open_page(at, "model")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from analytics import cli
 from analytics.ml import features as F
-from analytics.ml import pipeline, score, train
+from analytics.ml import papers, pipeline, score, train
 from analytics.scope import Scope, ScopedStore
 
 runner = CliRunner()
@@ -101,7 +101,7 @@ def test_today_s_score_distribution_counts_every_scored_customer_in_scope(demo_s
     from analytics import churn
     from analytics.filters import Slice
 
-    SCORE_BINS = train.SCORE_BINS
+    SCORE_BINS = papers.SCORE_BINS
     backend = ibis.duckdb.connect(str(demo_store), read_only=True)
     everyone = churn.score_distribution(Slice(ScopedStore(backend, Scope.all_branches())), SCORE_BINS)
     probabilities = churn.latest_scores(Slice(ScopedStore(backend, Scope.all_branches()))).probability.execute()

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analytics import cli
-from analytics.ml import train
+from analytics.ml import papers, train
 from analytics.scope import Scope, ScopedStore
 
 runner = CliRunner()
@@ -70,12 +70,12 @@ def test_the_paper_keeps_what_the_model_page_shows(trained):
     drops = list(v["importance"].values())
     assert drops == sorted(drops, reverse=True) and drops[0] > 0.01  # something carries the model
     shares = paper["score_distribution"]["shares"]
-    assert paper["score_distribution"]["bins"] == list(train.SCORE_BINS) and len(shares) == len(train.SCORE_BINS) - 1
+    assert paper["score_distribution"]["bins"] == list(papers.SCORE_BINS) and len(shares) == len(papers.SCORE_BINS) - 1
     assert sum(shares) == pytest.approx(1, abs=1e-5) and paper["score_distribution"]["month"] == paper["training_window"][1]
 
 
 def test_models_live_beside_the_store_unless_told_otherwise(tmp_path, monkeypatch):
     monkeypatch.delenv("BANKCRM_MODELS", raising=False)
-    assert train.models_dir(tmp_path / "bank.duckdb") == tmp_path / "models"
+    assert papers.models_dir(tmp_path / "bank.duckdb") == tmp_path / "models"
     monkeypatch.setenv("BANKCRM_MODELS", str(tmp_path / "elsewhere"))
-    assert train.models_dir(tmp_path / "bank.duckdb") == tmp_path / "elsewhere"
+    assert papers.models_dir(tmp_path / "bank.duckdb") == tmp_path / "elsewhere"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -24,9 +23,9 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from analytics import store
 from analytics.ml import features as F
 from analytics.ml import pipeline
+from analytics.ml.papers import SCORE_BINS
 from analytics.scope import ScopedStore
 
 VALIDATION_MONTHS = 3
@@ -50,8 +49,6 @@ def _frame(tables: ScopedStore, month: dt.date) -> pd.DataFrame:
     return frame.assign(month=month)
 
 
-# Bins of churn probability for the score distribution at training time and today.
-SCORE_BINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 IMPORTANCE_ROWS = 50_000  # permutation importance on (at most) this many rows of the validation months
 
 
@@ -165,21 +162,3 @@ def load(path: Path) -> tuple[Pipeline, dict]:
     if foreign:
         raise TrainingError(f"{path} holds types this program does not trust: {', '.join(foreign)}")
     return sio.load(path, trusted=untrusted), json.loads(path.with_suffix(".json").read_text("utf-8"))
-
-
-def models_dir(store_path: Path | None = None) -> Path:
-    """$BANKCRM_MODELS, or `models/` beside the store: data/bankcrm.duckdb -> data/models."""
-    if os.environ.get("BANKCRM_MODELS"):
-        return Path(os.environ["BANKCRM_MODELS"])
-    return Path(store_path or store.default_path()).parent / "models"
-
-
-def read_paper(directory: Path, version: str) -> dict | None:
-    """The paper of a saved model version, or None when there is no such model."""
-    path = directory / f"churn-{version}.json"
-    return json.loads(path.read_text("utf-8")) if path.exists() else None
-
-
-def latest(directory: Path) -> Path | None:
-    models = sorted(directory.glob("churn-*.skops"))
-    return models[-1] if models else None

@@ -1,0 +1,34 @@
+"""Where saved churn models and their papers live, and reading a paper without loading the model.
+
+The app's model page reads papers only; it does not need scikit-learn to do so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from analytics import store
+
+# Bins of churn probability for the score distribution at training time and today.
+SCORE_BINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+def models_dir(store_path: Path | None = None) -> Path:
+    """$BANKCRM_MODELS, or `models/` beside the store: data/bankcrm.duckdb -> data/models."""
+    if os.environ.get("BANKCRM_MODELS"):
+        return Path(os.environ["BANKCRM_MODELS"])
+    return Path(store_path or store.default_path()).parent / "models"
+
+
+def latest(directory: Path) -> Path | None:
+    """The newest saved model file in `directory`, or None."""
+    models = sorted(directory.glob("churn-*.skops"))
+    return models[-1] if models else None
+
+
+def read_paper(directory: Path, version: str) -> dict | None:
+    """The paper of a saved model version, or None when there is no such model."""
+    path = directory / f"churn-{version}.json"
+    return json.loads(path.read_text("utf-8")) if path.exists() else None
