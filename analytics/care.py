@@ -139,12 +139,14 @@ def _at_risk(sl: Slice, who, on: dt.date) -> pd.DataFrame:
 
 def describe(kind: str, detail: dict, lang: str) -> str:
     """A rule's task in words, with the figure behind it."""
-    values = dict(detail)
+    values, key = dict(detail), f"care.rule.{kind}"
+    if kind == "maturity" and detail["days"] == 0:
+        key += "_today"
     if kind == "churn_risk":
         values["probability"] = f"{detail['probability']:.0%}"
     if kind == "complaint_sla":
         values["category"] = term("category", detail["category"], lang)
-    return t(f"care.rule.{kind}", lang, **values)
+    return t(key, lang, **values)
 
 
 # --- writing tasks ----------------------------------------------------------------------

@@ -340,6 +340,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "care.rule.birthday": ("birthday on {birthday} (turns {age})", "{birthday} 生日（{age} 岁）"),
     "care.rule.maturity": ("term deposit {account_id} matures on {maturity_on}, in {days} days",
                            "定期存款 {account_id} 将于 {maturity_on} 到期（{days} 天后）"),
+    "care.rule.maturity_today": ("term deposit {account_id} matures today, {maturity_on}",
+                                 "定期存款 {account_id} 今天（{maturity_on}）到期"),
     "care.rule.complaint_sla": ("{category} complaint {complaint_id} open for {days_open} days, SLA {sla_days} days",
                                 "{category}投诉 {complaint_id} 已 {days_open} 天未解决，时限 {sla_days} 天"),
     "care.rule.churn_risk": ("churn probability {probability}, over the warning threshold",
