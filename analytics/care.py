@@ -38,7 +38,7 @@ class TaskError(ValueError):
 # --- the rules --------------------------------------------------------------------------
 
 def due(sl: Slice, on: dt.date) -> pd.DataFrame:
-    """The care tasks the rules call for on `on`, for current customers in scope.
+    """The care tasks the rules call for on `on`, for current customers in scope, by due date.
 
     Columns: rule_key, customer_id, branch_code, rm_id, kind, due_on, detail (a dict of the figures)."""
     customers = sl.table("customers")
@@ -47,8 +47,11 @@ def due(sl: Slice, on: dt.date) -> pd.DataFrame:
     frames = [_birthdays(current, on), _maturities(sl, who, on), _complaints_past_sla(sl, who, on),
               _at_risk(sl, who, on)]
     columns = ["rule_key", "customer_id", "branch_code", "rm_id", "kind", "due_on", "detail"]
-    return pd.concat([f[columns] for f in frames if not f.empty], ignore_index=True) if any(
-        not f.empty for f in frames) else pd.DataFrame(columns=columns)
+    found = [f[columns] for f in frames if not f.empty]
+    if not found:
+        return pd.DataFrame(columns=columns)
+    # in one order on every engine: none of the queries above orders its rows
+    return pd.concat(found).sort_values(["due_on", "kind", "rule_key"], ignore_index=True)
 
 
 def _birthdays(customers, on: dt.date) -> pd.DataFrame:

@@ -77,6 +77,7 @@ def test_birthdays_within_seven_days_from_the_day_itself(care_store):
     row = found[found.rule_key == "birthday:4:2024"].iloc[0]
     assert row.due_on == dt.date(2024, 8, 7) and row.detail == {"birthday": "2024-08-07", "age": 40}
     assert row.branch_code == "SH01" and row.rm_id == "SH01-RM01"
+    assert list(found.due_on) == sorted(found.due_on)
 
 
 def test_a_29_february_birthday_is_28_february_in_other_years_and_the_year_turns(care_store):
