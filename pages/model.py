@@ -47,35 +47,34 @@ if "caught_top10" in v:
     cells[5].metric(t("model.caught", share="20%"), fmt.pct(v["caught_top20"], lang(), digits=1),
                     help=t("model.caught_help", lift=f"{v['lift_top20']:.1f}"))
 
+
+def against_diagonal(x, y, top: float, title: str, x_title: str, y_title: str, diagonal: str) -> go.Figure:
+    """A curve of shares against the dotted diagonal it is judged by (perfect calibration, a random list)."""
+    figure = go.Figure([
+        go.Scatter(x=[0, top], y=[0, top], mode="lines", line=dict(color=theme.TARGET, dash="dot"), name=diagonal,
+                   hoverinfo="skip"),
+        go.Scatter(x=x, y=y, mode="lines+markers", name=title),
+    ])
+    figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, showlegend=False)
+    figure.update_xaxes(tickformat=".0%")
+    figure.update_yaxes(tickformat=".0%")
+    return figure
+
+
 left, right = st.columns(2)
 with left:
     calibration = pd.DataFrame(v["calibration"])
     top = float(max(calibration.predicted.max(), calibration.observed.max()))
-    figure = go.Figure([
-        go.Scatter(x=[0, top], y=[0, top], mode="lines", line=dict(color=theme.TARGET, dash="dot"),
-                   name=t("model.perfect"), hoverinfo="skip"),
-        go.Scatter(x=calibration.predicted, y=calibration.observed, mode="lines+markers", name=t("model.observed")),
-    ])
-    figure.update_layout(title=t("model.calibration"), xaxis_title=t("model.predicted"),
-                         yaxis_title=t("model.observed"), showlegend=False)
-    figure.update_xaxes(tickformat=".0%")
-    figure.update_yaxes(tickformat=".0%")
-    chart(figure, key="calibration")
+    chart(against_diagonal(calibration.predicted, calibration.observed, top, t("model.calibration"),
+                           t("model.predicted"), t("model.observed"), t("model.perfect")), key="calibration")
     st.caption(t("model.calibration_help"))
 with right:
     if "gains" in v:
         gains = pd.DataFrame([{"share_of_list": 0.0, "share_of_churners": 0.0}, *v["gains"]])
-        figure = go.Figure([
-            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color=theme.TARGET, dash="dot"),
-                       name=t("model.random"), hoverinfo="skip"),
-            go.Scatter(x=gains.share_of_list, y=gains.share_of_churners, mode="lines+markers", name=t("model.gains")),
-        ])
+        figure = against_diagonal(gains.share_of_list, gains.share_of_churners, 1, t("model.gains"),
+                                  t("model.share_of_list"), t("model.share_of_churners"), t("model.random"))
         for share, key in ((0.1, "caught_top10"), (0.2, "caught_top20")):
             figure.add_annotation(x=share, y=v[key], text=fmt.pct(v[key], lang(), digits=1), showarrow=True, arrowhead=2)
-        figure.update_layout(title=t("model.gains"), xaxis_title=t("model.share_of_list"),
-                             yaxis_title=t("model.share_of_churners"), showlegend=False)
-        figure.update_xaxes(tickformat=".0%")
-        figure.update_yaxes(tickformat=".0%")
         chart(figure, key="gains")
         st.caption(t("model.gains_help"))
     else:
