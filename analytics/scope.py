@@ -87,14 +87,16 @@ def mask(t: ir.Table, column: str, mode: str) -> ir.StringValue:
     """Keep what identifies nobody: a surname's first character, a phone's last 4 digits.
 
     In "pseudonym" mode a name becomes a code that is the same for the same
-    customer every time (a keyed hash of the customer id), so an analyst can
-    follow a customer across pages and sessions without learning who it is.
+    customer every time (12 hex digits of a keyed SHA-256 of the customer id),
+    so an analyst can follow a customer across pages and sessions without
+    learning who it is.
     """
     value = t[column]
     if column == "name":
         if mode == "pseudonym":
-            digest = (ibis.literal(pseudonym_key() + ":") + t.customer_id.cast("string")).hash().abs() % 100_000_000
-            return ibis.literal("C-") + digest.cast("string").lpad(8, "0")
+            # SHA-256, not the engine's hash(): the same code on DuckDB and on Spark, and across their versions
+            digest = (ibis.literal(pseudonym_key() + ":") + t.customer_id.cast("string")).hexdigest("sha256")
+            return ibis.literal("C-") + digest.substr(0, 12).upper()
         return value.substr(0, 1) + "**"
     if column == "phone":
         return ibis.literal("*******") + value.right(4)

@@ -76,7 +76,7 @@ def features(tables: ScopedStore, month: dt.date) -> ir.Table:
         digital_logins_3m=_.digital_logins_3m,
         days_since_last_txn=_.days_since_last_txn,
         tenure_months=_.tenure_months,
-        age_years=ibis.date(month).delta(joined.birth_date, unit="day") / 365.25,
+        age_years=ibis.date(month).delta(joined.birth_date, unit="day").cast("float64") / 365.25,  # not a decimal on Spark
         open_complaints=_.open_complaints.fill_null(0),
         oldest_open_complaint_days=_.oldest_open_complaint_days,
         complaints_90d=_.complaints_90d.fill_null(0),
