@@ -6,7 +6,8 @@ from pathlib import Path
 import streamlit as st
 
 from analytics.state import StateStore
-from analytics.store import StoreMissing, StoreOutdated
+from analytics.spark import SparkUnavailable
+from analytics.store import BadSetting, StoreMissing, StoreOutdated
 from auth.roles import PAGES, allowed
 from auth.signin import signed_in
 from auth.users import UsersFile, production_problems
@@ -35,7 +36,7 @@ lang = switch()
 
 try:
     pin_store()
-except (StoreMissing, StoreOutdated) as problem:
+except (StoreMissing, StoreOutdated, BadSetting, SparkUnavailable) as problem:
     st.error(str(problem))
     st.stop()
 

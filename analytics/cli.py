@@ -24,6 +24,8 @@ churn_app = typer.Typer(no_args_is_help=True, help="The churn model.")
 app.add_typer(churn_app, name="churn")
 care_app = typer.Typer(no_args_is_help=True, help="Care tasks for relationship managers.")
 app.add_typer(care_app, name="care")
+parquet_app = typer.Typer(no_args_is_help=True, help="The store as Parquet tables, for Spark.")
+app.add_typer(parquet_app, name="parquet")
 
 StoreOption = Annotated[
     Optional[Path],
@@ -42,6 +44,21 @@ def _existing_store(store_path: Path | None) -> Path:
         console.print(f"No store at {path}. Create one with `bankcrm generate` or `bankcrm import`.", markup=False)
         raise typer.Exit(code=1)
     return path
+
+
+def _facts(store_path: Path | None):
+    """What a command reads, with the CLI's all-branches scope: the --store file, or else the facts
+    $BANKCRM_BACKEND names (the DuckDB store by default, or Spark)."""
+    from analytics.scope import Scope, ScopedStore
+    from analytics.spark import SparkUnavailable
+
+    try:
+        source = store.Store(store_path) if store_path else store.facts()
+        backend = source.snapshot()[1]
+    except (store.StoreMissing, store.StoreOutdated, store.BadSetting, SparkUnavailable) as problem:
+        console.print(str(problem), markup=False)
+        raise typer.Exit(code=1) from None
+    return source, ScopedStore(backend, Scope.all_branches(user="cli", pii="shown"))
 
 
 def build_demo_store(path: Path, spec: gen.DemoSpec, *, show_progress: bool = True) -> float:
@@ -147,14 +164,10 @@ def train(
     models: ModelsOption = None,
 ) -> None:
     """Train the churn model on the store's history (validated on its latest months) and save it."""
-    import ibis
-
     from analytics.ml import papers
     from analytics.ml import train as trainer
-    from analytics.scope import Scope, ScopedStore
 
-    path = _existing_store(store_path)
-    tables = ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(user="cli", pii="shown"))
+    _, tables = _facts(store_path)
     with _progress() as progress:
         task = progress.add_task("training", total=1)
 
@@ -166,7 +179,7 @@ def train(
         except trainer.TrainingError as problem:
             console.print(str(problem), markup=False)
             raise typer.Exit(code=1) from None
-    saved = trainer.save(model, paper, models or papers.models_dir(path))
+    saved = trainer.save(model, paper, models or papers.models_dir(store_path))
     v = paper["validation"]
     console.print(f"Saved {saved} (trained {paper['training_window'][0]}..{paper['training_window'][1]}). "
                   f"Validated on {paper['validation_window'][0]}..{paper['validation_window'][1]}: "
@@ -180,16 +193,19 @@ def score(
     model: Annotated[Optional[Path], typer.Option(help="A saved model (default: the newest in the models directory).")] = None,
     models: ModelsOption = None,
 ) -> None:
-    """Score every current customer with the churn model; write churn_scores with reasons."""
-    import ibis
-
+    """Score every current customer with the churn model; write churn_scores with reasons (into the DuckDB
+    store, or into the Parquet export a Spark backend reads)."""
+    from analytics import spark
     from analytics.ml import papers
     from analytics.ml import score as scorer
     from analytics.ml import train as trainer
-    from analytics.scope import Scope, ScopedStore
 
-    path = _existing_store(store_path)
-    models = models or papers.models_dir(path)
+    source, tables = _facts(store_path)
+    if isinstance(source, spark.Facts) and source.parquet is None:
+        console.print("On Spark, `bankcrm score` writes churn_scores into a Parquet export: give the backend "
+                      "setting parquet=DIR, or score the DuckDB store and export it again.", markup=False)
+        raise typer.Exit(code=1)
+    models = models or papers.models_dir(store_path)
     model_path = model or papers.latest(models)
     if model_path is None:
         console.print(f"No model in {models}: run `bankcrm train` first.", markup=False)
@@ -197,13 +213,15 @@ def score(
     pipeline_, paper = trainer.load(model_path)
     with _progress() as progress:
         task = progress.add_task("scoring", total=3)
-        tables = ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(user="cli", pii="shown"))
         month = trainer.month_ends(tables)[-1]
         progress.update(task, description=f"features, probabilities and reasons as of {month}", completed=1)
         scores = scorer.score(tables, pipeline_, paper, month)
         progress.update(task, description="writing churn_scores", completed=2)
-        with store.rewrite(path) as con:
-            written = scorer.write(con, scores)
+        if isinstance(source, spark.Facts):
+            written = spark.write_scores(source.parquet, scores)
+        else:
+            with store.rewrite(source.path) as con:
+                written = scorer.write(con, scores)
         progress.update(task, description="done", completed=3)
     console.print(f"Scored {written:,} customers as of {month} with model {paper['version']}.", markup=False)
 
@@ -236,26 +254,39 @@ def care_generate(
 ) -> None:
     """Create the care tasks the rules call for (birthdays, maturing term deposits, churn risk over the
     warning threshold, complaints past their SLA), each once; run it after every import or scoring."""
-    import ibis
-
     from analytics import care, state
     from analytics.filters import Slice
     from analytics.rulebook import RuleBook
-    from analytics.scope import Scope, ScopedStore
 
-    path = _existing_store(store_path)
     try:
         day = dt.date.fromisoformat(on) if on else None
     except ValueError:
         console.print(f"--on {on!r} is not a date (YYYY-MM-DD).", markup=False)
         raise typer.Exit(code=2) from None
-    states = state.StateStore(state.default_path(path))
-    sl = Slice(ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(user="cli", pii="shown")),
-               rules=RuleBook(states).active())
+    _, tables = _facts(store_path)
+    states = state.StateStore(state.default_path(store_path))
+    sl = Slice(tables, rules=RuleBook(states).active())
     day = day or sl.as_of_date()
     created = care.generate(states, care.due(sl, day), on=day, actor="cli")
     console.print(f"Care tasks as of {day}: " + ", ".join(f"{n:,} {kind}" for kind, n in created.items())
                   + " created.", markup=False)
+
+
+@parquet_app.command("export")
+def parquet_export(
+    store_path: StoreOption = None,
+    out: Annotated[Optional[Path], typer.Option(help="The folder to write (default: parquet/ beside the store); "
+                                                     "an earlier export there is replaced once this one is complete.")
+                   ] = None,
+) -> None:
+    """Write every table of the store as Parquet, a folder per table, for Spark
+    (BANKCRM_BACKEND=pyspark://DATABASE?parquet=DIR) or any engine that reads Parquet tables."""
+    from analytics import spark
+
+    path = _existing_store(store_path)
+    out = out or path.parent / "parquet"
+    rows = spark.export(path, out)
+    console.print(f"Wrote {len(rows)} tables ({sum(rows.values()):,} rows) to {out}.", markup=False)
 
 
 @app.command()

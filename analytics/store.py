@@ -19,20 +19,67 @@ import hashlib
 import os
 import shutil
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import ibis
 
+if TYPE_CHECKING:
+    from analytics import spark
+
 DEFAULT_PATH = Path("data/bankcrm.duckdb")
+DUCKDB_PREFIX = "duckdb:///"
+SPARK_PREFIX = "pyspark://"
+
+
+class BadSetting(ValueError):
+    """A BANKCRM_BACKEND that names no engine bankcrm knows, or names it wrongly."""
 
 
 def default_path() -> Path:
-    """The store the app and the CLI use: $BANKCRM_STORE or data/bankcrm.duckdb."""
-    return Path(os.environ.get("BANKCRM_STORE", DEFAULT_PATH))
+    """The store the app and the CLI use: $BANKCRM_STORE, the file a duckdb:/// $BANKCRM_BACKEND names,
+    or data/bankcrm.duckdb."""
+    if os.environ.get("BANKCRM_STORE"):
+        return Path(os.environ["BANKCRM_STORE"])
+    setting = os.environ.get("BANKCRM_BACKEND", "")
+    if setting.startswith(DUCKDB_PREFIX):
+        return Path(setting.removeprefix(DUCKDB_PREFIX))
+    return DEFAULT_PATH
+
+
+def facts(setting: str | None = None) -> Store | spark.Facts:
+    """Where the facts are read from, as $BANKCRM_BACKEND (or `setting`) says:
+
+    - `duckdb:///data/bankcrm.duckdb` (the default: the store at `default_path()`), a path after the
+      three slashes, relative or absolute (`duckdb:////srv/bankcrm.duckdb`);
+    - `pyspark://DATABASE?master=URL&parquet=DIR`: the tables of DATABASE on Spark (master `local[*]`
+      when not given); with `parquet=`, registered from a `bankcrm parquet export` first.
+    """
+    setting = setting if setting is not None else os.environ.get("BANKCRM_BACKEND", "")
+    if not setting:
+        return Store(default_path())
+    if setting.startswith(DUCKDB_PREFIX):
+        return Store(Path(setting.removeprefix(DUCKDB_PREFIX)))
+    if setting.startswith(SPARK_PREFIX):
+        parts = urllib.parse.urlsplit(setting)
+        query = urllib.parse.parse_qs(parts.query)
+        unknown = set(query) - {"master", "parquet"}
+        if not parts.netloc or unknown or parts.path not in ("", "/"):
+            raise BadSetting(f"BANKCRM_BACKEND={setting!r}: expected pyspark://DATABASE?master=URL&parquet=DIR"
+                             + (f" (unknown setting {', '.join(sorted(unknown))})" if unknown else ""))
+        from analytics import spark
+
+        parquet = query.get("parquet", [None])[0]
+        try:
+            return spark.Facts(query.get("master", ["local[*]"])[0], parts.netloc, Path(parquet) if parquet else None)
+        except ValueError as problem:
+            raise BadSetting(f"BANKCRM_BACKEND={setting!r}: {problem}") from None
+    raise BadSetting(f"BANKCRM_BACKEND={setting!r}: expected duckdb:///PATH or pyspark://DATABASE?master=URL")
 
 
 class StoreMissing(FileNotFoundError):
@@ -198,10 +245,15 @@ class Store:
         return st.st_ino, st.st_mtime_ns
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        return self.snapshot()[1]
+        return self._cursor()[1]
 
-    def snapshot(self) -> tuple[tuple[int, int], duckdb.DuckDBPyConnection]:
-        """A fresh cursor on the newest store file, with that file's version."""
+    def snapshot(self) -> tuple[tuple[int, int], ibis.BaseBackend]:
+        """An Ibis backend on a fresh cursor on the newest store file, with that file's version: use one per
+        rerun or request."""
+        identity, cursor = self._cursor()
+        return identity, ibis.duckdb.from_connection(cursor)
+
+    def _cursor(self) -> tuple[tuple[int, int], duckdb.DuckDBPyConnection]:
         with self._lock:
             identity = self._file_identity()
             if self._con is None or identity != self._identity:
@@ -231,10 +283,6 @@ class Store:
             return duckdb.connect(str(link), read_only=True)
         finally:
             link.unlink()
-
-    def backend(self) -> ibis.BaseBackend:
-        """An Ibis backend on a fresh cursor: use one per rerun or request."""
-        return ibis.duckdb.from_connection(self.cursor())
 
 
 # --- checksums ---------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_reader_keeps_its_view_during_a_swap_and_follows_on_next_cursor(tmp_path
     with store.rewrite(path) as con:
         con.execute("INSERT INTO branches VALUES ('BJ01', 'b', 'b', 'b', 'b', NULL)")
     assert old_cursor.execute("SELECT count(*) FROM branches").fetchone()[0] == 1
-    assert reader.backend().table("branches").count().execute() == 2
+    assert reader.snapshot()[1].table("branches").count().execute() == 2
     assert old_cursor.execute("SELECT count(*) FROM branches").fetchone()[0] == 1  # not closed by the reopen
 
 

@@ -9,6 +9,7 @@ rule set) is a real argument of the cached function, never a `_`-prefixed one.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 
 import ibis
@@ -19,7 +20,7 @@ from analytics.rulebook import RuleBook
 from analytics.rules import RuleSet
 from analytics.scope import Scope, ScopedStore
 from analytics.state import StateStore
-from analytics.store import Store, default_path
+from analytics.store import DUCKDB_PREFIX, default_path, facts
 from analytics.whatif import Study, WhatIf
 from auth.signin import KEY_SCOPE
 
@@ -28,38 +29,38 @@ KEY_RUN_STORE = "bankcrm_run_store"
 
 
 @st.cache_resource
-def _store(path: str) -> Store:
-    return Store(path)
+def _facts(setting: str):
+    return facts(setting)
 
 
-def store() -> Store:
-    """One read-only DuckDB connection per server process and store file."""
-    return _store(str(default_path()))
+def store():
+    """The facts, read through one DuckDB connection (or one Spark session) per server process and setting."""
+    return _facts(os.environ.get("BANKCRM_BACKEND") or f"{DUCKDB_PREFIX}{default_path()}")
 
 
 def pin_store() -> None:
-    """Give this run its own cursor on the newest store file (app.py does, first thing in each run):
-    every figure of the run comes from that one file, even when an import swaps in a new one meanwhile.
+    """Give this run its own backend on the newest facts (app.py does, first thing in each run): every figure
+    of the run comes from one store file, even when an import swaps in a new one meanwhile.
     Raises StoreMissing or StoreOutdated before any page draws."""
     st.session_state[KEY_RUN_STORE] = store().snapshot()
 
 
-def _pinned() -> tuple[tuple[int, int], object]:
+def _pinned() -> tuple[tuple, ibis.BaseBackend]:
     if KEY_RUN_STORE not in st.session_state:
         pin_store()
     return st.session_state[KEY_RUN_STORE]
 
 
-def store_version() -> tuple[int, int]:
-    """The version of this run's store file: changes when an import or generate swaps in a new one."""
+def store_version() -> tuple:
+    """The version of this run's facts: changes when an import or generate swaps in a new store file."""
     return _pinned()[0]
 
 
-def _backend(version: tuple[int, int]) -> ibis.BaseBackend:
-    """An Ibis backend on this run's cursor; `version` is what the caller's cache key holds."""
-    pinned, cursor = _pinned()
+def _backend(version: tuple) -> ibis.BaseBackend:
+    """This run's Ibis backend; `version` is what the caller's cache key holds."""
+    pinned, backend = _pinned()
     assert pinned == version, "a cached figure was keyed on another store file than this run reads"
-    return ibis.duckdb.from_connection(cursor)
+    return backend
 
 
 def session_scope() -> Scope:
@@ -90,14 +91,14 @@ def compute(fn: Callable, filters: Filters, *args):
 
 
 @st.cache_data(show_spinner=False, max_entries=2048)
-def _compute(module: str, name: str, scope: Scope, version: tuple[int, int], filters: Filters, rules: RuleSet,
+def _compute(module: str, name: str, scope: Scope, version: tuple, filters: Filters, rules: RuleSet,
              *args):
     fn = getattr(importlib.import_module(module), name)
     return fn(Slice(ScopedStore(_backend(version), scope), filters, rules), *args)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _options(scope: Scope, version: tuple[int, int]) -> Options:
+def _options(scope: Scope, version: tuple) -> Options:
     return options(ScopedStore(_backend(version), scope))
 
 
@@ -107,12 +108,12 @@ def filter_options() -> Options:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
-def _study(scope: Scope, version: tuple[int, int], filters: Filters, rules: RuleSet) -> Study:
+def _study(scope: Scope, version: tuple, filters: Filters, rules: RuleSet) -> Study:
     return Study(Slice(ScopedStore(_backend(version), scope), filters, rules))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _what_if(scope: Scope, version: tuple[int, int], filters: Filters, rules: RuleSet, before: RuleSet,
+def _what_if(scope: Scope, version: tuple, filters: Filters, rules: RuleSet, before: RuleSet,
              after: RuleSet, movers: int) -> tuple[WhatIf, object]:
     study = _study(scope, version, filters, rules)
     return study.compare(before, after), study.movers(before, after, movers) if movers else None

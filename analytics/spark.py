@@ -1,0 +1,206 @@
+"""The facts on Apache Spark: a session, the store's tables as Parquet, and those tables in a Spark database.
+
+The analytics are Ibis expressions, so they run unchanged on Spark; only
+how the tables get there is Spark's own:
+
+- `export(store, directory)` writes every table of a DuckDB store as
+  Parquet, one folder per table (`customers/part-0.parquet`, ...), plus a
+  manifest. That folder layout is what Spark (and Hive, Trino, Databricks)
+  reads as tables, so it is how the demo data or an import moves to a
+  cluster.
+- `register(session, directory, database)` makes those folders the tables
+  of `database` in the session's catalog.
+- `Facts` is the app's read side on Spark: one session per process, an Ibis
+  backend on it, and a version that changes when a new export is swapped in.
+
+Application state (users, rule sets, care tasks, the audit log) needs small
+transactional writes and stays in the state store (SQLite), whichever engine
+holds the facts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import duckdb
+import ibis
+
+from analytics import store
+
+MANIFEST = "_bankcrm.json"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class SparkUnavailable(RuntimeError):
+    pass
+
+
+def identifier(name: str, what: str) -> str:
+    """`name` if it is a plain SQL identifier; Spark DDL cannot bind names as parameters."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"{what} {name!r} is not a plain name (letters, digits and _, not starting with a digit)")
+    return name
+
+
+def session(master: str = "local[2]", app_name: str = "bankcrm"):
+    """The process's Spark session. A local master gets settings for one machine: UI off, two shuffle
+    partitions (the default 200 makes small queries 1.5-2x slower), scratch and warehouse in a temp dir."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise SparkUnavailable("pyspark is not installed: install bankcrm with its spark extra "
+                               "(pip install -e '.[spark]')") from None
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise SparkUnavailable("Spark needs Java 17: no `java` on PATH and JAVA_HOME is not set")
+    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+    builder = (SparkSession.builder.master(master).appName(app_name)
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.ui.enabled", "false"))
+    if master.startswith("local"):
+        scratch = Path(tempfile.mkdtemp(prefix="bankcrm-spark-"))
+        builder = (builder.config("spark.sql.shuffle.partitions", "2")
+                   .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
+                   .config("spark.local.dir", str(scratch / "local"))
+                   .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch / 'derby'}"))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def export(store_path: Path, directory: Path) -> dict[str, int]:
+    """Write every table of the DuckDB store at `store_path` to `directory` as Parquet, one folder per table,
+    and return the rows per table. The new export replaces an old one only once it is complete.
+
+    HUGEINT columns (DuckDB's sum over integers) are written as BIGINT, which every Parquet reader knows."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        con = duckdb.connect(str(store_path), read_only=True)
+        try:
+            rows = {}
+            for table in store.table_names(con):
+                columns = con.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+                relation = con.sql("SELECT " + ", ".join(
+                    f'CAST("{c}" AS BIGINT) AS "{c}"' if kind == "HUGEINT" else f'"{c}"' for c, kind in columns)
+                    + f' FROM "{table}"')
+                (staging / table).mkdir()
+                relation.write_parquet(str(staging / table / "part-0.parquet"))
+                rows[table] = con.table(table).aggregate("count(*)").fetchall()[0][0]
+            manifest = {"store": str(store_path), "schema_version": store.schema_version(con), "rows": rows}
+        finally:
+            con.close()
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        old = directory.with_name(f".{directory.name}.old{os.getpid()}")
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(staging, directory)
+        shutil.rmtree(old, ignore_errors=True)
+        return rows
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_scores(directory: Path, scores) -> int:
+    """Replace the churn scores of this month and model version in the export at `directory` (what
+    `score.write` does in the DuckDB store); the manifest is rewritten last, so a reader that sees its new
+    time finds the new scores."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    directory = Path(directory)
+    manifest = json.loads((directory / MANIFEST).read_text())
+    folder = directory / "churn_scores"
+    kept = pq.read_table(folder)
+    [(as_of, version)] = scores[["as_of", "model_version"]].drop_duplicates().itertuples(index=False)
+    same = pc.and_(pc.equal(kept["as_of"], pa.scalar(as_of, kept.schema.field("as_of").type)),
+                   pc.equal(kept["model_version"], version))
+    new = pa.Table.from_pandas(scores[kept.schema.names], preserve_index=False).cast(kept.schema)
+    table = pa.concat_tables([kept.filter(pc.invert(same)), new])
+    staging = Path(tempfile.mkdtemp(prefix=".churn_scores.", dir=directory))
+    pq.write_table(table, staging / "part-0.parquet")
+    old = directory / f".churn_scores.old{os.getpid()}"
+    os.replace(folder, old)
+    os.replace(staging, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    manifest["rows"]["churn_scores"] = table.num_rows
+    (directory / f".{MANIFEST}.tmp").write_text(json.dumps(manifest, indent=2))
+    os.replace(directory / f".{MANIFEST}.tmp", directory / MANIFEST)
+    return len(scores)
+
+
+def tables_in(directory: Path) -> list[str]:
+    """The tables of an export, as its manifest lists them."""
+    manifest = Path(directory) / MANIFEST
+    if not manifest.exists():
+        raise FileNotFoundError(f"No bankcrm Parquet export at {directory} (no {MANIFEST}); "
+                                "write one with `bankcrm parquet export`.")
+    return sorted(json.loads(manifest.read_text())["rows"])
+
+
+def register(spark, directory: Path, database: str) -> None:
+    """Make the export at `directory` the tables of `database` in the session's catalog (external tables:
+    dropping them leaves the files), replacing tables of the same names."""
+    database = identifier(database, "Spark database")
+    directory = Path(directory).resolve()
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    for table in tables_in(directory):
+        name = f"`{database}`.`{identifier(table, 'table')}`"
+        spark.sql(f"DROP TABLE IF EXISTS {name}")
+        spark.catalog.createTable(f"{database}.{table}", path=str(directory / table), source="parquet")
+
+
+def connect(spark, database: str) -> ibis.BaseBackend:
+    """An Ibis backend reading `database`'s tables; the session's current database becomes `database`."""
+    spark.catalog.setCurrentDatabase(identifier(database, "Spark database"))
+    return ibis.pyspark.connect(spark)
+
+
+class Facts:
+    """The app's read side on Spark, like `store.Store` for DuckDB: one Ibis backend per process.
+
+    With a Parquet export (`parquet=`), the tables are registered from it, and again whenever a newer
+    export is swapped in; the export's manifest time is the version the app's caches are keyed on.
+    Without one, `database` must already be in the cluster's metastore, and the version stays the same
+    for the life of the process (restart the app after the tables change)."""
+
+    def __init__(self, master: str, database: str, parquet: Path | None = None):
+        self.master, self.database, self.parquet = master, identifier(database, "Spark database"), parquet
+        self._lock = threading.Lock()
+        self._backend: ibis.BaseBackend | None = None
+        self._version: tuple | None = None
+
+    def _data_version(self) -> tuple:
+        if self.parquet is None:
+            return ("spark", self.database)
+        try:
+            return ("spark", self.database, (Path(self.parquet) / MANIFEST).stat().st_mtime_ns)
+        except FileNotFoundError:
+            raise store.StoreMissing(f"No bankcrm Parquet export at {self.parquet}; write one with "
+                                     "`bankcrm parquet export`.") from None
+
+    def snapshot(self) -> tuple[tuple, ibis.BaseBackend]:
+        with self._lock:
+            version = self._data_version()
+            if self._backend is None or version != self._version:
+                spark = session(self.master)
+                if self.parquet is not None:
+                    found = json.loads((Path(self.parquet) / MANIFEST).read_text())["schema_version"]
+                    if found < store.latest_version():
+                        raise store.StoreOutdated(
+                            f"The Parquet export at {self.parquet} has schema version {found}; this version of "
+                            f"bankcrm needs {store.latest_version()}. Upgrade the store with `bankcrm migrate` and "
+                            "export it again.")
+                    register(spark, self.parquet, self.database)
+                self._backend, self._version = connect(spark, self.database), version
+            return self._version, self._backend
