@@ -10,6 +10,8 @@ import pytest
 
 from analytics import generate
 
+from . import engines
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 DEMO_END = dt.date(2026, 6, 30)
@@ -41,14 +43,32 @@ def build_scored_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def backend(tmp_path_factory):
-    """The hand-built store of tests/handbuilt.py, read-only: figures worked out by hand are checked on it."""
-    import ibis
+@pytest.fixture(scope="session", params=engines.ENGINES)
+def engine(request) -> str:
+    """The engine an analytics test runs on: every test that reads a store through `connect` or `backend`
+    runs once on DuckDB and once on a local Spark session."""
+    return request.param
 
+
+@pytest.fixture(scope="session")
+def connect(engine, tmp_path_factory):
+    """`connect(path)`: the store file at `path`, read-only, as an Ibis backend on the engine under test."""
+    if engine == "duckdb":
+        return engines.duckdb_connect
+    return engines.SparkCopies(tmp_path_factory.mktemp("parquet"))
+
+
+@pytest.fixture(scope="session")
+def hand_store(tmp_path_factory) -> Path:
     from . import handbuilt
 
-    return ibis.duckdb.connect(str(handbuilt.build(tmp_path_factory.mktemp("hand") / "hand.duckdb")), read_only=True)
+    return handbuilt.build(tmp_path_factory.mktemp("hand") / "hand.duckdb")
+
+
+@pytest.fixture(scope="session")
+def backend(connect, hand_store):
+    """The hand-built store of tests/handbuilt.py, read-only: figures worked out by hand are checked on it."""
+    return connect(hand_store)
 
 
 @pytest.fixture(scope="session")

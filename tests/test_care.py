@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import sqlite3
 
-import ibis
 import pytest
 from typer.testing import CliRunner
 
@@ -62,8 +61,12 @@ def care_store(tmp_path_factory):
     return path
 
 
-def _slice(path, scope=None, rules=DEFAULT_RULES) -> Slice:
-    backend = ibis.duckdb.connect(str(path), read_only=True)
+@pytest.fixture(scope="module")
+def care_backend(care_store, connect):
+    return connect(care_store)
+
+
+def _slice(backend, scope=None, rules=DEFAULT_RULES) -> Slice:
     return Slice(ScopedStore(backend, scope or Scope.all_branches(pii="shown")), rules=rules)
 
 
@@ -71,8 +74,8 @@ def _keys(frame, kind) -> set[str]:
     return set(frame.loc[frame.kind == kind, "rule_key"])
 
 
-def test_birthdays_within_seven_days_from_the_day_itself(care_store):
-    found = care.due(_slice(care_store), AS_OF)
+def test_birthdays_within_seven_days_from_the_day_itself(care_backend):
+    found = care.due(_slice(care_backend), AS_OF)
     assert _keys(found, "birthday") == {"birthday:4:2024", "birthday:6:2024"}  # 7 Aug yes, 8 Aug no, 31 Jul yes
     row = found[found.rule_key == "birthday:4:2024"].iloc[0]
     assert row.due_on == dt.date(2024, 8, 7) and row.detail == {"birthday": "2024-08-07", "age": 40}
@@ -80,8 +83,8 @@ def test_birthdays_within_seven_days_from_the_day_itself(care_store):
     assert list(found.due_on) == sorted(found.due_on)
 
 
-def test_a_29_february_birthday_is_28_february_in_other_years_and_the_year_turns(care_store):
-    sl = _slice(care_store)
+def test_a_29_february_birthday_is_28_february_in_other_years_and_the_year_turns(care_backend):
+    sl = _slice(care_backend)
     feb = care.due(sl, dt.date(2025, 2, 25))
     assert feb.loc[feb.kind == "birthday", ["rule_key", "due_on"]].values.tolist() == [
         ["birthday:7:2025", dt.date(2025, 2, 28)]]
@@ -89,35 +92,35 @@ def test_a_29_february_birthday_is_28_february_in_other_years_and_the_year_turns
     assert _keys(new_year, "birthday") == {"birthday:8:2025"}
 
 
-def test_open_term_deposits_maturing_within_thirty_days(care_store):
-    found = care.due(_slice(care_store), AS_OF)
+def test_open_term_deposits_maturing_within_thirty_days(care_backend):
+    found = care.due(_slice(care_backend), AS_OF)
     assert _keys(found, "maturity") == {"maturity:41:2024-08-30"}
     assert found[found.kind == "maturity"].iloc[0].detail == {"account_id": 41, "maturity_on": "2024-08-30", "days": 30}
 
 
-def test_complaints_open_on_the_day_past_their_sla(care_store):
-    found = care.due(_slice(care_store), AS_OF)
+def test_complaints_open_on_the_day_past_their_sla(care_backend):
+    found = care.due(_slice(care_backend), AS_OF)
     assert _keys(found, "complaint_sla") == {"complaint_sla:2", "complaint_sla:4", "complaint_sla:5"}
     late = found[found.rule_key == "complaint_sla:2"].iloc[0]
     assert late.detail == {"complaint_id": 2, "category": "system", "days_open": 30, "sla_days": 7}
     assert late.due_on == AS_OF
 
 
-def test_churn_risk_over_the_rule_set_threshold_for_current_customers_only(care_store):
-    assert _keys(care.due(_slice(care_store), AS_OF), "churn_risk") == {"churn_risk:4:2024-07-31"}
+def test_churn_risk_over_the_rule_set_threshold_for_current_customers_only(care_backend):
+    assert _keys(care.due(_slice(care_backend), AS_OF), "churn_risk") == {"churn_risk:4:2024-07-31"}
     stricter = dataclasses.replace(DEFAULT_RULES, warning_probability=0.5)
-    assert _keys(care.due(_slice(care_store, rules=stricter), AS_OF), "churn_risk") == set()
+    assert _keys(care.due(_slice(care_backend, rules=stricter), AS_OF), "churn_risk") == set()
 
 
-def test_a_branch_head_s_rules_find_only_their_branch(care_store):
-    found = care.due(_slice(care_store, Scope.for_branches({"SH01"})), AS_OF)
+def test_a_branch_head_s_rules_find_only_their_branch(care_backend):
+    found = care.due(_slice(care_backend, Scope.for_branches({"SH01"})), AS_OF)
     assert set(found.branch_code) == {"SH01"}
     assert set(found.customer_id) == {1, 4}
 
 
-def test_generate_creates_each_rule_s_task_once_and_audits_the_run(care_store, tmp_path):
+def test_generate_creates_each_rule_s_task_once_and_audits_the_run(care_backend, tmp_path):
     state = StateStore(tmp_path / "state.sqlite")
-    found = care.due(_slice(care_store), AS_OF)
+    found = care.due(_slice(care_backend), AS_OF)
     first = care.generate(state, found, on=AS_OF, actor="cli")
     assert first == {"churn_risk": 1, "birthday": 2, "maturity": 1, "complaint_sla": 3}
     assert care.generate(state, found, on=AS_OF, actor="cli") == dict.fromkeys(care.KINDS, 0)
@@ -129,9 +132,9 @@ def test_generate_creates_each_rule_s_task_once_and_audits_the_run(care_store, t
     assert care.last_run(state) == "2024-07-31"
 
 
-def test_a_later_scoring_adds_no_second_risk_task_while_one_is_open(care_store, tmp_path):
+def test_a_later_scoring_adds_no_second_risk_task_while_one_is_open(care_backend, tmp_path):
     state = StateStore(tmp_path / "state.sqlite")
-    found = care.due(_slice(care_store), AS_OF)
+    found = care.due(_slice(care_backend), AS_OF)
     risk = found[found.kind == "churn_risk"]
     care.generate(state, risk, on=AS_OF, actor="cli")
     later = risk.assign(rule_key="churn_risk:4:2024-08-31")
@@ -204,8 +207,8 @@ def test_tasks_read_by_branch_rm_and_customer(tmp_path):
     assert care.tasks(state, frozenset()).empty
 
 
-def test_a_rule_s_task_reads_in_both_languages_with_its_figure(care_store):
-    found = care.due(_slice(care_store), AS_OF).set_index("rule_key")
+def test_a_rule_s_task_reads_in_both_languages_with_its_figure(care_backend):
+    found = care.due(_slice(care_backend), AS_OF).set_index("rule_key")
     words = {key: (care.describe(found.kind[key], found.detail[key], "en"),
                    care.describe(found.kind[key], found.detail[key], "zh"))
              for key in ("complaint_sla:2", "maturity:41:2024-08-30", "churn_risk:4:2024-07-31", "birthday:4:2024")}

@@ -6,7 +6,6 @@ import datetime as dt
 import shutil
 
 import duckdb
-import ibis
 import pandas as pd
 import pytest
 
@@ -14,13 +13,12 @@ from analytics import marts
 from analytics.ml import features as F
 from analytics.scope import Scope, ScopedStore
 
-from . import handbuilt
 
 CUTOFF = dt.date(2025, 12, 31)
 
 
-def tables(path) -> ScopedStore:
-    return ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(pii="shown"))
+def tables(backend) -> ScopedStore:
+    return ScopedStore(backend, Scope.all_branches(pii="shown"))
 
 
 def cut_off(source, target, month: dt.date):
@@ -46,14 +44,15 @@ def cut_off(source, target, month: dt.date):
     return target
 
 
-def test_features_at_a_month_end_use_nothing_from_after_it(demo_store, tmp_path):
-    full = F.features(tables(demo_store), CUTOFF).order_by("customer_id").execute()
-    past = F.features(tables(cut_off(demo_store, tmp_path / "past.duckdb", CUTOFF)), CUTOFF).order_by("customer_id").execute()
+def test_features_at_a_month_end_use_nothing_from_after_it(demo_store, tmp_path, connect):
+    full = F.features(tables(connect(demo_store)), CUTOFF).order_by("customer_id").execute()
+    past = F.features(tables(connect(cut_off(demo_store, tmp_path / "past.duckdb", CUTOFF))), CUTOFF).order_by(
+        "customer_id").execute()
     assert len(full) > 1000
     pd.testing.assert_frame_equal(full, past)
 
 
-def test_the_leakage_test_would_catch_a_feature_from_the_future(demo_store, tmp_path, monkeypatch):
+def test_the_leakage_test_would_catch_a_feature_from_the_future(demo_store, tmp_path, monkeypatch, connect):
     original = F.features
 
     def peeks_ahead(tables, month):
@@ -64,11 +63,11 @@ def test_the_leakage_test_would_catch_a_feature_from_the_future(demo_store, tmp_
 
     monkeypatch.setattr(F, "features", peeks_ahead)
     with pytest.raises(AssertionError):
-        test_features_at_a_month_end_use_nothing_from_after_it(demo_store, tmp_path)
+        test_features_at_a_month_end_use_nothing_from_after_it(demo_store, tmp_path, connect)
 
 
-def test_features_and_labels_on_the_hand_built_store(tmp_path):
-    t = tables(handbuilt.build(tmp_path / "hand.duckdb"))
+def test_features_and_labels_on_the_hand_built_store(backend):
+    t = tables(backend)
     frame = F.training_frame(t, dt.date(2024, 4, 30)).set_index("customer_id")
     # customer 2 churned in March and is no longer a customer at the end of April
     assert list(frame.index) == [1, 3]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import duckdb
-import ibis
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -19,8 +18,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def trained(demo_store):
-    tables = ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), Scope.all_branches(pii="shown"))
+def trained(demo_store, connect):
+    tables = ScopedStore(connect(demo_store), Scope.all_branches(pii="shown"))
     model, paper = train.train(tables)
     month = train.month_ends(tables)[-1]
     return tables, model, paper, month, score.score(tables, model, paper, month)
@@ -97,12 +96,12 @@ def test_score_without_a_model_says_what_to_do(demo_store, tmp_path):
     assert result.exit_code == 1 and "run `bankcrm train` first" in result.output
 
 
-def test_today_s_score_distribution_counts_every_scored_customer_in_scope(demo_store):
+def test_today_s_score_distribution_counts_every_scored_customer_in_scope(demo_store, connect):
     from analytics import churn
     from analytics.filters import Slice
 
     SCORE_BINS = papers.SCORE_BINS
-    backend = ibis.duckdb.connect(str(demo_store), read_only=True)
+    backend = connect(demo_store)
     everyone = churn.score_distribution(Slice(ScopedStore(backend, Scope.all_branches())), SCORE_BINS)
     probabilities = churn.latest_scores(Slice(ScopedStore(backend, Scope.all_branches()))).probability.execute()
     assert list(everyone.bin) == list(range(len(SCORE_BINS) - 1))

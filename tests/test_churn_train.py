@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import ibis
 import pytest
 from typer.testing import CliRunner
 
@@ -16,8 +15,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def trained(demo_store):
-    tables = ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), Scope.all_branches(pii="shown"))
+def trained(demo_store, connect):
+    tables = ScopedStore(connect(demo_store), Scope.all_branches(pii="shown"))
     return train.train(tables)
 
 

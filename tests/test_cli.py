@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from typer.testing import CliRunner
 
@@ -54,8 +55,9 @@ def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
     pages = [f"{page} page analytics, {label}" for label in ("default filters", "one branch")
              for page in ("overview", "tiers", "funnel", "satisfaction", "churn", "portfolio", "model")]
     versus = [f"{q.page}: {q.name} (vs pandas)" for q in pandas_baseline.QUERIES]
+    on_spark = [f"{p}, local Spark" for p in pages] if shutil.which("java") else []  # Spark needs Java
     assert names == ["generate demo store", "generate store", *pages, *versus,
-                     "DuckDB path vs pandas, median ratio over the queries",
+                     "DuckDB path vs pandas, median ratio over the queries", *on_spark,
                      "what-if: copy the as-of month into a study", "what-if recompute after a threshold change",
                      "train the churn model", "score every current customer",
                      "server RSS with 10 sessions open", "generate store", *pages,

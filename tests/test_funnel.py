@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-import ibis
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -31,7 +30,7 @@ APRIL_TO_JUNE = Filters(start=dt.date(2024, 4, 30), end=dt.date(2024, 6, 30))
 
 
 @pytest.fixture(scope="module")
-def backend_with_lead_106(tmp_path_factory):
+def backend_with_lead_106(tmp_path_factory, connect):
     """The hand-built store plus lead 106 (C2, customer 1): no "lead" event, contacted on 3 Jun at 10:00,
     qualified on 4 Jun at 22:00 (1.5 days later)."""
     path = handbuilt.build(tmp_path_factory.mktemp("hand106") / "hand.duckdb")
@@ -40,7 +39,7 @@ def backend_with_lead_106(tmp_path_factory):
             (106, 'C2', 1, 'SH01-RM01', 'contacted', '2024-06-03 10:00'),
             (106, 'C2', 1, 'SH01-RM01', 'qualified', '2024-06-04 22:00')""")
         marts.rebuild(con)
-    return ibis.duckdb.connect(str(path), read_only=True)
+    return connect(path)
 
 
 def sliced(backend, filters: Filters = Filters(), scope: Scope | None = None) -> Slice:
@@ -237,8 +236,8 @@ def test_stopped_at_an_unknown_stage_is_refused_by_name(backend):
 # --- any filters on the demo store -----------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo(demo_store):
-    backend = ibis.duckdb.connect(str(demo_store), read_only=True)
+def demo(demo_store, connect):
+    backend = connect(demo_store)
     return backend, options(ScopedStore(backend, Scope.all_branches()))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -23,7 +22,7 @@ D = dt.date
 
 
 @pytest.fixture(scope="module")
-def extended(tmp_path_factory):
+def extended(tmp_path_factory, connect):
     """The hand-built store plus, for customer 3 (BJ01, branch atm):
     - ten answers in April 2024: NPS 10, 10, 9, 9, 9, 8, 7, 7, 6, 0 (5 promoters, 3 passives,
       2 detractors) and CSAT 5, 5, 5, 4, 4, 4, 4, 4, 3, 1 (8 satisfied);
@@ -41,7 +40,7 @@ def extended(tmp_path_factory):
             (3, 3, 'fees', 'low', 'phone', '2024-05-20 09:00', '2024-06-05 09:00', 15),
             (4, 3, 'card', 'low', 'app', '2024-06-01 10:00', '2024-06-08 10:00', 7)""")
         marts.rebuild(con)
-    return ibis.duckdb.connect(str(path), read_only=True)
+    return connect(path)
 
 
 def sliced(backend, scope=None, rules=RuleSet(), **filters):
@@ -250,8 +249,8 @@ def test_every_function_returns_its_documented_columns(backend):
 # --- properties on the demo store --------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo(demo_store):
-    backend = ibis.duckdb.connect(str(demo_store), read_only=True)
+def demo(demo_store, connect):
+    backend = connect(demo_store)
     tables = ScopedStore(backend, Scope.all_branches())
     months = tuple(sorted(tables.table("customer_month").month.as_table().distinct().execute()["month"].dt.date))
     regions = tuple(sorted(tables.table("branches").region.as_table().distinct().execute()["region"]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -64,8 +63,8 @@ def test_lifecycle_stage_by_tier(backend):
 
 
 @pytest.fixture(scope="module")
-def demo(demo_store):
-    backend = ibis.duckdb.connect(str(demo_store), read_only=True)
+def demo(demo_store, connect):
+    backend = connect(demo_store)
     regions = tuple(backend.table("branches").region.execute().unique())
     return backend, regions
 

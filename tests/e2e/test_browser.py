@@ -277,3 +277,27 @@ def test_a_branch_head_closes_a_rule_s_care_task_in_the_browser(page, app_url, s
     assert (done["task_id"], done["outcome"], done["outcome_note"], done["done_by"]) == (
         first.task_id, "retained", "called, booked a review", "head_sh01")
     assert "Task history" in main_text(page)
+
+
+def test_the_app_on_a_local_spark_backend_shows_the_same_overview(page, app_url, store_path, tmp_path):
+    """The same store exported as Parquet and read by a local Spark session (BANKCRM_BACKEND=pyspark://...):
+    the Overview shows every KPI with the same figures as the app on DuckDB."""
+    from analytics import spark
+    from ui import serve
+
+    from ..engines import SparkCopies
+
+    SparkCopies(tmp_path)  # skips, with the reason, when this machine cannot run Spark
+    spark.export(store_path, tmp_path / "parquet")
+    sign_in(page, app_url, "exec")
+    on_duckdb = page.get_by_test_id("stMetric").all_inner_texts()
+    setting = f"pyspark://bankcrm?master=local[2]&parquet={tmp_path / 'parquet'}"
+    no_duckdb = tmp_path / "absent.duckdb"  # so that only Spark can answer
+    with serve.running(no_duckdb, tmp_path / "state.sqlite", tmp_path / "streamlit.log", backend=setting) as app:
+        page.context.clear_cookies()
+        sign_in(page, app.url, "exec")
+        expect(page.get_by_test_id("stMetric")).to_have_count(len(KPIS), timeout=120_000)
+        wait_idle(page)
+        assert_page_healthy(page, "Overview")
+        assert page.get_by_test_id("stMetric").all_inner_texts() == on_duckdb
+    assert len(on_duckdb) == len(KPIS) and all(any(c.isdigit() for c in text) for text in on_duckdb)
