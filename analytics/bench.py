@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from analytics import generate, ingest
+from analytics.spark import SparkUnavailable
 
 DEMO_CUSTOMERS, DEMO_MONTHS = 50_000, 36
 PAGE_TARGET_MS, LARGEST_PAGE_TARGET_MS = 150, 1_500  # at 1,000,000 and at 10,000,000 customers
@@ -153,8 +154,10 @@ def page_calls(months: tuple[dt.date, ...], filters) -> dict[str, list[tuple[Cal
 
 
 def pages(store_path: Path, customers: int, repeat: int, target_ms: float = PAGE_TARGET_MS,
-          branch_target_ms: float | None = None, against_pandas: bool = True) -> list[Measurement]:
-    """Each view's analytics (every call of one render, uncached) at the default filters and at one branch;
+          branch_target_ms: float | None = None, against_pandas: bool = True, backend=None,
+          engine: str = "") -> list[Measurement]:
+    """Each view's analytics (every call of one render, uncached) at the default filters and at one branch,
+    on the store itself or on another `backend` holding the same tables (named by `engine` in the results);
     then (`against_pandas`) each page's main query against the same query in plain pandas over frames
     already in memory."""
     import ibis
@@ -165,7 +168,7 @@ def pages(store_path: Path, customers: int, repeat: int, target_ms: float = PAGE
     from analytics.scope import Scope, ScopedStore
     from ui.filters import default_period
 
-    scoped = ScopedStore(ibis.duckdb.connect(str(store_path), read_only=True),
+    scoped = ScopedStore(backend or ibis.duckdb.connect(str(store_path), read_only=True),
                          Scope.all_branches(user="bench", role="executive"))
     offered = options(scoped)
     start, end = default_period(offered.months)
@@ -179,7 +182,7 @@ def pages(store_path: Path, customers: int, repeat: int, target_ms: float = PAGE
                 for fn, f, args in calls:
                     fn(Slice(scoped, f, DEFAULT_RULES), *args)
             median, p95 = _timed(render, repeat)
-            results.append(Measurement(f"{page} page analytics, {label}", size, median, p95, repeat,
+            results.append(Measurement(f"{page} page analytics, {label}{engine}", size, median, p95, repeat,
                                        target_ms if filters is default else branch_target_ms))
     if not against_pandas:
         return results
@@ -193,6 +196,18 @@ def pages(store_path: Path, customers: int, repeat: int, target_ms: float = PAGE
     results.append(Measurement("DuckDB path vs pandas, median ratio over the queries", size,
                                statistics.median(ratios), max(ratios), len(ratios), 5, unit="x"))
     return results
+
+
+def spark_pages(store_path: Path, customers: int, repeat: int, workdir: Path) -> list[Measurement]:
+    """Each view's analytics on a local Spark session (`local[2]`) reading the store's Parquet export, the
+    way BANKCRM_BACKEND=pyspark://... runs the app; no target: it shows what one machine's Spark costs."""
+    from analytics import spark
+
+    spark.export(store_path, workdir / "parquet")
+    session = spark.session("local[2]", app_name="bankcrm-bench")
+    spark.register(session, workdir / "parquet", "bench")
+    return pages(store_path, customers, repeat, target_ms=None, against_pandas=False,
+                 backend=spark.connect(session, "bench"), engine=", local Spark")
 
 
 def churn_model(store_path: Path, customers: int, repeat: int) -> list[Measurement]:
@@ -334,6 +349,11 @@ def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
                                    180_000 if customers >= 1_000_000 else None))
         progress("each page's analytics, and the same queries in pandas")
         results += pages(big, customers, repeat)
+        progress("each page's analytics on local Spark")
+        try:
+            results += spark_pages(big, customers, repeat, tmp)
+        except SparkUnavailable as missing:
+            progress(f"not measured: {missing}")
         progress("what-if in the segment studio")
         results += what_if(big, customers, repeat)
         progress("train and score the churn model")
@@ -375,7 +395,7 @@ def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
 
 def machine() -> dict:
     mem_kb = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
-    versions = {name: metadata.version(name) for name in ("duckdb", "ibis-framework", "pandas", "pyarrow", "streamlit")}
+    versions = {name: metadata.version(name) for name in ("duckdb", "ibis-framework", "pandas", "pyarrow", "pyspark", "streamlit")}
     return {"cores": os.cpu_count(), "memory_gib": round(mem_kb / 2**20, 1), "python": platform.python_version(),
             "platform": platform.platform(), "versions": versions}
 

@@ -61,7 +61,8 @@ def session(master: str = "local[2]", app_name: str = "bankcrm"):
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
     builder = (SparkSession.builder.master(master).appName(app_name)
                .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.ui.enabled", "false"))
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false"))
     if master.startswith("local"):
         scratch = Path(tempfile.mkdtemp(prefix="bankcrm-spark-"))
         builder = (builder.config("spark.sql.shuffle.partitions", "2")
