@@ -83,6 +83,9 @@ class ScopedStore:
         return t
 
 
+PSEUDONYM = r"C-[0-9A-F]{12}"  # what an analyst sees in place of a name (a regular expression)
+
+
 def mask(t: ir.Table, column: str, mode: str) -> ir.StringValue:
     """Keep what identifies nobody: a surname's first character, a phone's last 4 digits.
 

@@ -15,7 +15,7 @@ import pytest
 
 from analytics.filters import Filters, Slice
 from analytics.rules import DEFAULT_RULES, RuleSet
-from analytics.scope import Scope, ScopedStore
+from analytics.scope import PSEUDONYM, Scope, ScopedStore
 from analytics.whatif import Study
 
 APRIL = dt.date(2024, 4, 30)
@@ -69,7 +69,7 @@ def test_the_movers_list_names_customers_by_their_masked_name(study):
     assert movers.customer_id.tolist() == [1, 3]  # largest 3-month average AUM first
     assert movers[["tier_before", "tier_after", "stage_before", "stage_after"]].values.tolist() == [
         ["Mass", "Affluent", "Active", "Active"], ["Mass", "Mass", "Dormant", "Active"]]
-    assert movers.name.str.fullmatch(r"C-[0-9A-F]{12}").all()
+    assert movers.name.str.fullmatch(PSEUDONYM).all()
     assert study.movers(DEFAULT_RULES, DEFAULT_RULES).empty
 
 
