@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from analytics import generate
 from ui import serve
@@ -65,7 +66,14 @@ def wait_idle(page) -> None:
 
 
 def sign_in(page, url: str | None, username: str, password: str = PASSWORD) -> None:
-    """Sign in through the form, at `url` or (None) on the page as it stands."""
+    """Sign in through the form, at `url` or (None) on the page as it stands. With the demo password, return
+    only once signed in: the form gone and the cookie that signs in a reload or a new tab in the browser (the
+    cookie component sets it after the run). On a busy server `wait_idle` can return between the runs of a
+    sign-in; leaving the page then, before the cookie is set, leaves the browser signed out.
+
+    A known glitch, not fixed: on a busy server a click on "Sign in" is now and then lost (2 of 12 sign-ins
+    with four other sessions clicking through pages), the form staying filled in with no message, when it
+    lands as the cookie component's rerun of the page load runs. A person clicks again; so does this."""
     if url:
         page.goto(url)
         wait_idle(page)
@@ -73,9 +81,16 @@ def sign_in(page, url: str | None, username: str, password: str = PASSWORD) -> N
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     wait_idle(page)
-    if page.get_by_label("Password", exact=True).count() == 0:
-        # Signed in: the cookie component sets the cookie that signs in a reload or a new tab, after the run.
-        page.wait_for_function("document.cookie.includes('bankcrm_auth=')", timeout=15_000)
+    if password != PASSWORD:
+        return
+    form = page.get_by_label("Password", exact=True)
+    try:
+        expect(form).to_have_count(0, timeout=15_000)
+    except AssertionError:  # the click was lost (see above)
+        page.get_by_role("button", name="Sign in").click()
+        wait_idle(page)
+        expect(form).to_have_count(0, timeout=30_000)
+    page.wait_for_function("document.cookie.includes('bankcrm_auth=')", timeout=30_000)
 
 
 def main_text(page) -> str:
