@@ -91,6 +91,7 @@ def sign_in(page, url: str | None, username: str, password: str = PASSWORD) -> N
         wait_idle(page)
         expect(form).to_have_count(0, timeout=30_000)
     page.wait_for_function("document.cookie.includes('bankcrm_auth=')", timeout=30_000)
+    wait_idle(page)  # the run the cookie component starts
 
 
 def main_text(page) -> str:

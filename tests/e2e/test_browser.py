@@ -290,6 +290,8 @@ def test_the_app_on_a_local_spark_backend_shows_the_same_overview(page, app_url,
     SparkCopies(tmp_path)  # skips, with the reason, when this machine cannot run Spark
     spark.export(store_path, tmp_path / "parquet")
     sign_in(page, app_url, "exec")
+    expect(page.get_by_test_id("stMetric")).to_have_count(len(KPIS), timeout=60_000)
+    wait_idle(page)
     on_duckdb = page.get_by_test_id("stMetric").all_inner_texts()
     setting = f"pyspark://bankcrm?master=local[2]&parquet={tmp_path / 'parquet'}"
     no_duckdb = tmp_path / "absent.duckdb"  # so that only Spark can answer
