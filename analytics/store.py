@@ -42,14 +42,12 @@ class BadSetting(ValueError):
 
 
 def default_path() -> Path:
-    """The store the app and the CLI use: $BANKCRM_STORE, the file a duckdb:/// $BANKCRM_BACKEND names,
-    or data/bankcrm.duckdb."""
-    if os.environ.get("BANKCRM_STORE"):
-        return Path(os.environ["BANKCRM_STORE"])
+    """The store the app and the CLI use: the file a duckdb:/// $BANKCRM_BACKEND names (the newer, more
+    general setting wins), else $BANKCRM_STORE, else data/bankcrm.duckdb."""
     setting = os.environ.get("BANKCRM_BACKEND", "")
     if setting.startswith(DUCKDB_PREFIX):
         return Path(setting.removeprefix(DUCKDB_PREFIX))
-    return DEFAULT_PATH
+    return Path(os.environ.get("BANKCRM_STORE") or DEFAULT_PATH)
 
 
 def facts(setting: str | None = None) -> Store | spark.Facts:

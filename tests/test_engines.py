@@ -142,6 +142,9 @@ def test_the_backend_setting_names_a_duckdb_file_or_a_spark_database(monkeypatch
     assert store.facts().path == store.DEFAULT_PATH
     monkeypatch.setenv("BANKCRM_BACKEND", "duckdb:///srv/bank.duckdb")
     assert store.facts().path == Path("srv/bank.duckdb") and store.default_path() == Path("srv/bank.duckdb")
+    monkeypatch.setenv("BANKCRM_STORE", "other.duckdb")  # the app, the CLI and the state store agree
+    assert store.facts().path == store.default_path() == Path("srv/bank.duckdb")
+    monkeypatch.delenv("BANKCRM_STORE")
     assert store.facts("duckdb:////srv/bank.duckdb").path == Path("/srv/bank.duckdb")
     facts = store.facts(f"pyspark://bank?master=spark://head:7077&parquet={tmp_path}")
     assert (facts.master, facts.database, facts.parquet) == ("spark://head:7077", "bank", tmp_path)
