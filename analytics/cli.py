@@ -296,8 +296,8 @@ def info(store_path: StoreOption = None) -> None:
 
     path = _existing_store(store_path)
     con = duckdb.connect(str(path), read_only=True)
-    sizes = {t: con.table(t).aggregate("count(*)").fetchall()[0][0] for t in store.table_names(con)}
-    print(json.dumps({"store": str(path), "schema_version": store.schema_version(con), "rows": sizes}, indent=2))
+    print(json.dumps({"store": str(path), "schema_version": store.schema_version(con),
+                      "rows": store.table_sizes(con)}, indent=2))
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from analytics import store
 
 MANIFEST = "_bankcrm.json"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HUGEINT, _BIGINT = duckdb.sqltype("HUGEINT"), duckdb.sqltype("BIGINT")
 
 
 class SparkUnavailable(RuntimeError):
@@ -42,7 +43,7 @@ class SparkUnavailable(RuntimeError):
 
 
 def identifier(name: str, what: str) -> str:
-    """`name` if it is a plain SQL identifier; Spark DDL cannot bind names as parameters."""
+    """`name` if it is a plain SQL identifier: Spark's catalog takes names as they are, unquoted."""
     if not _NAME.fullmatch(name):
         raise ValueError(f"{what} {name!r} is not a plain name (letters, digits and _, not starting with a digit)")
     return name
@@ -85,30 +86,32 @@ def export(store_path: Path, directory: Path) -> dict[str, int]:
     try:
         con = duckdb.connect(str(store_path), read_only=True)
         try:
-            rows = {}
-            for table in store.table_names(con):
-                columns = con.execute(
-                    "SELECT column_name, data_type FROM information_schema.columns "
-                    "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
-                relation = con.sql("SELECT " + ", ".join(
-                    f'CAST("{c}" AS BIGINT) AS "{c}"' if kind == "HUGEINT" else f'"{c}"' for c, kind in columns)
-                    + f' FROM "{table}"')
+            rows = store.table_sizes(con)
+            for table in rows:
+                relation = con.table(table)
                 (staging / table).mkdir()
-                relation.write_parquet(str(staging / table / "part-0.parquet"))
-                rows[table] = con.table(table).aggregate("count(*)").fetchall()[0][0]
+                columns = (duckdb.ColumnExpression(c) for c in relation.columns)
+                relation.select(*(c.cast(_BIGINT).alias(c.get_name()) if kind == _HUGEINT else c
+                                  for c, kind in zip(columns, relation.types))
+                                ).write_parquet(str(staging / table / "part-0.parquet"))
             manifest = {"store": str(store_path), "schema_version": store.schema_version(con), "rows": rows}
         finally:
             con.close()
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        old = directory.with_name(f".{directory.name}.old{os.getpid()}")
-        if directory.exists():
-            os.replace(directory, old)
-        os.replace(staging, directory)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap(staging, directory)
         return rows
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _swap(staging: Path, folder: Path) -> None:
+    """Put the complete `staging` folder in the place of `folder` (each step a rename), then drop the old one."""
+    old = folder.with_name(f".{folder.name}.old{os.getpid()}")
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_scores(directory: Path, scores) -> int:
@@ -130,10 +133,7 @@ def write_scores(directory: Path, scores) -> int:
     table = pa.concat_tables([kept.filter(pc.invert(same)), new])
     staging = Path(tempfile.mkdtemp(prefix=".churn_scores.", dir=directory))
     pq.write_table(table, staging / "part-0.parquet")
-    old = directory / f".churn_scores.old{os.getpid()}"
-    os.replace(folder, old)
-    os.replace(staging, folder)
-    shutil.rmtree(old, ignore_errors=True)
+    _swap(staging, folder)
     manifest["rows"]["churn_scores"] = table.num_rows
     (directory / f".{MANIFEST}.tmp").write_text(json.dumps(manifest, indent=2))
     os.replace(directory / f".{MANIFEST}.tmp", directory / MANIFEST)
@@ -154,10 +154,14 @@ def register(spark, directory: Path, database: str) -> None:
     dropping them leaves the files), replacing tables of the same names."""
     database = identifier(database, "Spark database")
     directory = Path(directory).resolve()
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    import sqlglot as sg
+    import sqlglot.expressions as sge
+
+    # The DDL as expressions, not strings (Ibis 12's own drop_table loses the table's name under sqlglot 30)
+    spark.sql(sge.Create(kind="DATABASE", this=sg.to_identifier(database, quoted=True), exists=True).sql("spark"))
     for table in tables_in(directory):
-        name = f"`{database}`.`{identifier(table, 'table')}`"
-        spark.sql(f"DROP TABLE IF EXISTS {name}")
+        name = sg.table(identifier(table, "table"), db=database, quoted=True)
+        spark.sql(sge.Drop(kind="TABLE", tables=[name], exists=True).sql("spark"))
         spark.catalog.createTable(f"{database}.{table}", path=str(directory / table), source="parquet")
 
 

@@ -295,6 +295,11 @@ def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
+def table_sizes(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows per table, by table name."""
+    return {t: con.table(t).aggregate("count(*)").fetchall()[0][0] for t in table_names(con)}
+
+
 def content_checksum(con: duckdb.DuckDBPyConnection) -> str:
     """A digest of every table's rows (order-independent) and the schema version."""
     digest = hashlib.sha256(f"schema:{schema_version(con)};".encode())
