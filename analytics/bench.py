@@ -139,7 +139,7 @@ def page_calls(months: tuple[dt.date, ...], filters) -> dict[str, list[tuple[Cal
                      (portfolio.branches, filters, ())],
         "tiers": [(tiers.summary, filters, ()), (tiers.by_branch, filters, ()),
                   (tiers.migration, filters, (from_month, to_month)), (tiers.products, filters, ()),
-                  (tiers.lifecycle, filters, ())],
+                  (tiers.lifecycle, filters, ()), (tiers.tag_prevalence, filters, ())],
         "funnel": [(funnel.stages, filters, ()), (funnel.by, filters, ("campaign",)), (funnel.stage_times, filters, ()),
                    (funnel.drop_outs, filters, ()), (funnel.cohorts, filters, ())],
         "satisfaction": [(satisfaction.nps_by_month, filters, ()), (satisfaction.csat_by_month, filters, ()),

@@ -119,7 +119,7 @@ def import_(
 
 @app.command()
 def migrate(store_path: StoreOption = None) -> None:
-    """Upgrade the store's schema in place (atomically; nothing is lost)."""
+    """Upgrade the store's schema in place and rebuild its marts (atomically; nothing is lost)."""
     path = _existing_store(store_path)
     before, after = store.upgrade(path)
     console.print(f"Store {path}: schema version {before}" + (f" -> {after}." if after != before else ", up to date."))

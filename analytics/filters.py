@@ -17,7 +17,9 @@ What each filter means:
   as-of month.
 - channels: events that came through one of the channels (interactions,
   surveys, complaints, and funnel leads by their campaign's channel).
-An empty choice means "all".
+- tags: customers carrying every one of the behaviour tags (analytics.tags),
+  as of their latest month-end, by the active rule set.
+An empty choice means "all" (and for tags, "whatever tags").
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ import pandas as pd
 from analytics.rules import ALL_TIERS, DEFAULT_RULES, RuleSet, tier
 from analytics.schema import CHANNELS, PRODUCTS
 from analytics.scope import BRANCH_SCOPED, CUSTOMER_SCOPED, ScopedStore
+from analytics.tags import TAGS, flags, profiles
 
-CHOICES = ("regions", "branches", "tiers", "products", "channels")
-KNOWN = {"tiers": ALL_TIERS, "products": PRODUCTS, "channels": CHANNELS}
+CHOICES = ("regions", "branches", "tiers", "products", "channels", "tags")
+KNOWN = {"tiers": ALL_TIERS, "products": PRODUCTS, "channels": CHANNELS, "tags": TAGS}
 
 
 class BadFilter(ValueError):
@@ -50,6 +53,7 @@ class Filters:
     tiers: tuple[str, ...] = ()
     products: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self):
         for name in ("start", "end"):  # any day names its month: series are keyed by month-end
@@ -65,7 +69,7 @@ class Filters:
 
     @property
     def narrows_customers(self) -> bool:
-        return bool(self.regions or self.branches or self.tiers or self.products)
+        return bool(self.regions or self.branches or self.tiers or self.products or self.tags)
 
     def to_query(self) -> dict[str, str]:
         """Query parameters for a link that opens the same view; defaults are left out."""
@@ -150,6 +154,10 @@ class Slice:
             held = a.filter(a["product"].isin(f.products) & (a.opened_on <= as_of)
                             & (a.closed_on.isnull() | (a.closed_on > as_of)))
             kept = kept.semi_join(held.select("customer_id"), "customer_id")
+        if f.tags:
+            profile = profiles(self.scoped.table("customer_current"))
+            carries = flags(profile, self.rules)
+            kept = kept.semi_join(profile.filter(*(carries[tag] for tag in f.tags)).select("customer_id"), "customer_id")
         return kept
 
     def table(self, name: str) -> ir.Table:

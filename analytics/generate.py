@@ -12,6 +12,12 @@ away, AUM drains, complaints become more likely and stay open longer, and
 survey scores drop; one to three months later the customer leaves, either
 closing every account or draining the balance and going silent (the
 "dormant 180 days with AUM under 100 CNY" branch of the churn definition).
+
+Behaviour the tags read (analytics.tags): about half the customers are paid
+a salary (from 60, a pension) every month, which stops as they disengage;
+the others have irregular inflows. Term-deposit holders keep a share of
+their deposits in term deposits; about one in six spends over twice as much
+in holiday months.
 """
 
 from __future__ import annotations
@@ -282,6 +288,11 @@ _STEPS_RMS_CUSTOMERS = (
            (CASE WHEN quiet THEN 0.15 ELSE (3 + 25 * digital + 4 * tier0) * (0.5 + u(customer_id, 0, 'txn')) END) AS txn_rate,
            0.15 + 0.45 * u(customer_id, 0, 'inv') AS inv_share,
            0.04 + 0.12 * u(customer_id, 0, 'ins') AS ins_share,
+           0.25 + 0.7 * u(customer_id, 0, 'tdshare') AS td_share,
+           -- a salary (or, from 60, a pension) paid in every month: the regular inflow of a salary account
+           u(customer_id, 0, 'salaried') < CASE WHEN age < 60 THEN 0.55 ELSE 0.4 END AS salaried,
+           (4000 + 26000 * u(customer_id, 0, 'salary')) * (1 + 0.6 * tier0) AS salary,
+           u(customer_id, 0, 'holiday') < 0.18 AS holiday_spender,
            month_at(open_t) - to_days(ui(customer_id, 0, 'openday', 27)) AS opened_on
     FROM timing
     """,
@@ -377,23 +388,30 @@ WITH rows AS (
                      * CASE cal_month WHEN 2 THEN 1.25 WHEN 11 THEN 1.15 WHEN 12 THEN 1.1 ELSE 1 END
                      * pow(0.3, months_disengaged)
                      * (0.6 + 0.8 * u(customer_id, t, 'txn')) - 0.4))::INTEGER
-           END AS txns
+           END AS txns,
+           1 - CASE WHEN has_fund THEN inv_share ELSE 0 END - CASE WHEN has_insurance THEN ins_share ELSE 0 END AS deposit_share
     FROM rows
 )
 SELECT customer_id,
        month_at(t),
-       round(aum * (1 - CASE WHEN has_fund THEN inv_share ELSE 0 END - CASE WHEN has_insurance THEN ins_share ELSE 0 END), 2),
+       round(aum * deposit_share, 2),
        round(aum * CASE WHEN has_fund THEN inv_share ELSE 0 END, 2),
        round(aum * CASE WHEN has_insurance THEN ins_share ELSE 0 END, 2),
        CASE WHEN t >= leave_t THEN 0 ELSE round(
             CASE WHEN has_mortgage THEN (400000 + 1600000 * u(customer_id, 0, 'mtg')) * greatest(0.2, 1 - 0.004 * (t - open_t)) ELSE 0 END
           + CASE WHEN has_loan THEN (20000 + 280000 * u(customer_id, 0, 'loan_amt')) * greatest(0.1, 1 - 0.02 * (t - open_t)) ELSE 0 END, 2) END,
        txns,
-       round(txns * (150 + least(aum, 5000000) * 0.004) * (0.5 + u(customer_id, t, 'ticket')), 2),
+       round(txns * (150 + least(aum, 5000000) * 0.004) * (0.5 + u(customer_id, t, 'ticket'))
+             * CASE WHEN holiday_spender AND cal_month IN (1, 2, 5, 10) THEN 2.2 ELSE 1 END, 2),
        CASE WHEN t >= leave_t THEN 0 ELSE greatest(0, round(
             digital * 30 * pow(0.35, months_disengaged) * (0.6 + 0.8 * u(customer_id, t, 'login')) - 1))::INTEGER END,
        CASE WHEN txns > 0 THEN month_at(t) - to_days(ui(customer_id, t, 'lastday', 10)
-                                                 + CASE WHEN txns < 3 THEN 12 ELSE 0 END) END
+                                                 + CASE WHEN txns < 3 THEN 12 ELSE 0 END) END,
+       round(CASE WHEN has_term THEN aum * deposit_share * td_share ELSE 0 END, 2),
+       CASE WHEN t >= leave_t THEN 0
+            WHEN salaried THEN round(salary * (1 + 0.03 * z(customer_id, t, 'pay')) * pow(0.3, months_disengaged), 2)
+            WHEN u(customer_id, t, 'inflow') < 0.45 THEN 0
+            ELSE round(least(aum, 2000000) * 0.08 * exp(z(customer_id, t, 'lump')), 2) END
 FROM shaped
 """
 

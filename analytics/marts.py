@@ -9,8 +9,10 @@ marts that match the raw tables next to them.
   3-month average and its value 3 months earlier, products held, days since
   the last customer-initiated transaction, and the churn state.
 - `customer_current`: one row per customer, the features as of the latest
-  month-end (or the customer's last one), plus open complaints and the last
-  survey answers.
+  month-end (or the customer's last one), plus open complaints, the last
+  survey answers, and the figures the behaviour tags read (analytics.tags).
+- `customer_segments` and `found_segments`: segments found by k-means on
+  customer_current (analytics.segments).
 
 Definitions (shared/DESIGN.md):
 - AUM = deposits + investments + insurance cash value, CNY, month-end.
@@ -23,10 +25,12 @@ from __future__ import annotations
 
 import duckdb
 
+from analytics import segments
+
 DORMANT_CHURN_DAYS = 180
 DORMANT_CHURN_MAX_AUM_CNY = 100
 
-MART_TABLES = ("customer_month", "customer_current")
+MART_TABLES = ("customer_month", "customer_current", "customer_segments", "found_segments")
 
 # One window pass over a narrow projection (the sort is the cost at 30M
 # rows), the churn month found by an aggregate instead of a second window,
@@ -134,6 +138,37 @@ WITH latest AS (
     SELECT customer_id, csat AS last_csat
     FROM surveys WHERE csat IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY answered_at DESC, survey_id DESC) = 1
+), earlier AS (
+    -- the 3-month average AUM three months before the latest month: a tier moving up or down
+    SELECT cm.customer_id, cm.aum_3m_avg_cny AS aum_3m_avg_3m_ago_cny
+    FROM customer_month cm JOIN latest l USING (customer_id)
+    WHERE cm.month_idx = l.month_idx - 3
+), credit AS (
+    SELECT a.customer_id, count(*) AS credit_products
+    FROM accounts a JOIN latest l USING (customer_id)
+    WHERE a.product IN ('credit_card', 'loan', 'mortgage') AND a.opened_on <= l.month
+      AND (a.closed_on IS NULL OR a.closed_on > l.month)
+    GROUP BY a.customer_id
+), habits AS (
+    -- Inflows of the last 6 months, when all 6 are known: their median and how much they vary
+    -- (standard deviation / mean). Transaction amounts of the last 12 months: the average in holiday
+    -- months (Spring Festival in January or February, May Day, National Day) against the other months.
+    SELECT mb.customer_id,
+           CASE WHEN count(mb.inflow_cny) FILTER (WHERE mb.idx > l.month_idx - 6) = 6
+                THEN median(mb.inflow_cny) FILTER (WHERE mb.idx > l.month_idx - 6) END AS inflow_median_6m_cny,
+           CASE WHEN count(mb.inflow_cny) FILTER (WHERE mb.idx > l.month_idx - 6) = 6
+                 AND avg(mb.inflow_cny) FILTER (WHERE mb.idx > l.month_idx - 6) > 0
+                THEN round(stddev_pop(mb.inflow_cny) FILTER (WHERE mb.idx > l.month_idx - 6)
+                           / avg(mb.inflow_cny) FILTER (WHERE mb.idx > l.month_idx - 6), 4) END AS inflow_variation_6m,
+           CASE WHEN count(*) FILTER (WHERE mb.holiday) >= 2 AND count(*) FILTER (WHERE NOT mb.holiday) >= 2
+                THEN round(avg(mb.txn_amount_cny) FILTER (WHERE mb.holiday)
+                           / nullif(avg(mb.txn_amount_cny) FILTER (WHERE NOT mb.holiday), 0), 4) END AS holiday_spend_ratio_12m
+    FROM (SELECT customer_id, inflow_cny, txn_amount_cny, year(month) * 12 + month(month) - 1 AS idx,
+                 list_contains($holiday_months, month(month)) AS holiday
+          FROM monthly_balances) mb
+    JOIN latest l USING (customer_id)
+    WHERE mb.idx > l.month_idx - 12 AND mb.idx <= l.month_idx
+    GROUP BY mb.customer_id
 ), first_churn AS (
     SELECT customer_id, min(month) AS churned_month
     FROM customer_month WHERE churned_in_month GROUP BY customer_id
@@ -156,7 +191,10 @@ SELECT c.customer_id, c.branch_code, c.rm_id, c.gender, c.city,
        co.oldest_open_complaint_days,
        n.last_nps, n.last_nps_at, cs.last_csat,
        coalesce(l.is_churned, false) OR c.status = 'closed' AS is_churned,
-       coalesce(fc.churned_month, c.closed_on) AS churned_month
+       coalesce(fc.churned_month, c.closed_on) AS churned_month,
+       -- what the behaviour tags read (analytics.tags)
+       lb.term_deposits_cny, coalesce(cr.credit_products, 0) AS credit_products,
+       h.inflow_median_6m_cny, h.inflow_variation_6m, h.holiday_spend_ratio_12m, th.aum_3m_avg_3m_ago_cny
 FROM customers c
 CROSS JOIN store_as_of s
 LEFT JOIN latest l USING (customer_id)
@@ -165,7 +203,13 @@ LEFT JOIN complaints_open co USING (customer_id)
 LEFT JOIN last_nps n USING (customer_id)
 LEFT JOIN last_csat cs USING (customer_id)
 LEFT JOIN first_churn fc USING (customer_id)
+LEFT JOIN monthly_balances lb ON lb.customer_id = c.customer_id AND lb.month = l.month
+LEFT JOIN earlier th ON th.customer_id = c.customer_id
+LEFT JOIN credit cr ON cr.customer_id = c.customer_id
+LEFT JOIN habits h ON h.customer_id = c.customer_id
 """
+
+HOLIDAY_MONTHS = (1, 2, 5, 10)  # Spring Festival (January or February), May Day and National Day golden weeks
 
 
 # What customer_month reads, by table (None: every column). The rest of the raw tables feed
@@ -195,4 +239,5 @@ def rebuild(con: duckdb.DuckDBPyConnection, changed: dict[str, set[str]] | None 
             _CUSTOMER_MONTH,
             {"dormant_days": DORMANT_CHURN_DAYS, "dormant_max_aum": DORMANT_CHURN_MAX_AUM_CNY},
         )
-    con.execute(_CUSTOMER_CURRENT)
+    con.execute(_CUSTOMER_CURRENT, {"holiday_months": list(HOLIDAY_MONTHS)})
+    segments.build(con)

@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
+from analytics import tags
 from analytics.churn import latest_scores
 from analytics.filters import Slice, month_end
 from analytics.rules import stage, tier
@@ -116,6 +117,7 @@ class Customer360:
     surveys: pd.DataFrame
     complaints: pd.DataFrame
     churn: dict | None       # probability, as_of, model_version, reasons_json, actions_json
+    tags: pd.DataFrame       # the behaviour tags the customer carries, with the figure behind each (tags.of_customer)
 
 
 def customer_360(sl: Slice, customer_id: int) -> Customer360:
@@ -153,4 +155,5 @@ def customer_360(sl: Slice, customer_id: int) -> Customer360:
         surveys=of("surveys").order_by(ibis.desc("answered_at")).execute(),
         complaints=of("complaints").order_by(ibis.desc("opened_at")).execute(),
         churn=scores.iloc[0].to_dict() if len(scores) else None,
+        tags=tags.of_customer(scoped, customer_id),
     )

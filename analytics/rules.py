@@ -56,6 +56,13 @@ class RuleSet:
     cross_sell_products: int = 2           # products held that count as cross-sold
     # The service model: customers one relationship manager serves, per tier of ALL_TIERS.
     customers_per_rm: tuple[int, int, int, int, int] = (2_000, 600, 600, 150, 40)
+    # Behaviour tags (analytics.tags): the figure each tag reads must reach its threshold.
+    tag_digital_logins_per_month: float = 20.0  # digital-first: logins per month, 3-month average
+    tag_investment_share: float = 0.30          # wealth-minded: investments' share of AUM
+    tag_term_deposit_share: float = 0.50        # rate-sensitive: term deposits' share of deposits
+    tag_salary_min_inflow_cny: float = 3_000.0  # salary account: the monthly inflow's 6-month median, at least
+    tag_salary_max_variation: float = 0.15      # ... varying by at most this share (standard deviation / mean)
+    tag_holiday_spend_ratio: float = 1.6        # holiday-active: spending in holiday months against the others
 
     def __post_init__(self):
         for name in ("tier_cutoffs_cny", "customers_per_rm"):  # lists from JSON, tuples in the cache key
@@ -84,6 +91,12 @@ class RuleSet:
         for name in ("warning_aum_drop_share", "warning_probability"):
             if not _number(value := getattr(self, name)) or not 0 < value < 1:
                 found[name] = "rules.problem.share"
+        for name in ("tag_investment_share", "tag_term_deposit_share", "tag_salary_max_variation"):
+            if not _number(value := getattr(self, name)) or not 0 < value < 1:
+                found[name] = "rules.problem.share"
+        for name in ("tag_digital_logins_per_month", "tag_salary_min_inflow_cny", "tag_holiday_spend_ratio"):
+            if not _number(value := getattr(self, name)) or value <= 0:
+                found[name] = "rules.problem.positive"
         if not _number(self.potential_aum_rise_share) or not 0 <= self.potential_aum_rise_share < 1:
             found["potential_aum_rise_share"] = "rules.problem.rise_share"
         return found
@@ -135,6 +148,12 @@ def tier(t: ir.Table, rules: RuleSet = DEFAULT_RULES) -> ir.StringValue:
         rising = (t.aum_3m_ago_cny > 0) & (t.aum_cny > t.aum_3m_ago_cny * (1 + rules.potential_aum_rise_share))
         cases.insert(0, ((aum < low) & rising & (t.txn_count >= rules.potential_min_txns), POTENTIAL))
     return ibis.cases(*cases, (aum < middle, TIERS[1]), (aum < high, TIERS[2]), else_=TIERS[3])
+
+
+def tier_rank(aum_3m_avg_cny: ir.NumericValue, rules: RuleSet = DEFAULT_RULES) -> ir.IntegerValue:
+    """The index in TIERS of the tier a 3-month average AUM falls in by the cut-offs alone (no override)."""
+    aum = aum_3m_avg_cny.fill_null(0)
+    return sum(((aum >= cutoff).cast("int8") for cutoff in rules.tier_cutoffs_cny), ibis.literal(0, "int8"))
 
 
 def stage(customer_month: ir.Table, rules: RuleSet = DEFAULT_RULES,

@@ -141,6 +141,8 @@ IMPORTABLE: dict[str, TableSpec] = {
                 _money("txn_amount_cny"),
                 Column("digital_logins", "int", min_value=0),
                 Column("last_txn_on", "date", required=False),
+                _money("term_deposits_cny", required=False),  # the part of deposits_cny in term deposits
+                _money("inflow_cny", required=False),         # credited to the customer's accounts in the month
             ),
             key=("customer_id", "month"),
             references=(Reference("customer_id", "customers"),),

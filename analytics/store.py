@@ -199,15 +199,19 @@ def stored_version(path: Path) -> int:
 
 
 def upgrade(path: Path) -> tuple[int, int]:
-    """Bring the store at `path` to the latest schema, in place and atomically.
+    """Bring the store at `path` to the latest schema, in place and atomically, and rebuild its marts,
+    which this version of the code may build differently.
 
     Returns (version before, version after). A store that is already current
     is not touched.
     """
+    from analytics import marts
+
     before = stored_version(path)
     if before < latest_version():
         with rewrite(path) as con:
             migrate(con)
+            marts.rebuild(con)
     return before, latest_version()
 
 

@@ -14,11 +14,12 @@ from ibis import _
 
 from analytics.filters import Slice
 from analytics.rules import ALL_TIERS, STAGES, stage, tier
+from analytics.tags import TAGS, tagged
 
 NEW, GONE = STAGES[0], STAGES[4]  # migration from nowhere / to nowhere
 
 
-def _tiered(sl: Slice, month: ir.DateScalar | dt.date | None = None) -> ir.Table:
+def tiered(sl: Slice, month: ir.DateScalar | dt.date | None = None) -> ir.Table:
     """customer_month rows of customers not churned at the month (default: the as-of month), with their tier."""
     cm = sl.table("customer_month")
     at = cm.filter((cm.month == (sl.as_of() if month is None else month)) & ~cm.is_churned)
@@ -33,7 +34,7 @@ def _every_tier(frame: pd.DataFrame, columns: list[str], sl: Slice) -> pd.DataFr
 
 def summary(sl: Slice) -> pd.DataFrame:
     """Customers and AUM per tier at the as-of month, with each tier's share of the whole."""
-    t = _tiered(sl)
+    t = tiered(sl)
     frame = t.group_by("tier").agg(customers=_.count(), aum_cny=_.aum_cny.sum()).execute()
     frame = _every_tier(frame, ["customers", "aum_cny"], sl)
     frame["customers_share"] = frame.customers / frame.customers.sum() if frame.customers.sum() else float("nan")
@@ -43,7 +44,7 @@ def summary(sl: Slice) -> pd.DataFrame:
 
 def by_branch(sl: Slice) -> pd.DataFrame:
     """Customers and AUM per branch and tier at the as-of month."""
-    t = _tiered(sl)
+    t = tiered(sl)
     counts = t.group_by("branch_code", "tier").agg(customers=_.count(), aum_cny=_.aum_cny.sum())
     branches = sl.table("branches").select("branch_code", "name", "name_en")
     return counts.join(branches, "branch_code").order_by(["branch_code", "tier"]).execute()
@@ -52,8 +53,8 @@ def by_branch(sl: Slice) -> pd.DataFrame:
 def migration(sl: Slice, from_month: dt.date, to_month: dt.date) -> pd.DataFrame:
     """Customers by tier at `from_month` and at `to_month`: `New` for those not yet customers
     (or without data) at the first month, `Churned` for those churned (or gone) by the second."""
-    before = _tiered(sl, from_month).select("customer_id", from_tier=_.tier)
-    after = _tiered(sl, to_month).select("customer_id", to_tier=_.tier)
+    before = tiered(sl, from_month).select("customer_id", from_tier=_.tier)
+    after = tiered(sl, to_month).select("customer_id", to_tier=_.tier)
     moves = before.outer_join(after, before.customer_id == after.customer_id).select(
         from_tier=_.from_tier.fill_null(NEW), to_tier=_.to_tier.fill_null(GONE))
     frame = moves.group_by("from_tier", "to_tier").agg(customers=_.count()).execute()
@@ -64,7 +65,7 @@ def migration(sl: Slice, from_month: dt.date, to_month: dt.date) -> pd.DataFrame
 def products(sl: Slice) -> pd.DataFrame:
     """Products held per customer by tier at the as-of month (the cross-sell ratio), and the share of
     customers holding at least the rule set's cross-sell number of products."""
-    t = _tiered(sl)
+    t = tiered(sl)
     frame = t.group_by("tier").agg(
         customers=_.count(),
         products_per_customer=_.products_held.mean(),
@@ -75,8 +76,17 @@ def products(sl: Slice) -> pd.DataFrame:
 
 def lifecycle(sl: Slice) -> pd.DataFrame:
     """Customers per tier and lifecycle stage at the as-of month (churned customers excluded)."""
-    t = _tiered(sl)
+    t = tiered(sl)
     t = t.mutate(stage=stage(t, sl.rules))
     return t.group_by("tier", "stage").agg(customers=_.count()).order_by(["tier", "stage"]).execute()
 
 
+def tag_prevalence(sl: Slice) -> pd.DataFrame:
+    """Per tier at the as-of month and behaviour tag: customers, tagged customers and the share tagged, in
+    tier and tag order (tags are as of each customer's latest month-end)."""
+    joined = tiered(sl).select("customer_id", "tier").join(tagged(sl), "customer_id")
+    counts = joined.group_by("tier").agg(customers=_.count(), **{tag: joined[tag].sum() for tag in TAGS}).execute()
+    long = counts.melt(id_vars=["tier", "customers"], value_vars=list(TAGS), var_name="tag", value_name="tagged")
+    long = long.astype({"customers": "int64", "tagged": "int64"}).assign(share=lambda f: f.tagged / f.customers)
+    order = {"tier": {name: i for i, name in enumerate(ALL_TIERS)}, "tag": {name: i for i, name in enumerate(TAGS)}}
+    return long.sort_values(["tier", "tag"], key=lambda s: s.map(order[s.name])).reset_index(drop=True)

@@ -6,7 +6,8 @@ in-memory DuckDB. Each comparison then runs the same `rules.tier` and
 `rules.stage` expressions every page uses, for both rule sets, in one grouped
 query over that copy: a slider move does not touch the store. The copy
 is built through the slice, so it holds only the scope's customers, with
-names masked as the scope requires.
+names masked as the scope requires. It holds the figures the behaviour tags
+read too, so a comparison also counts the customers carrying each tag.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from ibis import _
 from analytics.filters import Slice
 from analytics.portfolio import current
 from analytics.rules import ALL_TIERS, STAGES, RuleSet, stage, tier
+from analytics.tags import FIGURES, TAGS, flags, profiles
 
 COLUMNS = ("customer_id", "branch_code", "rm_id", "aum_cny", "aum_3m_avg_cny", "aum_3m_ago_cny", "txn_count",
            "days_since_last_txn", "tenure_months", "products_held", "is_churned", "probability")
+# The tag figures not already among COLUMNS (which hold the as-of month's products and average AUM).
+TAG_FIGURES = tuple(name for name in FIGURES if name not in COLUMNS)
 _RANK = {name: i for i, name in enumerate(ALL_TIERS)}
 
 
@@ -43,6 +47,7 @@ class WhatIf:
     aum_moved_cny: float
     stage_moved: int        # customers whose lifecycle stage changes
     changed: int            # customers whose tier or stage changes (the movers list)
+    tags: pd.DataFrame      # tag, customers_before, customers_after, customers_change
 
 
 class Study:
@@ -50,7 +55,9 @@ class Study:
 
     def __init__(self, sl: Slice):
         names = sl.table("customers").select("customer_id", "name")
-        rows = current(sl).select(*COLUMNS).join(names, "customer_id")
+        habits = profiles(sl.table("customer_current")).select("customer_id", *TAG_FIGURES)
+        rows = current(sl).select(*COLUMNS).join(names, "customer_id").left_join(habits, "customer_id").drop(
+            "customer_id_right")
         self._engine = ibis.duckdb.connect()  # private, in memory
         self._lock = threading.Lock()         # one query at a time on it, whichever session asks
         self.base = self._engine.create_table("base", ibis.memtable(rows.to_pyarrow()))
@@ -72,13 +79,21 @@ class Study:
         g["customers"] = g.customers.astype("int64")
         g["aum_cny"] = g.aum_cny.astype("float64")
         tiers = self._tiers(g, before, after)
+        was, now = flags(self.base, before), flags(self.base, after)
+        counts = self.base.aggregate(**{f"{tag}_before": was[tag].sum() for tag in TAGS},
+                                     **{f"{tag}_after": now[tag].sum() for tag in TAGS})
+        with self._lock:
+            counts = counts.execute().iloc[0]
+        tags = pd.DataFrame({"tag": TAGS, "customers_before": [int(counts[f"{tag}_before"]) for tag in TAGS],
+                             "customers_after": [int(counts[f"{tag}_after"]) for tag in TAGS]})
         return WhatIf(
             tiers=tiers, matrix=_matrix(g), stages=_stages(g),
             branches=self._branches(g, before, after), rm_load=_rm_load(tiers, before, after),
             customers=int(g.customers.sum()), moved=int(g.customers[g.tier_before != g.tier_after].sum()),
             aum_moved_cny=float(g.aum_cny[g.tier_before != g.tier_after].sum()),
             stage_moved=int(g.customers[g.stage_before != g.stage_after].sum()),
-            changed=int(g.customers[(g.tier_before != g.tier_after) | (g.stage_before != g.stage_after)].sum()))
+            changed=int(g.customers[(g.tier_before != g.tier_after) | (g.stage_before != g.stage_after)].sum()),
+            tags=tags.assign(customers_change=tags.customers_after - tags.customers_before))
 
     def movers(self, before: RuleSet, after: RuleSet, limit: int = 1000) -> pd.DataFrame:
         """Customers whose tier or stage changes, largest 3-month average AUM first: customer_id, name,

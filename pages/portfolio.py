@@ -8,14 +8,14 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analytics import care, portfolio
+from analytics import care, portfolio, tags
 from analytics import format as fmt
 from analytics.churn import helps_text, reasons_text
 from analytics.filters import period
 from analytics.scope import OutOfScope
 from analytics.state import StateStore
 from ui import guard, theme
-from ui.cache import compute, filter_options, session_scope
+from ui.cache import active_rules, compute, filter_options, session_scope
 from ui.charts import chart, clicked, drillable
 from ui.filters import current
 from ui.i18n import lang, t, term
@@ -104,6 +104,14 @@ if at["customer"]:
     }
     st.dataframe(pd.DataFrame({t("col.feature"): list(facts), t("col.value"): list(facts.values())}),
                  hide_index=True, width="stretch")
+
+    st.subheader(t("c360.tags"))
+    if view.tags.empty:
+        st.caption(t("c360.no_tags"))
+    else:
+        table(view.tags.assign(why=[tags.describe(row, lang()) for _, row in view.tags.iterrows()]),
+              {"tag": ("col.tag", "term:tag"), "why": ("col.tag_why", None)}, "customer_tags")
+        st.caption(t("c360.tags_explain", version=active_rules().version))
 
     st.subheader(t("c360.churn"))
     if view.churn:

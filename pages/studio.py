@@ -5,12 +5,13 @@ import plotly.express as px
 import streamlit as st
 
 from analytics import format as fmt
+from analytics import segments
 from analytics.filters import period
 from analytics.rulebook import APPROVERS, EDITORS, Refused, RuleBook
 from analytics.rules import ALL_TIERS, InvalidRules, RuleSet
 from analytics.state import StateStore
 from ui import guard, theme
-from ui.cache import active_rules, filter_options, session_scope, what_if
+from ui.cache import active_rules, compute, filter_options, session_scope, what_if
 from ui.charts import chart, migration
 from ui.filters import current
 from ui.i18n import lang, t, term
@@ -20,7 +21,9 @@ guard.page("studio")
 
 MOVERS = 1000
 KEY_NOTICE = "studio_notice"
-SHARES = ("potential_aum_rise_share", "warning_aum_drop_share", "warning_probability")
+SHARES = ("potential_aum_rise_share", "warning_aum_drop_share", "warning_probability", "tag_investment_share",
+          "tag_term_deposit_share", "tag_salary_max_variation")
+AMOUNTS = {"tag_digital_logins_per_month": 1.0, "tag_salary_min_inflow_cny": 500.0, "tag_holiday_spend_ratio": 0.1}  # step
 WHOLES = ("potential_min_txns", "active_min_txns", "dormant_days", "new_tenure_months", "cross_sell_products")
 CUTOFFS = ("cutoff_affluent", "cutoff_wealth", "cutoff_private")
 
@@ -35,7 +38,7 @@ def load(rules: RuleSet) -> None:
     """Put a rule set into the editors."""
     for key, value in zip(CUTOFFS, rules.tier_cutoffs_cny):
         st.session_state[f"rule_{key}"] = int(value)
-    for name in (*SHARES, *WHOLES):
+    for name in (*SHARES, *WHOLES, *AMOUNTS):
         st.session_state[f"rule_{name}"] = getattr(rules, name)
     for tier_name in ALL_TIERS:
         st.session_state[f"rule_per_rm_{tier_name}"] = rules.customers_per_rm_of(tier_name)
@@ -47,7 +50,7 @@ def edited(base: RuleSet) -> RuleSet:
         version=base.version,
         tier_cutoffs_cny=tuple(st.session_state[f"rule_{key}"] for key in CUTOFFS),
         customers_per_rm=tuple(st.session_state[f"rule_per_rm_{name}"] for name in ALL_TIERS),
-        **{name: st.session_state[f"rule_{name}"] for name in (*SHARES, *WHOLES)})
+        **{name: st.session_state[f"rule_{name}"] for name in (*SHARES, *WHOLES, *AMOUNTS)})
 
 
 def done(message: str) -> None:
@@ -95,7 +98,7 @@ if period(filters, filter_options().months) is None:
     st.info(t("empty"))
     st.stop()
 
-edit_tab, versions_tab = st.tabs([t("studio.whatif"), t("studio.versions")])
+edit_tab, versions_tab, found_tab = st.tabs([t("studio.whatif"), t("studio.versions"), t("studio.found")])
 
 with edit_tab:
     choices = versions.version.tolist()
@@ -128,6 +131,16 @@ with edit_tab:
         for tier_name in ALL_TIERS:
             st.number_input(t("rule.customers_per_rm_of", tier=term("tier", tier_name)), step=10,
                             key=f"rule_per_rm_{tier_name}")
+    st.markdown(f"**{t('studio.tags')}**")
+    for column, names in zip(st.columns(3), (("tag_digital_logins_per_month", "tag_investment_share"),
+                                             ("tag_term_deposit_share", "tag_holiday_spend_ratio"),
+                                             ("tag_salary_min_inflow_cny", "tag_salary_max_variation"))):
+        with column:
+            for name in names:
+                if name in SHARES:
+                    st.slider(t(f"rule.{name}"), 0.01, 0.99, step=0.01, key=f"rule_{name}", format="%.2f")
+                else:
+                    st.number_input(t(f"rule.{name}"), min_value=0.0, step=AMOUNTS[name], key=f"rule_{name}")
     st.button(t("studio.reset"), on_click=load, args=(base,), key="studio_reset")
 
     try:
@@ -196,6 +209,11 @@ with edit_tab:
                               "customers_before": ("studio.col.customers_before", "count"),
                               "customers_after": ("studio.col.customers_after", "count"),
                               "customers_change": ("studio.col.change", "count")}, "whatif_stages")
+
+    st.subheader(t("studio.tags_effect"))
+    table(effect.tags, {"tag": ("col.tag", "term:tag"), "customers_before": ("studio.col.customers_before", "count"),
+                        "customers_after": ("studio.col.customers_after", "count"),
+                        "customers_change": ("studio.col.change", "count")}, "whatif_tags")
 
     st.subheader(t("studio.branches"))
     branches = effect.branches.assign(branch=effect.branches["name" if lang() == "zh" else "name_en"])
@@ -269,3 +287,48 @@ with versions_tab:
             "studio.reject": (lambda v, **who: book.decide(v, approve=False, **who), "studio.rejected")})
         earlier = versions[(versions.version > 0) & ~versions.active & (versions.status == "approved")].version.tolist()
         step("roll_back", earlier, {"studio.roll_back_button": (book.roll_back, "studio.rolled_back")})
+
+with found_tab:
+    found = compute(segments.model, filters)
+    if found is None:
+        st.info(t("studio.found_none"))
+        st.stop()
+    st.caption(t("studio.found_explain", k=found["k"], low=found["range"][0], high=found["range"][1],
+                 silhouette=f"{found['silhouette']:.3f}", seed=found["seed"], sample=fmt.count(found["fit_sample"])))
+    profiles = compute(segments.profiles, filters)
+    if profiles.empty:
+        st.info(t("empty"))
+        st.stop()
+    name = "name_zh" if lang() == "zh" else "name_en"
+    profiles = profiles.assign(label=profiles.segment.astype(str) + " · " + profiles[name],
+                               tags=[", ".join(f"{term('tag', tag)} {fmt.pct(share, lang(), 0)}" for tag, share in top)
+                                     for top in profiles.top_tags])
+    left, right = st.columns(2)
+    with left:
+        figure = px.bar(profiles, x="label", y="customers", text=profiles.customers.map(fmt.count),
+                        labels={"label": t("col.segment"), "customers": t("col.customers")},
+                        color_discrete_sequence=[theme.SERIES[0]])
+        chart(figure, key="found_sizes")
+    with right:
+        tried = found["silhouettes"]
+        figure = px.line(x=list(tried), y=list(tried.values()), markers=True,
+                         labels={"x": t("studio.found_k"), "y": t("studio.found_silhouette")})
+        chart(figure, key="found_silhouettes")
+    medians = {f"median_{f}": (f"segment.feature.{f}", "cny" if f == "aum_cny" else "score") for f in segments.FEATURES}
+    table(profiles, {"segment": ("col.segment_number", None), name: ("col.segment", None),
+                     "customers": ("col.customers", "count"), "share": ("col.share_customers", "pct1"),
+                     "aum_cny": ("col.aum", "cny"), **medians, "tags": ("studio.found_tags", None)}, "found_segments")
+    bank = profiles.iloc[0]
+    st.caption(t("studio.found_bank", **{f: fmt.money(bank[f"bank_{f}"], lang()) if f == "aum_cny" else fmt.score(bank[f"bank_{f}"])
+                                         for f in segments.FEATURES}))
+
+    st.subheader(t("studio.found_by_tier"))
+    spread = compute(segments.by_tier, filters)
+    grid = spread.pivot(index="segment", columns="tier", values="customers").fillna(0)
+    grid = grid.reindex(columns=[v for v in active.tiers if v in grid.columns])
+    labels = dict(zip(profiles.segment, profiles.label))
+    figure = px.imshow(grid.to_numpy(), x=[term("tier", v) for v in grid.columns], y=[labels.get(s, s) for s in grid.index],
+                       text_auto=True, aspect="auto", color_continuous_scale="Blues",
+                       labels={"x": t("col.tier"), "y": t("col.segment"), "color": t("col.customers")})
+    chart(figure, key="found_by_tier")
+

@@ -6,6 +6,7 @@ import streamlit as st
 from analytics import format as fmt
 from analytics import tiers
 from analytics.filters import period
+from analytics.tags import TAGS
 from ui import guard, theme
 from ui.cache import active_rules, compute, filter_options
 from ui.charts import chart, clicked, drillable, migration
@@ -105,3 +106,20 @@ with right:
                     labels={"tier_name": t("col.tier"), "customers": t("col.customers"), "stage_name": t("col.stage")})
     figure.update_layout(barnorm="percent")
     chart(figure, key="lifecycle")
+
+st.subheader(t("tiers.tags"), help=t("tiers.tags_help", version=rules.version))
+prevalence = compute(tiers.tag_prevalence, drill)
+prevalence = prevalence[prevalence.customers > 0]
+if prevalence.empty:
+    st.caption(t("empty"))
+else:
+    grid = prevalence.pivot(index="tag", columns="tier", values="share")
+    grid = grid.reindex(index=[tag for tag in TAGS if tag in grid.index],
+                        columns=[name for name in rules.tiers if name in grid.columns])
+    figure = px.imshow(grid.to_numpy(), x=[term("tier", v) for v in grid.columns], y=[term("tag", v) for v in grid.index],
+                       text_auto=".0%", aspect="auto", color_continuous_scale="Blues", zmin=0, zmax=1,
+                       labels={"x": t("col.tier"), "y": t("col.tag"), "color": t("col.share_customers")})
+    chart(figure, key="tag_prevalence")
+    table(prevalence, {"tier": ("col.tier", "term:tier"), "tag": ("col.tag", "term:tag"),
+                       "customers": ("col.customers", "count"), "tagged": ("col.tagged", "count"),
+                       "share": ("col.share_customers", "pct1")}, "tag_prevalence")

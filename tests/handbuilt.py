@@ -60,12 +60,12 @@ def fill(con: duckdb.DuckDBPyConnection) -> None:
     txns_1 = {0: (5, "2024-01-20"), 3: (3, "2024-04-28")}
     for i, month in enumerate(MONTHS):
         count, last = txns_1.get(i, (0, None))
-        con.execute("INSERT INTO monthly_balances VALUES (1, ?, ?, 0, 0, 0, ?, ?, 2, ?)",
+        con.execute("INSERT INTO monthly_balances VALUES (1, ?, ?, 0, 0, 0, ?, ?, 2, ?, NULL, NULL)",
                     [month, 1000.0 * (i + 1), count, 100.0 * count, last])
-        con.execute("INSERT INTO monthly_balances VALUES (3, ?, 50, 0, 0, 0, ?, 0, 0, ?)",
+        con.execute("INSERT INTO monthly_balances VALUES (3, ?, 50, 0, 0, 0, ?, 0, 0, ?, NULL, NULL)",
                     [month, 1 if i == 0 else 0, "2024-01-05" if i == 0 else None])
     for month, aum in zip(MONTHS[:3], (500.0, 400.0, 0.0)):
-        con.execute("INSERT INTO monthly_balances VALUES (2, ?, ?, 0, 0, 0, 1, 10, 0, NULL)", [month, aum])
+        con.execute("INSERT INTO monthly_balances VALUES (2, ?, ?, 0, 0, 0, 1, 10, 0, NULL, NULL, NULL)", [month, aum])
     con.execute("""INSERT INTO complaints VALUES
         (1, 1, 'fees', 'low', 'branch', '2024-05-01 10:00', '2024-05-03 10:00', 15),
         (2, 1, 'system', 'medium', 'app', '2024-07-01 09:00', NULL, 7)""")

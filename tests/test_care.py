@@ -33,7 +33,7 @@ def _extra(con) -> None:
     for customer in (4, 5, 6, 7, 8):
         con.execute(f"INSERT INTO accounts VALUES ({customer}0, {customer}, 'current', '2020-01-01', NULL, NULL)")
         for month in handbuilt.MONTHS:
-            con.execute("INSERT INTO monthly_balances VALUES (?, ?, 20000, 0, 0, 0, 4, 400, 3, ?)",
+            con.execute("INSERT INTO monthly_balances VALUES (?, ?, 20000, 0, 0, 0, 4, 400, 3, ?, NULL, NULL)",
                         [customer, month, month])
     con.execute("""INSERT INTO accounts VALUES
         (41, 4, 'term_deposit', '2023-08-30', NULL, '2024-08-30'),  -- in 30 days: due

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics import bench, care, churn, portfolio, spark, store
+from analytics import bench, care, churn, portfolio, segments, spark, store
 from analytics.filters import Filters, Slice, options
 from analytics.ml import features
 from analytics.rules import DEFAULT_RULES
@@ -54,6 +54,11 @@ def figures(backend, scope: Scope) -> dict[str, object]:
     out["churn.latest_scores"] = churn.latest_scores(sl).order_by("customer_id").execute()
     out["ml.features.training_frame"] = features.training_frame(tables, dt.date(2025, 12, 31)).sort_values(
         "customer_id", ignore_index=True)
+    out["filters.tags"] = Slice(tables, filters.but(tags=("credit_user", "wealth_minded")), DEFAULT_RULES).customers(
+        ).order_by("customer_id").execute()
+    out["segments.model"] = segments.model(sl)
+    out["segments.profiles"] = segments.profiles(sl)
+    out["segments.by_tier"] = segments.by_tier(sl)
     study = Study(sl)
     out["whatif.compare"] = study.compare(DEFAULT_RULES, PROPOSAL)
     out["whatif.movers"] = study.movers(DEFAULT_RULES, PROPOSAL, 100)

@@ -88,7 +88,7 @@ def test_months_missing_from_an_extract_do_not_shift_the_3_month_figures(tmp_pat
         con.execute("INSERT INTO branches VALUES ('X1', 'x', 'x', 'x', 'x', NULL)")
         con.execute("INSERT INTO customers (customer_id, branch_code, name, opened_on) VALUES (1, 'X1', 'a', '2020-01-01')")
         for month, aum in (("2024-01-31", 100), ("2024-02-29", 200), ("2024-04-30", 400), ("2024-05-31", 500)):
-            con.execute("INSERT INTO monthly_balances VALUES (1, ?, ?, 0, 0, 0, 1, 1, 0, ?)", [month, aum, month])
+            con.execute("INSERT INTO monthly_balances VALUES (1, ?, ?, 0, 0, 0, 1, 1, 0, ?, NULL, NULL)", [month, aum, month])
         marts.rebuild(con)
         rows = con.execute("SELECT aum_3m_avg_cny, aum_3m_ago_cny FROM customer_month ORDER BY month").fetchall()
     # April averages Feb..Apr (no March row): (200 + 400) / 2; three months before April is January

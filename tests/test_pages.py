@@ -207,3 +207,46 @@ def test_without_a_store_the_app_says_how_to_make_one(tmp_path, monkeypatch):
     at = apptest.app().run()
     assert not at.exception
     assert "bankcrm generate" in at.error[0].value
+
+
+def frame_with(at, header_key: str) -> pd.DataFrame:
+    """The shown table that has the column `header_key` names (English)."""
+    return next(d.value for d in at.dataframe if i18n.t(header_key) in d.value.columns)
+
+
+def test_tiers_page_shows_how_common_each_tag_is_per_tier(env):
+    at = apptest.open_page(signed_in("exec"), "tiers")
+    assert not at.exception
+    expected = tiers.tag_prevalence(tables(env, Scope.all_branches(), at.session_state[KEY_FILTERS]))
+    shown = frame_with(at, "col.tagged")
+    assert list(shown["Tagged"]) == [fmt.count(v) for v in expected.tagged]
+    assert list(shown["Tag"]) == [i18n.term("tag", v) for v in expected.tag]
+
+
+def test_the_tag_filter_narrows_every_figure_to_customers_carrying_the_tags(env):
+    at = apptest.open_page(signed_in("exec"), "tiers")
+    at.multiselect(key="filter_tags").set_value(["wealth_minded", "digital_first"]).run()
+    assert not at.exception
+    assert param(at, "tags") == "digital_first,wealth_minded"  # in the link too
+    chosen = Filters(start=at.session_state[KEY_FILTERS].start, end=at.session_state[KEY_FILTERS].end,
+                     tags=("digital_first", "wealth_minded"))
+    summary = tiers.summary(tables(env, Scope.all_branches(), chosen))
+    assert 0 < summary.customers.sum() < tiers.summary(tables(env, Scope.all_branches())).customers.sum()
+    assert list(at.dataframe[0].value["Customers"]) == [fmt.count(v) for v in summary.customers]
+
+
+def test_the_customer_360_lists_the_customers_tags_with_their_figures(env):
+    from analytics import tags
+
+    sl = tables(env, Scope.for_branches(["SH01"]))
+    customer = int(tags.tagged(sl).filter(lambda t: t.wealth_minded & t.credit_user).customer_id.min().execute())
+    at = signed_in("head_sh01", customer=str(customer))
+    at = apptest.open_page(at, "portfolio")
+    at.query_params["customer"] = str(customer)
+    at.run()
+    assert not at.exception
+    expected = tags.of_customer(sl, customer)
+    shown = frame_with(at, "col.tag_why")
+    assert {"wealth_minded", "credit_user"} <= set(expected.tag)
+    assert list(shown["Tag"]) == [i18n.term("tag", v) for v in expected.tag]
+    assert list(shown["The figure behind it"]) == [tags.describe(row) for _, row in expected.iterrows()]

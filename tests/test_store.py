@@ -137,3 +137,26 @@ def test_upgrade_brings_a_store_file_to_the_latest_schema_keeping_rows(tmp_path,
     untouched = store.file_checksum(path)
     assert store.upgrade(path) == (newest, newest)
     assert store.file_checksum(path) == untouched
+
+
+def test_upgrade_rebuilds_the_marts_that_the_new_code_reads(tmp_path):
+    """A store of the release before the behaviour tags (schema 2, marts built the old way) gets the new
+    columns and the tag figures and found segments the pages read, from its own rows."""
+    path = tmp_path / "release-2.duckdb"
+    con = duckdb.connect(str(path))
+    store.migrate(con, target=2)
+    con.execute("INSERT INTO branches VALUES ('SH01', 'a', 'a', 'a', 'a', NULL)")
+    con.execute("INSERT INTO customers VALUES (1, 'SH01', NULL, 'x', NULL, NULL, NULL, NULL, NULL, '2024-01-01',"
+                " NULL, 'active')")
+    con.execute("INSERT INTO accounts VALUES (1, 1, 'current', '2024-01-01', NULL, NULL)")
+    con.execute("INSERT INTO monthly_balances VALUES (1, '2024-01-31', 100, 0, 0, 0, 1, 10, 0, '2024-01-20')")
+    con.execute("CREATE TABLE customer_current AS SELECT 1 AS customer_id")  # the old mart, whatever it held
+    con.close()
+    assert store.upgrade(path) == (2, store.latest_version())
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        assert con.execute("SELECT customer_id, products_held, credit_products, term_deposits_cny FROM customer_current"
+                           ).fetchall() == [(1, 1, 0, None)]
+        assert {"customer_segments", "found_segments"} <= set(store.table_names(con))
+    finally:
+        con.close()

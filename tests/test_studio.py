@@ -121,3 +121,34 @@ def test_comparing_two_versions_shows_what_changed(book):
     changed = next(d.value for d in at.dataframe if i18n.t("studio.col.rule") in d.value.columns)
     assert changed[i18n.t("studio.col.rule")].tolist() == [i18n.t("rule.dormant_days"), i18n.t("rule.warning_probability")]
     assert changed.iloc[:, 1].tolist() == ["90", "0.3"] and changed.iloc[:, 2].tolist() == ["45", "0.4"]
+
+
+def test_a_tag_threshold_is_a_rule_whose_effect_shows_at_once(book, demo_store):
+    at = studio("analyst")
+    at.number_input(key="rule_tag_digital_logins_per_month").set_value(10.0).run()
+    assert not at.exception
+    proposal = RuleSet(tag_digital_logins_per_month=10.0)
+    expected = Study(Slice(ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True),
+                                       Scope.all_branches(pii="pseudonym")))).compare(DEFAULT_RULES, proposal)
+    shown = next(d.value for d in at.dataframe if i18n.t("col.tag") in d.value.columns)
+    assert list(shown[i18n.t("studio.col.change")]) == [fmt.count(v) for v in expected.tags.customers_change]
+    digital = expected.tags.set_index("tag").loc["digital_first"]
+    assert digital.customers_change > 0 and digital.customers_after > digital.customers_before
+    at.text_input(key="studio_save_comment").input("digital-first from 10 logins")
+    button(at, "studio.save_button").click().run()
+    assert book.get(1).tag_digital_logins_per_month == 10.0
+
+
+def test_the_studio_shows_the_segments_found_beside_the_tiers(book, demo_store):
+    from analytics import segments
+
+    at = studio("analyst")
+    assert not at.exception
+    sl = Slice(ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), Scope.all_branches(pii="pseudonym")))
+    found = segments.profiles(sl)
+    model = segments.model(sl)
+    shown = next(d.value for d in at.dataframe if i18n.t("studio.found_tags") in d.value.columns)
+    assert list(shown[i18n.t("col.segment")]) == list(found.name_en)
+    assert list(shown[i18n.t("col.customers")]) == [fmt.count(v) for v in found.customers]
+    assert any(f"{model['k']} segments found by k-means" in c.value for c in at.caption)
+    assert i18n.t("studio.found_by_tier") in [s.value for s in at.subheader]

@@ -100,14 +100,14 @@ def sidebar(options: Options) -> Filters:
     if len(options.branches) > 1:
         bar.multiselect(t("filters.branches"), list(in_region.branch_code), key=WIDGET["branches"],
                         format_func=lambda code: f"{code} {names.get(code, '')}", placeholder=t("filters.all"))
-    for name, kind in (("tiers", "tier"), ("products", "product"), ("channels", "channel")):
+    for name, kind in (("tiers", "tier"), ("products", "product"), ("channels", "channel"), ("tags", "tag")):
         bar.multiselect(t(f"filters.{name}"), KNOWN[name], key=WIDGET[name], format_func=namer(kind),
                         placeholder=t("filters.all"), help=t(f"filters.{name}_help"))
     bar.button(t("filters.reset"), on_click=_reset, args=(options,), key="filter_reset")
     branches = [b for b in st.session_state.get(WIDGET["branches"], []) if b in set(in_region.branch_code)]
     filters = Filters(start=start, end=end, regions=tuple(regions), branches=tuple(branches),
                       tiers=tuple(st.session_state[WIDGET["tiers"]]), products=tuple(st.session_state[WIDGET["products"]]),
-                      channels=tuple(st.session_state[WIDGET["channels"]]))
+                      channels=tuple(st.session_state[WIDGET["channels"]]), tags=tuple(st.session_state[WIDGET["tags"]]))
     _to_link(filters, options)
     if KEY_LINK_PROBLEM in st.session_state:
         if KEY_FILTERS in st.session_state and st.session_state[KEY_FILTERS] != filters:
