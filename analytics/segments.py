@@ -36,7 +36,7 @@ K_RANGE = (3, 8)           # the numbers of segments tried, both included
 FIT_SAMPLE = 20_000
 SILHOUETTE_SAMPLE = 5_000
 SEED = 0
-MIN_PER_SEGMENT = 10       # a number of segments is tried only with this many customers per segment in the sample
+MIN_PER_SEGMENT = 10       # k segments are tried only when the sample holds 10 * k different customers
 DISTINCT = 0.25            # a trait names a segment when its centre is this many standard deviations off
 TOP_TAGS = 3
 
@@ -82,8 +82,9 @@ def fit(frame: pd.DataFrame, seed: int = SEED) -> tuple[np.ndarray, pd.DataFrame
     sample = rng.choice(len(X), size=min(len(X), FIT_SAMPLE), replace=False)
     judged = X[sample[:SILHOUETTE_SAMPLE]]
     scores, models = {}, {}
+    distinct = len(np.unique(X[sample].round(6), axis=0))  # customers without balances all look the same
     for k in range(K_RANGE[0], K_RANGE[1] + 1):
-        if len(sample) < MIN_PER_SEGMENT * k:
+        if distinct < MIN_PER_SEGMENT * k:
             break
         model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(X[sample])
         assigned = model.predict(judged)

@@ -99,6 +99,13 @@ def test_too_few_customers_find_no_segments():
     assert found.empty and len(labels) == len(frame)
 
 
+def test_customers_who_all_look_the_same_find_no_segments():
+    """A bank that imported customers but no balances yet: every customer's features are the same."""
+    frame = pd.DataFrame({"customer_id": range(1, 1001), **dict.fromkeys(segments.FEATURES, 0.0)})
+    labels, found = segments.fit(frame)
+    assert found.empty
+
+
 @pytest.fixture(scope="module")
 def demo(connect, demo_store):
     return connect(demo_store)
