@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from ibis import _
 
-from analytics.tags import TAGS, tagged
+from analytics.tags import TAGS, figures, tagged
 from analytics.tiers import tiered
 
 if TYPE_CHECKING:
@@ -50,17 +51,13 @@ TRAITS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
 }
 TYPICAL = ("Typical customers", "普通客户")
 
-_FEATURES_SQL = """
-SELECT customer_id,
-       coalesce(days_since_last_txn, 0)::DOUBLE AS days_since_last_txn,
-       txn_count_90d / 3.0 AS txns_per_month,
-       coalesce(aum_cny, 0) AS aum_cny,
-       coalesce(products_held, 0)::DOUBLE AS products_held,
-       digital_logins_90d / 3.0 AS digital_logins_per_month
-FROM customer_current
-WHERE NOT is_churned
-ORDER BY customer_id
-"""
+def features(cc: ir.Table) -> ir.Table:
+    """customer_id and FEATURES of the customers of a customer_current table not churned (unknown as 0)."""
+    cc = cc.filter(~cc.is_churned)
+    return cc.select("customer_id", days_since_last_txn=cc.days_since_last_txn.fill_null(0).cast("float64"),
+                     txns_per_month=cc.txn_count_90d / 3, aum_cny=cc.aum_cny.fill_null(0),
+                     products_held=cc.products_held.fill_null(0).cast("float64"),
+                     digital_logins_per_month=figures(cc)["digital_logins_per_month"])
 
 
 def standardised(frame: pd.DataFrame) -> np.ndarray:
@@ -134,7 +131,7 @@ def _names(centres: list[dict[str, float]]) -> list[tuple[str, str]]:
 
 def build(con: duckdb.DuckDBPyConnection, seed: int = SEED) -> None:
     """(Re)build customer_segments and found_segments from customer_current on `con` (inside the marts)."""
-    frame = con.execute(_FEATURES_SQL).df()
+    frame = features(ibis.duckdb.from_connection(con).table("customer_current")).order_by("customer_id").execute()
     labels, segments = fit(frame, seed) if len(frame) else (np.zeros(0, dtype=int), pd.DataFrame(columns=SEGMENT_COLUMNS))
     assigned = pd.DataFrame({"customer_id": frame.customer_id.astype("int64"), "segment": labels.astype("int32")})
     if segments.empty:
@@ -149,14 +146,6 @@ def build(con: duckdb.DuckDBPyConnection, seed: int = SEED) -> None:
 
 
 # --- reading, through the scope ----------------------------------------------------------------------
-
-def _profiled(sl: Slice) -> ibis.Table:
-    cc = sl.table("customer_current").filter(~_.is_churned)
-    cc = cc.select("customer_id", "aum_cny", days_since_last_txn=_.days_since_last_txn,
-                   txns_per_month=_.txn_count_90d / 3, products_held=_.products_held,
-                   digital_logins_per_month=_.digital_logins_90d / 3)
-    return cc.join(sl.table("customer_segments"), "customer_id")
-
 
 def model(sl: Slice) -> dict | None:
     """How the segments were found: k, the silhouette of every k tried, the seed, the range, the sample."""
@@ -173,30 +162,22 @@ def profiles(sl: Slice) -> pd.DataFrame:
     """Per found segment, for the slice's customers: segment, name_en, name_zh, customers, share, aum_cny,
     median_<feature> and bank_<feature> (the median over all the slice's customers) for each feature, and
     top_tags: the most common tags as [(tag, share of the segment)]."""
-    t = _profiled(sl)
+    t = (features(sl.table("customer_current")).join(sl.table("customer_segments"), "customer_id")
+         .join(tagged(sl).select("customer_id", *TAGS), "customer_id"))
     per = t.group_by("segment").agg(customers=_.count(), aum_cny=_.aum_cny.sum(),
-                                    **{f"median_{f}": t[f].median() for f in FEATURES}).execute()
+                                    **{f"median_{f}": t[f].median() for f in FEATURES},
+                                    **{tag: t[tag].sum() for tag in TAGS}).execute()
     if per.empty:
         return per
     bank = t.aggregate(**{f"bank_{f}": t[f].median() for f in FEATURES}).execute().iloc[0]
-    marks = tagged(sl).join(sl.table("customer_segments"), "customer_id")
-    tag_counts = marks.group_by("segment").agg(n=_.count(), **{tag: marks[tag].sum() for tag in TAGS}).execute()
-    tag_counts = tag_counts.set_index("segment")
     names = sl.scoped.table("found_segments").select("segment", "name_en", "name_zh").execute()
     per = names.merge(per, on="segment").sort_values("segment").reset_index(drop=True)
     per["share"] = per.customers / per.customers.sum()
     for f in FEATURES:
         per[f"bank_{f}"] = bank[f"bank_{f}"]
-
-    def top(segment: int) -> list[tuple[str, float]]:
-        if segment not in tag_counts.index:
-            return []
-        row = tag_counts.loc[segment]
-        shares = sorted(((tag, float(row[tag]) / row.n) for tag in TAGS if row[tag] > 0), key=lambda kv: -kv[1])
-        return [(tag, round(share, 4)) for tag, share in shares[:TOP_TAGS]]
-
-    per["top_tags"] = [top(s) for s in per.segment]
-    return per
+    per["top_tags"] = [sorted(((tag, round(float(row[tag]) / row.customers, 4)) for tag in TAGS if row[tag] > 0),
+                              key=lambda kv: -kv[1])[:TOP_TAGS] for _, row in per.iterrows()]
+    return per.drop(columns=list(TAGS))
 
 
 def by_tier(sl: Slice) -> pd.DataFrame:

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 import duckdb
 import ibis
 
+from analytics import marts
+
 if TYPE_CHECKING:
     from analytics import spark
 
@@ -205,8 +207,6 @@ def upgrade(path: Path) -> tuple[int, int]:
     Returns (version before, version after). A store that is already current
     is not touched.
     """
-    from analytics import marts
-
     before = stored_version(path)
     if before < latest_version():
         with rewrite(path) as con:

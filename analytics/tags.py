@@ -106,12 +106,14 @@ def of_customer(sl: Slice, customer_id: int) -> pd.DataFrame:
     """The tags one customer of the slice carries, in TAGS order, each with the figure behind it: tag,
     figure, threshold (None when fixed), variation (the salary tag's), tier_before and tier_now (the tier
     moves'). Empty for a churned customer."""
-    t = tagged(sl).filter(_.customer_id == customer_id).execute()
-    if t.empty:
+    t = tagged(sl).filter(_.customer_id == customer_id)
+    t = t.mutate(rank_before=tier_rank(t.aum_3m_avg_3m_ago_cny, sl.rules), rank_now=tier_rank(t.aum_3m_avg_cny, sl.rules))
+    found = t.execute()
+    if found.empty:
         return pd.DataFrame(columns=COLUMNS)
-    row = t.iloc[0]
-    tiers = {key: TIERS[sum(value >= c for c in sl.rules.tier_cutoffs_cny)] if pd.notna(value) else None
-             for key, value in (("tier_before", row.aum_3m_avg_3m_ago_cny), ("tier_now", row.aum_3m_avg_cny))}
+    row = found.iloc[0]
+    tiers = {"tier_before": TIERS[row.rank_before] if pd.notna(row.aum_3m_avg_3m_ago_cny) else None,
+             "tier_now": TIERS[row.rank_now]}
     return pd.DataFrame([{"tag": tag, "figure": row[FIGURE[tag][0]],
                           "threshold": getattr(sl.rules, FIGURE[tag][1]) if FIGURE[tag][1] else None,
                           "variation": row.inflow_variation_6m, **tiers}

@@ -137,7 +137,8 @@ def test_profiles_and_the_tier_cross_table_follow_the_scope(demo):
     assert mine.bank_products_held.iloc[0] == sh01.products_held.median()
     # the most common tags of a segment, with their share of it
     one = mine.iloc[0]
-    members = set(segments._profiled(branch).filter(lambda t: t.segment == int(one.segment)).customer_id.execute())
+    assigned = branch.table("customer_segments")
+    members = set(assigned.filter(assigned.segment == int(one.segment)).customer_id.execute())
     in_segment = sh01[sh01.customer_id.isin(members)]
     shares = {tag: in_segment[tag].mean() for tag in TAGS}
     assert [tag for tag, _ in one.top_tags] == sorted(shares, key=lambda tag: -shares[tag])[:segments.TOP_TAGS]
