@@ -63,7 +63,10 @@ class StateStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=15, isolation_level=None)
         try:
-            con.execute("PRAGMA journal_mode = WAL")
+            # Turning a new file to WAL can fail at once with "database is locked" (SQLite calls no busy
+            # handler there) while another connection does the same: one at a time; a no-op once done.
+            with store.writer_lock(self.path):
+                con.execute("PRAGMA journal_mode = WAL")
             con.execute("PRAGMA foreign_keys = ON")
             self._migrate(con, self.path)
             yield con
