@@ -202,6 +202,11 @@ _MACROS = (
     "sqrt(-2 * ln(1 - u(a, b, salt))) * cos(2 * pi() * u(a, b, salt || '#2'))",
     "CREATE OR REPLACE TEMP MACRO month_at(t) AS "
     "last_day(getvariable('end_month') - to_months(getvariable('n_months') - 1 - t))",
+    # opens(...): the month a held product k opens: with the customer, or (with chance `late`) in a
+    # month of the window while the customer is still there
+    "CREATE OR REPLACE TEMP MACRO opens(id, k, open_t, leave_t, late) AS "
+    "CASE WHEN u(id, k, 'late') < late THEN greatest(open_t, 0) + ui(id, k, 'when', "
+    "least(leave_t, getvariable('n_months') - 1) - greatest(open_t, 0)) ELSE open_t END",
 )
 
 _STEPS_RMS_CUSTOMERS = (
@@ -281,6 +286,7 @@ _STEPS_RMS_CUSTOMERS = (
                u(customer_id, 0, 'drain') < 0.15 AS drains
         FROM hazard
     )
+    , leaving AS (
     SELECT *,
            disengage_t + lead_months AS leave_t,
            (hash(customer_id, 'rm', getvariable('seed')) % n_rms)::INTEGER AS rm_index,
@@ -295,6 +301,24 @@ _STEPS_RMS_CUSTOMERS = (
            u(customer_id, 0, 'holiday') < 0.18 AS holiday_spender,
            month_at(open_t) - to_days(ui(customer_id, 0, 'openday', 27)) AS opened_on
     FROM timing
+    )
+    -- The month each product opens (NULL: never held): with the customer, or later in the window for
+    -- reasons a model can learn. A fund comes after AUM has risen (the balances ramp up before it),
+    -- above all to customers already minded to save or insure; a credit card to the young with a
+    -- salary; a mortgage to salaried customers of 28 to 40; insurance from 45.
+    SELECT *,
+           CASE WHEN has_savings THEN opens(customer_id, 2, open_t, leave_t, 0.25) END AS savings_t,
+           CASE WHEN has_term THEN opens(customer_id, 3, open_t, leave_t, 0.25) END AS term_t,
+           CASE WHEN has_fund THEN opens(customer_id, 4, open_t, leave_t,
+                CASE WHEN has_insurance OR (has_term AND td_share > 0.6) THEN 0.65 ELSE 0.3 END) END AS fund_t,
+           CASE WHEN has_card THEN opens(customer_id, 5, open_t, leave_t,
+                CASE WHEN salaried AND age < 35 THEN 0.8 ELSE 0.15 END) END AS card_t,
+           CASE WHEN has_loan THEN opens(customer_id, 6, open_t, leave_t, 0.33) END AS loan_t,
+           CASE WHEN has_mortgage THEN opens(customer_id, 7, open_t, leave_t,
+                CASE WHEN salaried AND age BETWEEN 28 AND 40 THEN 0.6 ELSE 0.15 END) END AS mortgage_t,
+           CASE WHEN has_insurance THEN opens(customer_id, 8, open_t, leave_t,
+                CASE WHEN age >= 45 THEN 0.5 ELSE 0.2 END) END AS insurance_t
+    FROM leaving
     """,
     """
     INSERT INTO customers
@@ -329,26 +353,23 @@ _STEPS_RMS_CUSTOMERS = (
     """,
 )
 
-# Accounts: one per product held. The current account opens with the
-# customer; other products open with it or, for a third of them, during the
-# window (cross-sell). Closing customers close everything in their last month.
+# Accounts: one per product held, opened in the month cust says (the current
+# account with the customer). Closing customers close everything in their last month.
 _ACCOUNTS = """
 INSERT INTO accounts
 WITH held AS (
-    SELECT c.customer_id, c.opened_on, c.open_t, c.leave_t, c.drains, p.product, p.k
+    SELECT c.customer_id, c.opened_on, c.open_t, c.leave_t, c.drains, p.product, p.k,
+           CASE p.product WHEN 'current' THEN c.open_t WHEN 'savings' THEN c.savings_t WHEN 'term_deposit' THEN c.term_t
+                WHEN 'wealth_fund' THEN c.fund_t WHEN 'credit_card' THEN c.card_t WHEN 'loan' THEN c.loan_t
+                WHEN 'mortgage' THEN c.mortgage_t ELSE c.insurance_t END AS product_t
     FROM cust c
-    JOIN (SELECT unnest(?) AS product, generate_subscripts(?, 1) AS k) p ON
-        CASE p.product WHEN 'current' THEN true WHEN 'savings' THEN c.has_savings
-            WHEN 'term_deposit' THEN c.has_term WHEN 'wealth_fund' THEN c.has_fund
-            WHEN 'credit_card' THEN c.has_card WHEN 'loan' THEN c.has_loan
-            WHEN 'mortgage' THEN c.has_mortgage ELSE c.has_insurance END
+    CROSS JOIN (SELECT unnest(?) AS product, generate_subscripts(?, 1) AS k) p
 ), dated AS (
     SELECT *,
-        CASE WHEN product = 'current' OR u(customer_id, k, 'late') < 0.67 THEN opened_on
-             ELSE greatest(opened_on, month_at(greatest(open_t, 0)
-                  + ui(customer_id, k, 'when', least(leave_t, getvariable('n_months') - 1) - greatest(open_t, 0)))
-                  - to_days(ui(customer_id, k, 'day', 25))) END AS acct_opened_on
+        CASE WHEN product_t = open_t THEN opened_on
+             ELSE greatest(opened_on, month_at(product_t) - to_days(ui(customer_id, k, 'day', 25))) END AS acct_opened_on
     FROM held
+    WHERE product_t IS NOT NULL
 )
 SELECT customer_id * 10 + k,
        customer_id,
@@ -369,7 +390,12 @@ WITH rows AS (
     SELECT c.*, m.t,
            m.t >= c.disengage_t AS disengaged,
            greatest(0, m.t - c.disengage_t + 1) AS months_disengaged,
-           month(month_at(m.t)) AS cal_month
+           month(month_at(m.t)) AS cal_month,
+           coalesce(m.t >= c.fund_t, false) AS fund_now,
+           coalesce(m.t >= c.insurance_t, false) AS insurance_now,
+           coalesce(m.t >= c.term_t, false) AS term_now,
+           coalesce(m.t >= c.mortgage_t, false) AS mortgage_now,
+           coalesce(m.t >= c.loan_t, false) AS loan_now
     FROM cust c
     JOIN (SELECT range AS t FROM range(getvariable('n_months'))) m
       ON m.t >= greatest(c.open_t, 0)
@@ -382,6 +408,8 @@ WITH rows AS (
                      * exp(trend * (t - greatest(open_t, 0)) + 0.05 * z(customer_id, t, 'aum'))
                      * CASE cal_month WHEN 1 THEN 1.04 WHEN 2 THEN 0.97 WHEN 6 THEN 1.02 WHEN 12 THEN 1.03 ELSE 1 END
                      * pow(0.62 + 0.2 * u(customer_id, 0, 'decay'), months_disengaged)
+                     -- savings that grow by 60% over the four months before a fund opens
+                     * CASE WHEN fund_t > greatest(open_t, 0) THEN 1 + 0.6 * least(1, greatest(0, (t - fund_t + 4) / 4)) ELSE 1 END
            END AS aum,
            CASE WHEN t >= leave_t THEN 0
                 ELSE greatest(0, round(txn_rate
@@ -389,17 +417,17 @@ WITH rows AS (
                      * pow(0.3, months_disengaged)
                      * (0.6 + 0.8 * u(customer_id, t, 'txn')) - 0.4))::INTEGER
            END AS txns,
-           1 - CASE WHEN has_fund THEN inv_share ELSE 0 END - CASE WHEN has_insurance THEN ins_share ELSE 0 END AS deposit_share
+           1 - CASE WHEN fund_now THEN inv_share ELSE 0 END - CASE WHEN insurance_now THEN ins_share ELSE 0 END AS deposit_share
     FROM rows
 )
 SELECT customer_id,
        month_at(t),
        round(aum * deposit_share, 2),
-       round(aum * CASE WHEN has_fund THEN inv_share ELSE 0 END, 2),
-       round(aum * CASE WHEN has_insurance THEN ins_share ELSE 0 END, 2),
+       round(aum * CASE WHEN fund_now THEN inv_share ELSE 0 END, 2),
+       round(aum * CASE WHEN insurance_now THEN ins_share ELSE 0 END, 2),
        CASE WHEN t >= leave_t THEN 0 ELSE round(
-            CASE WHEN has_mortgage THEN (400000 + 1600000 * u(customer_id, 0, 'mtg')) * greatest(0.2, 1 - 0.004 * (t - open_t)) ELSE 0 END
-          + CASE WHEN has_loan THEN (20000 + 280000 * u(customer_id, 0, 'loan_amt')) * greatest(0.1, 1 - 0.02 * (t - open_t)) ELSE 0 END, 2) END,
+            CASE WHEN mortgage_now THEN (400000 + 1600000 * u(customer_id, 0, 'mtg')) * greatest(0.2, 1 - 0.004 * (t - mortgage_t)) ELSE 0 END
+          + CASE WHEN loan_now THEN (20000 + 280000 * u(customer_id, 0, 'loan_amt')) * greatest(0.1, 1 - 0.02 * (t - loan_t)) ELSE 0 END, 2) END,
        txns,
        round(txns * (150 + least(aum, 5000000) * 0.004) * (0.5 + u(customer_id, t, 'ticket'))
              * CASE WHEN holiday_spender AND cal_month IN (1, 2, 5, 10) THEN 2.2 ELSE 1 END, 2),
@@ -407,7 +435,7 @@ SELECT customer_id,
             digital * 30 * pow(0.35, months_disengaged) * (0.6 + 0.8 * u(customer_id, t, 'login')) - 1))::INTEGER END,
        CASE WHEN txns > 0 THEN month_at(t) - to_days(ui(customer_id, t, 'lastday', 10)
                                                  + CASE WHEN txns < 3 THEN 12 ELSE 0 END) END,
-       round(CASE WHEN has_term THEN aum * deposit_share * td_share ELSE 0 END, 2),
+       round(CASE WHEN term_now THEN aum * deposit_share * td_share ELSE 0 END, 2),
        CASE WHEN t >= leave_t THEN 0
             WHEN salaried THEN round(salary * (1 + 0.03 * z(customer_id, t, 'pay')) * pow(0.3, months_disengaged), 2)
             WHEN u(customer_id, t, 'inflow') < 0.45 THEN 0
