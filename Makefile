@@ -29,12 +29,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-# The demo store, built the first time only, with the churn model trained and scored on it
+# The demo store, built the first time only, with the churn and next-best-product models trained and scored on it
 # and the care-task rules run once.
 $(STORE): | $(VENV)/.installed
 	$(BIN)/bankcrm generate --store $(STORE) --if-missing
 	$(BIN)/bankcrm train --store $(STORE)
 	$(BIN)/bankcrm score --store $(STORE)
+	$(BIN)/bankcrm products train --store $(STORE)
+	$(BIN)/bankcrm products score --store $(STORE)
 	$(BIN)/bankcrm care generate --store $(STORE)
 
 # Re-resolve the pins from pyproject.toml (needs the package registry).

@@ -26,6 +26,8 @@ care_app = typer.Typer(no_args_is_help=True, help="Care tasks for relationship m
 app.add_typer(care_app, name="care")
 parquet_app = typer.Typer(no_args_is_help=True, help="The store as Parquet tables, for Spark.")
 app.add_typer(parquet_app, name="parquet")
+products_app = typer.Typer(no_args_is_help=True, help="Next-best product: who is likely to open which product.")
+app.add_typer(products_app, name="products")
 
 StoreOption = Annotated[
     Optional[Path],
@@ -158,6 +160,53 @@ ModelsOption = Annotated[
 ]
 
 
+def _trained(fit, tables):
+    """Run a training function with a progress bar; a TrainingError ends the command with its message."""
+    from analytics.ml import train as trainer
+
+    with _progress() as progress:
+        task = progress.add_task("training", total=1)
+
+        def step(name: str, done: int, total: int) -> None:
+            progress.update(task, description=name, completed=done, total=total)
+
+        try:
+            return fit(tables, step)
+        except trainer.TrainingError as problem:
+            console.print(str(problem), markup=False)
+            raise typer.Exit(code=1) from None
+
+
+def _scoring(store_path: Path | None, model: Path | None, models: Path | None, kind: str, table: str, command: str):
+    """The facts, the saved model of `kind` (the given file or the newest) and its paper, or a message and exit."""
+    from analytics import spark
+    from analytics.ml import papers
+    from analytics.ml import train as trainer
+
+    source, tables = _facts(store_path)
+    if isinstance(source, spark.Facts) and source.parquet is None:
+        console.print(f"On Spark, scoring writes {table} into a Parquet export: give the backend "
+                      "setting parquet=DIR, or score the DuckDB store and export it again.", markup=False)
+        raise typer.Exit(code=1)
+    models = models or papers.models_dir(store_path)
+    model_path = model or papers.latest(models, kind)
+    if model_path is None:
+        console.print(f"No {kind} model in {models}: run `bankcrm {command}` first.", markup=False)
+        raise typer.Exit(code=1)
+    return source, tables, *trainer.load(model_path)
+
+
+def _write_scores(source, scores, table: str) -> int:
+    """Into the DuckDB store (a private copy swapped in), or into the Parquet export a Spark backend reads."""
+    from analytics import spark
+    from analytics.ml import score as scorer
+
+    if isinstance(source, spark.Facts):
+        return spark.write_scores(source.parquet, scores, table)
+    with store.rewrite(source.path) as con:
+        return scorer.write(con, scores, table)
+
+
 @app.command()
 def train(
     store_path: StoreOption = None,
@@ -168,17 +217,7 @@ def train(
     from analytics.ml import train as trainer
 
     _, tables = _facts(store_path)
-    with _progress() as progress:
-        task = progress.add_task("training", total=1)
-
-        def step(name: str, done: int, total: int) -> None:
-            progress.update(task, description=name, completed=done, total=total)
-
-        try:
-            model, paper = trainer.train(tables, step)
-        except trainer.TrainingError as problem:
-            console.print(str(problem), markup=False)
-            raise typer.Exit(code=1) from None
+    model, paper = _trained(trainer.train, tables)
     saved = trainer.save(model, paper, models or papers.models_dir(store_path))
     v = paper["validation"]
     console.print(f"Saved {saved} (trained {paper['training_window'][0]}..{paper['training_window'][1]}). "
@@ -195,35 +234,57 @@ def score(
 ) -> None:
     """Score every current customer with the churn model; write churn_scores with reasons (into the DuckDB
     store, or into the Parquet export a Spark backend reads)."""
-    from analytics import spark
-    from analytics.ml import papers
     from analytics.ml import score as scorer
     from analytics.ml import train as trainer
 
-    source, tables = _facts(store_path)
-    if isinstance(source, spark.Facts) and source.parquet is None:
-        console.print("On Spark, `bankcrm score` writes churn_scores into a Parquet export: give the backend "
-                      "setting parquet=DIR, or score the DuckDB store and export it again.", markup=False)
-        raise typer.Exit(code=1)
-    models = models or papers.models_dir(store_path)
-    model_path = model or papers.latest(models)
-    if model_path is None:
-        console.print(f"No model in {models}: run `bankcrm train` first.", markup=False)
-        raise typer.Exit(code=1)
-    pipeline_, paper = trainer.load(model_path)
-    with _progress() as progress:
-        task = progress.add_task("scoring", total=3)
-        month = trainer.month_ends(tables)[-1]
-        progress.update(task, description=f"features, probabilities and reasons as of {month}", completed=1)
-        scores = scorer.score(tables, pipeline_, paper, month)
-        progress.update(task, description="writing churn_scores", completed=2)
-        if isinstance(source, spark.Facts):
-            written = spark.write_scores(source.parquet, scores)
-        else:
-            with store.rewrite(source.path) as con:
-                written = scorer.write(con, scores)
-        progress.update(task, description="done", completed=3)
+    source, tables, pipeline_, paper = _scoring(store_path, model, models, "churn", "churn_scores", "train")
+    month = trainer.month_ends(tables)[-1]
+    with console.status(f"features, probabilities and reasons as of {month}"):
+        written = _write_scores(source, scorer.score(tables, pipeline_, paper, month), "churn_scores")
     console.print(f"Scored {written:,} customers as of {month} with model {paper['version']}.", markup=False)
+
+
+@products_app.command("train")
+def products_train(
+    store_path: StoreOption = None,
+    models: ModelsOption = None,
+) -> None:
+    """Train one model per product on the store's history: who opens it within 3 months (validated on the
+    latest months, like the churn model); save them."""
+    from analytics.ml import papers
+    from analytics.ml import products as nbp
+    from analytics.ml import train as trainer
+
+    _, tables = _facts(store_path)
+    fitted, paper = _trained(nbp.train_all, tables)
+    saved = trainer.save(fitted, paper, models or papers.models_dir(store_path), nbp.KIND)
+    console.print(f"Saved {saved}. Validated on {paper['validation_window'][0]}..{paper['validation_window'][1]}:",
+                  markup=False)
+    for product, report in paper["products"].items():
+        v = report.get("validation")
+        console.print(f"  {product:14} " + (f"ROC-AUC {v['roc_auc']}, top 10% opens {v['lift_top10']:.1f}x the base rate "
+                                            f"({v['base_rate']:.2%})" if v else f"not modelled: {report['skipped']}"),
+                      markup=False)
+
+
+@products_app.command("score")
+def products_score(
+    store_path: StoreOption = None,
+    model: Annotated[Optional[Path], typer.Option(help="Saved product models (default: the newest).")] = None,
+    models: ModelsOption = None,
+) -> None:
+    """For every current customer and every product they do not hold, the chance they open it within 3 months;
+    writes product_scores, with reasons for each customer's top two."""
+    from analytics.ml import products as nbp
+    from analytics.ml import train as trainer
+
+    source, tables, fitted, paper = _scoring(store_path, model, models, nbp.KIND, "product_scores", "products train")
+    month = trainer.month_ends(tables)[-1]
+    with console.status(f"probabilities and reasons as of {month}"):
+        scores = nbp.score_all(tables, fitted, paper, month)
+        written = _write_scores(source, scores, "product_scores")
+    console.print(f"Scored {scores.customer_id.nunique():,} customers ({written:,} products not held) as of {month} "
+                  f"with models {paper['version']}.", markup=False)
 
 
 @churn_app.command("evaluate")

@@ -376,6 +376,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "model.retrain_for": ("{what}: this model was trained before the figure was kept; retrain with `bankcrm train`.",
                           "{what}：该模型训练时尚未保存此项，请运行 `bankcrm train` 重新训练。"),
     "model.paper": ("The model's paper", "模型说明"),
+    "model.products": ("Next-best product models", "下一款产品推荐模型"),
+    "model.products_explain": ("Models {version}: one per product, each learning who opens it within {horizon} "
+                               "months among customers who do not hold it; trained on month-ends {trained} to "
+                               "{trained_to}, judged on {validated} to {validated_to}, which they never saw.",
+                               "模型 {version}：每个产品一个模型，在未持有该产品的客户中学习谁会在 {horizon} 个月内开通；"
+                               "训练于 {trained} 至 {trained_to} 的月末，并在从未见过的 {validated} 至 {validated_to} 上评估。"),
+    "model.products_none": ("No next-best-product models in {directory}: run `bankcrm products train`, then "
+                            "`bankcrm products score`.", "{directory} 中没有产品推荐模型：请运行 `bankcrm products train`，"
+                            "再运行 `bankcrm products score`。"),
+    "model.lift_top10": ("Lift in the top 10%", "前 10% 提升度"),
+    "model.openings": ("Openings (validation)", "开通数（验证期）"),
+    "model.not_modelled": ("not modelled: too few openings", "未建模：开通数太少"),
     "model.trained_at": ("Trained at (UTC)", "训练时间（UTC）"),
     "model.features": ("Features", "特征"),
     "model.libraries": ("Libraries", "依赖库"),
@@ -425,6 +437,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "c360.complaints": ("Complaints", "投诉"),
     "c360.churn": ("Churn risk", "流失风险"),
     "c360.no_score": ("No churn score for this customer yet.", "该客户暂无流失评分。"),
+    "c360.next_products": ("Next-best products", "下一款推荐产品"),
+    "c360.no_products": ("No next-best product for this customer yet (run `bankcrm products train` and "
+                         "`bankcrm products score`).", "该客户暂无产品推荐（请运行 `bankcrm products train` 和 "
+                         "`bankcrm products score`）。"),
+    "c360.next_explain": ("The chance the customer opens the product within 3 months, from a model per product "
+                          "learnt on this bank's history; the reasons are the figures that raise it most "
+                          "(the model's own attributions).", "客户在 3 个月内开通该产品的概率，来自基于本行历史为每个产品训练的"
+                          "模型；原因是最能提高该概率的指标（模型自身的归因）。"),
     "c360.tasks": ("Open care tasks", "未完成的关怀任务"),
     "c360.none": ("None.", "无。"),
     # users and audit
@@ -462,6 +482,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "col.tenure_months": ("Tenure, months", "开户月数"),
     "col.probability": ("Churn probability", "流失概率"),
     "col.reasons": ("Reasons", "原因"),
+    "col.next_product": ("Next-best product", "推荐产品"),
+    "col.next_product_2": ("Second product", "第二推荐产品"),
+    "col.propensity": ("Chance to open in 3 months", "3 个月内开通概率"),
     "col.helps": ("What would help", "改善建议"),
     "col.share_customers": ("Share of customers", "客户占比"),
     "col.share_aum": ("Share of AUM", "资产占比"),
@@ -590,6 +613,7 @@ TERMS: dict[str, dict[str, tuple[str, str]]] = {
         "open_complaints": ("open complaints", "未解决投诉数"),
         "oldest_open_complaint_days": ("days the oldest complaint is open", "最久未解决投诉天数"),
         "complaints_90d": ("complaints in 90 days", "90 天内投诉数"), "last_nps": ("last NPS answer", "最近一次 NPS"),
+        "inflow_3m_avg_cny": ("monthly inflow, 3-month average", "3 个月月均入账"),
     },
     "tag": {"digital_first": ("digital-first", "数字化偏好"), "wealth_minded": ("wealth-minded", "理财型"),
             "rate_sensitive": ("rate-sensitive", "利率敏感"), "credit_user": ("credit user", "信贷用户"),
@@ -605,6 +629,10 @@ TERMS: dict[str, dict[str, tuple[str, str]]] = {
                 "digital_logins": ("digital logins in the month", "当月线上登录次数"),
                 "complaints_90d": ("complaints in the 90 days before", "此前 90 天投诉数")},
 }
+
+
+# the next-best-product models read what a customer holds: "holds a credit card"
+TERMS["model_feature"] |= {f"holds_{code}": (f"holds {en}", f"持有{zh}") for code, (en, zh) in TERMS["product"].items()}
 
 
 def t(key: str, lang: str = "en", **values) -> str:

@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from analytics import tags
+from analytics import nextbest, tags
 from analytics.churn import latest_scores
 from analytics.filters import Slice, month_end
 from analytics.rules import stage, tier
@@ -98,13 +98,15 @@ def relationship_managers(sl: Slice, branch_code: str) -> pd.DataFrame:
 
 
 def customers(sl: Slice, rm_id: str, limit: int = 1000) -> pd.DataFrame:
-    """The customers of one relationship manager at the as-of month, highest value at risk first."""
+    """The customers of one relationship manager at the as-of month, highest value at risk first, with
+    their two next-best products (nextbest.side_by_side)."""
     now = current(sl)
     now = now.filter(now.rm_id == rm_id)
     names = sl.table("customers").select("customer_id", "name")
-    listed = now.join(names, "customer_id").select(
+    offers = nextbest.side_by_side(sl)
+    listed = now.join(names, "customer_id").left_join(offers, "customer_id").select(
         "customer_id", "name", "tier", "stage", "aum_cny", "products_held", "days_since_last_txn",
-        "tenure_months", "probability", "value_at_risk_cny")
+        "tenure_months", "probability", "value_at_risk_cny", *offers.drop("customer_id").columns)
     return listed.order_by([ibis.desc("value_at_risk_cny"), ibis.desc("aum_cny"), "customer_id"]).limit(limit).execute()
 
 
@@ -118,6 +120,7 @@ class Customer360:
     complaints: pd.DataFrame
     churn: dict | None       # probability, as_of, model_version, reasons_json, actions_json
     tags: pd.DataFrame       # the behaviour tags the customer carries, with the figure behind each (tags.of_customer)
+    next_products: pd.DataFrame  # rank, product, probability, reasons_json: the likeliest products they do not hold
 
 
 def customer_360(sl: Slice, customer_id: int) -> Customer360:
@@ -156,4 +159,6 @@ def customer_360(sl: Slice, customer_id: int) -> Customer360:
         complaints=of("complaints").order_by(ibis.desc("opened_at")).execute(),
         churn=scores.iloc[0].to_dict() if len(scores) else None,
         tags=tags.of_customer(scoped, customer_id),
+        next_products=nextbest.top(scoped).filter(_.customer_id == customer_id)
+        .select("rank", "product", "probability", "reasons_json").order_by("rank").execute(),
     )

@@ -226,4 +226,4 @@ IMPORTABLE: dict[str, TableSpec] = {
 }
 
 # Tables of the facts store that are written by the application's own commands, never imported.
-SCORED_TABLES = ("churn_scores",)
+SCORED_TABLES = ("churn_scores", "product_scores")

@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 BRANCH_SCOPED = ("branches", "relationship_managers", "customers", "customer_month", "customer_current")
 # Tables that belong to a customer: narrowed to the customers in scope.
 CUSTOMER_SCOPED = ("accounts", "monthly_balances", "interactions", "funnel_events", "surveys", "complaints",
-                   "churn_scores", "customer_segments")
+                   "churn_scores", "product_scores", "customer_segments")
 # The same for everyone; they hold no customer data.
 GLOBAL = ("campaigns", "schema_version", "found_segments")
 

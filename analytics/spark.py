@@ -114,27 +114,27 @@ def _swap(staging: Path, folder: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_scores(directory: Path, scores) -> int:
-    """Replace the churn scores of this month and model version in the export at `directory` (what
-    `score.write` does in the DuckDB store); the manifest is rewritten last, so a reader that sees its new
-    time finds the new scores."""
+def write_scores(directory: Path, scores, table: str = "churn_scores") -> int:
+    """Replace the scores (churn_scores or product_scores) of this month and model version in the export at
+    `directory` (what `score.write` does in the DuckDB store); the manifest is rewritten last, so a reader
+    that sees its new time finds the new scores."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     directory = Path(directory)
     manifest = json.loads((directory / MANIFEST).read_text())
-    folder = directory / "churn_scores"
+    folder = directory / table
     kept = pq.read_table(folder)
     [(as_of, version)] = scores[["as_of", "model_version"]].drop_duplicates().itertuples(index=False)
     same = pc.and_(pc.equal(kept["as_of"], pa.scalar(as_of, kept.schema.field("as_of").type)),
                    pc.equal(kept["model_version"], version))
     new = pa.Table.from_pandas(scores[kept.schema.names], preserve_index=False).cast(kept.schema)
-    table = pa.concat_tables([kept.filter(pc.invert(same)), new])
-    staging = Path(tempfile.mkdtemp(prefix=".churn_scores.", dir=directory))
-    pq.write_table(table, staging / "part-0.parquet")
+    written = pa.concat_tables([kept.filter(pc.invert(same)), new])
+    staging = Path(tempfile.mkdtemp(prefix=f".{table}.", dir=directory))
+    pq.write_table(written, staging / "part-0.parquet")
     _swap(staging, folder)
-    manifest["rows"]["churn_scores"] = table.num_rows
+    manifest["rows"][table] = written.num_rows
     (directory / f".{MANIFEST}.tmp").write_text(json.dumps(manifest, indent=2))
     os.replace(directory / f".{MANIFEST}.tmp", directory / MANIFEST)
     return len(scores)

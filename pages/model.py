@@ -14,6 +14,7 @@ from ui import guard, theme
 from ui.cache import compute
 from ui.charts import chart
 from ui.i18n import lang, t, term
+from ui.tables import table
 
 guard.page("model")
 
@@ -120,3 +121,22 @@ features = paper["features"]["numeric"] + paper["features"]["categorical"]
 st.markdown(f"- **{t('model.trained_at')}:** {paper['trained_at']}\n"
             f"- **{t('model.features')}:** {', '.join(term('model_feature', f) for f in features)}\n"
             f"- **{t('model.libraries')}:** {', '.join(f'{k} {v_}' for k, v_ in paper['libraries'].items())}")
+
+st.subheader(t("model.products"))
+newest_products = papers.latest(models, "products")
+products = papers.read_paper(models, newest_products.stem.removeprefix("products-"), "products") if newest_products else None
+if products is None:
+    st.info(t("model.products_none", directory=models))
+else:
+    st.markdown(t("model.products_explain", version=products["version"], horizon=products["horizon_months"],
+                  trained=products["training_window"][0], trained_to=products["training_window"][1],
+                  validated=products["validation_window"][0], validated_to=products["validation_window"][1]))
+    rows = []
+    for product, report in products["products"].items():
+        v_ = report.get("validation") or {}
+        rows.append({"product": product, "roc_auc": v_.get("roc_auc"), "lift_top10": v_.get("lift_top10"),
+                     "base_rate": v_.get("base_rate"), "openings": report["openings"]["validation"],
+                     "note": t("model.not_modelled") if "skipped" in report else ""})
+    table(pd.DataFrame(rows), {"product": ("col.product", "term:product"), "roc_auc": ("model.roc_auc", None),
+                               "lift_top10": ("model.lift_top10", None), "base_rate": ("model.base_rate", "pct"),
+                               "openings": ("model.openings", "count"), "note": ("col.note", None)}, "product_models")

@@ -120,6 +120,15 @@ if at["customer"]:
         st.caption(t("churn.explain"))
     else:
         st.info(t("c360.no_score"))
+    st.subheader(t("c360.next_products"))
+    if view.next_products.empty:
+        st.caption(t("c360.no_products"))
+    else:
+        offers = view.next_products
+        table(offers.assign(why=offers.reasons_json.map(lambda v: reasons_text(v, lang()) or "–")),
+              {"product": ("col.product", "term:product"), "probability": ("col.propensity", "pct"),
+               "why": ("col.reasons", None)}, "customer_next_products")
+        st.caption(t("c360.next_explain"))
     tasks = care.tasks(StateStore(), scope.branch_codes, status=None, customer_id=int(profile["customer_id"]))
     st.subheader(t("c360.tasks"))
     if tasks.empty:
@@ -175,12 +184,18 @@ if at["rm"]:
         st.info(t("empty"))
         st.stop()
     st.caption(t("portfolio.pick_customer"))
+    for n in (1, 2):  # each next-best product with its chance and reasons, in one cell
+        customers[f"next_{n}"] = [
+            "–" if pd.isna(product) else f"{term('product', product)} {fmt.pct(p, lang())}: {reasons_text(why, lang()) or '–'}"
+            for product, p, why in zip(customers[f"product_{n}"], customers[f"probability_{n}"], customers[f"reasons_{n}"])]
     event = table(customers, {"customer_id": ("col.customer_id", None), "name": ("col.customer", None),
                               "tier": ("col.tier", "term:tier"), "stage": ("col.stage", "term:stage"),
                               "aum_cny": ("col.aum", "cny"), "products_held": ("col.products_held", "count"),
                               "days_since_last_txn": ("col.days_since_txn", "count"),
                               "probability": ("col.probability", "pct"),
-                              "value_at_risk_cny": ("col.value_at_risk", "cny")}, "rm_customers", select=True)
+                              "value_at_risk_cny": ("col.value_at_risk", "cny"),
+                              "next_1": ("col.next_product", None), "next_2": ("col.next_product_2", None)},
+                  "rm_customers", select=True)
     if rows := event.selection.rows:
         go(branch=at["branch"], rm=at["rm"], customer=int(customers.customer_id.iloc[rows[0]]))
         st.rerun()

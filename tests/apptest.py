@@ -38,3 +38,8 @@ def open_page(at: AppTest, key: str) -> AppTest:
 
 def signed_in_form_shown(at: AppTest) -> bool:
     return any(t.label == "Password" for t in at.text_input)
+
+
+def frame_with(at: AppTest, header_key: str):
+    """The shown table that has the column `header_key` names (English)."""
+    return next(d.value for d in at.dataframe if i18n.t(header_key) in d.value.columns)

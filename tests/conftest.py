@@ -24,22 +24,27 @@ def build_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
 
 
 def build_scored_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
-    """A demo store with churn_scores, as `make run` builds it: generate, train (the model saved in models/
-    beside the store, where the app finds it), score."""
+    """A demo store with churn_scores and product_scores, as `make run` builds it: generate, train (the models
+    saved in models/ beside the store, where the app finds them), score."""
     import ibis
 
     from analytics import store
-    from analytics.ml import papers, score, train
+    from analytics.ml import papers, products, score, train
     from analytics.scope import Scope, ScopedStore
 
     build_demo(path, spec)
     tables = ScopedStore(ibis.duckdb.connect(str(path), read_only=True), Scope.all_branches(pii="shown"))
+    month = train.month_ends(tables)[-1]
     model, paper = train.train(tables)
     train.save(model, paper, papers.models_dir(path))
-    scores = score.score(tables, model, paper, train.month_ends(tables)[-1])
+    scores = score.score(tables, model, paper, month)
+    models, product_paper = products.train_all(tables)
+    train.save(models, product_paper, papers.models_dir(path), products.KIND)
+    offers = products.score_all(tables, models, product_paper, month)
     tables = None
     with store.rewrite(path) as con:
         score.write(con, scores)
+        score.write(con, offers, "product_scores")
     return path
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from analytics import bench, care, churn, portfolio, segments, spark, store
 from analytics.filters import Filters, Slice, options
-from analytics.ml import features
+from analytics.ml import features, products
 from analytics.rules import DEFAULT_RULES
 from analytics.scope import Scope, ScopedStore
 from analytics.whatif import Study
@@ -53,6 +53,8 @@ def figures(backend, scope: Scope) -> dict[str, object]:
     out["care.due"] = care.due(sl, sl.as_of_date())
     out["churn.latest_scores"] = churn.latest_scores(sl).order_by("customer_id").execute()
     out["ml.features.training_frame"] = features.training_frame(tables, dt.date(2025, 12, 31)).sort_values(
+        "customer_id", ignore_index=True)
+    out["ml.products.training_frame"] = products.training_frame(tables, dt.date(2025, 12, 31)).sort_values(
         "customer_id", ignore_index=True)
     out["filters.tags"] = Slice(tables, filters.but(tags=("credit_user", "wealth_minded")), DEFAULT_RULES).customers(
         ).order_by("customer_id").execute()
@@ -208,6 +210,17 @@ def test_the_cli_trains_scores_and_makes_care_tasks_on_spark(demo_store, tmp_pat
                                 "WHERE model_version = ? ORDER BY customer_id", [version]).df()
     mine = on_spark[on_spark.model_version == version].sort_values("customer_id", ignore_index=True)
     pd.testing.assert_frame_equal(mine[["customer_id", "probability", "reasons_json"]], on_duckdb,
+                                  check_dtype=False)
+
+    offers = papers.latest(papers.models_dir(demo_store), products.KIND)
+    result = runner.invoke(cli.app, ["products", "score", "--model", str(offers)])
+    assert result.exit_code == 0, result.output
+    written = pq.read_table(tmp_path / "pq" / "product_scores").to_pandas()
+    columns = ["customer_id", "product", "probability", "rank", "reasons_json"]
+    with duckdb.connect(str(demo_store), read_only=True) as con:
+        on_duckdb = con.execute("SELECT customer_id, product, probability, rank, reasons_json FROM product_scores "
+                                "ORDER BY customer_id, rank").df()
+    pd.testing.assert_frame_equal(written.sort_values(["customer_id", "rank"], ignore_index=True)[columns], on_duckdb,
                                   check_dtype=False)
 
     result = runner.invoke(cli.app, ["care", "generate"])

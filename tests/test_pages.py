@@ -209,16 +209,11 @@ def test_without_a_store_the_app_says_how_to_make_one(tmp_path, monkeypatch):
     assert "bankcrm generate" in at.error[0].value
 
 
-def frame_with(at, header_key: str) -> pd.DataFrame:
-    """The shown table that has the column `header_key` names (English)."""
-    return next(d.value for d in at.dataframe if i18n.t(header_key) in d.value.columns)
-
-
 def test_tiers_page_shows_how_common_each_tag_is_per_tier(env):
     at = apptest.open_page(signed_in("exec"), "tiers")
     assert not at.exception
     expected = tiers.tag_prevalence(tables(env, Scope.all_branches(), at.session_state[KEY_FILTERS]))
-    shown = frame_with(at, "col.tagged")
+    shown = apptest.frame_with(at, "col.tagged")
     assert list(shown["Tagged"]) == [fmt.count(v) for v in expected.tagged]
     assert list(shown["Tag"]) == [i18n.term("tag", v) for v in expected.tag]
 
@@ -246,7 +241,7 @@ def test_the_customer_360_lists_the_customers_tags_with_their_figures(env):
     at.run()
     assert not at.exception
     expected = tags.of_customer(sl, customer)
-    shown = frame_with(at, "col.tag_why")
+    shown = apptest.frame_with(at, "col.tag_why")
     assert {"wealth_minded", "credit_user"} <= set(expected.tag)
     assert list(shown["Tag"]) == [i18n.term("tag", v) for v in expected.tag]
     assert list(shown["The figure behind it"]) == [tags.describe(row) for _, row in expected.iterrows()]

@@ -1,4 +1,4 @@
-"""Where saved churn models and their papers live, and reading a paper without loading the model.
+"""Where saved models (churn, next-best product) and their papers live, and reading a paper without loading the model.
 
 The app's model page reads papers only; it does not need scikit-learn to do so.
 """
@@ -22,13 +22,13 @@ def models_dir(store_path: Path | None = None) -> Path:
     return Path(store_path or store.default_path()).parent / "models"
 
 
-def latest(directory: Path) -> Path | None:
-    """The newest saved model file in `directory`, or None."""
-    models = sorted(directory.glob("churn-*.skops"))
+def latest(directory: Path, kind: str = "churn") -> Path | None:
+    """The newest saved model file of `kind` in `directory`, or None."""
+    models = sorted(directory.glob(f"{kind}-*.skops"))
     return models[-1] if models else None
 
 
-def read_paper(directory: Path, version: str) -> dict | None:
+def read_paper(directory: Path, version: str, kind: str = "churn") -> dict | None:
     """The paper of a saved model version, or None when there is no such model."""
-    path = directory / f"churn-{version}.json"
+    path = directory / f"{kind}-{version}.json"
     return json.loads(path.read_text("utf-8")) if path.exists() else None

@@ -25,8 +25,10 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from analytics import format as fmt
+from analytics.i18n import term
 from analytics.ml import features as F
 from analytics.ml import pipeline
+from analytics.schema import PRODUCTS
 from analytics.scope import ScopedStore
 
 TOP_REASONS = 3
@@ -54,7 +56,12 @@ WORDS: dict[str, Callable[[float], tuple[str, str]]] = {
     "aum_cny": lambda v: (f"AUM {fmt.money(v)}", f"资产 {fmt.money(v, 'zh')}"),
     "aum_3m_avg_cny": lambda v: (f"3-month average AUM {fmt.money(v)}", f"3 个月平均资产 {fmt.money(v, 'zh')}"),
     "investment_share": lambda v: (f"{v:.0%} of AUM in investments", f"投资占资产 {v:.0%}"),
+    "inflow_3m_avg_cny": lambda v: (f"{fmt.money(v)} a month coming in", f"月均入账 {fmt.money(v, 'zh')}"),
 }
+for _product in PRODUCTS:  # the next-best-product models also read what the customer holds
+    WORDS[f"holds_{_product}"] = lambda v, p=_product: (
+        (f"holds a {term('product', p)}", f"持有{term('product', p, 'zh')}") if v >= 1
+        else (f"no {term('product', p)}", f"未持有{term('product', p, 'zh')}"))
 
 
 def _words(feature: str, value) -> tuple[str, str]:
@@ -75,6 +82,27 @@ def attributions(model: Pipeline, X: pd.DataFrame, reference: dict) -> pd.DataFr
         changed[name] = reference[name]
         out[name] = base - model.predict_proba(changed)[:, 1]
     return pd.DataFrame(out, index=X.index)
+
+
+def reasons(X: pd.DataFrame, contributions: np.ndarray, minimum: float | np.ndarray = MIN_CONTRIBUTION) -> list[str]:
+    """Per row of X, a JSON list of the TOP_REASONS features that raise its probability most (at least
+    `minimum` each: one figure, or one per row), with the customer's figure in words."""
+    values = X.to_numpy(dtype=object)
+    columns = list(X.columns)
+    least = np.broadcast_to(minimum, len(X))
+    out = []
+    for row, order in zip(range(len(X)), np.argsort(-contributions, axis=1)[:, :TOP_REASONS]):
+        picked = []
+        for j in order:
+            if contributions[row, j] < least[row]:
+                break
+            value = values[row, j]
+            value = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+            en, zh = _words(columns[j], value)
+            picked.append({"feature": columns[j], "value": value, "contribution": round(float(contributions[row, j]), 4),
+                           "en": en, "zh": zh})
+        out.append(json.dumps(picked, ensure_ascii=False, default=str))
+    return out
 
 
 # action -> (English, Chinese, applies to the customer?, the change)
@@ -107,8 +135,10 @@ def what_would_help(model: Pipeline, X: pd.DataFrame, reference: dict, top: int 
         after[key] = p
     results = []
     for i in range(len(X)):
-        options = sorted(((after[k][i], k) for k in ACTIONS if not np.isnan(after[k][i]) and after[k][i] < base[i]))
-        results.append([{"action": k, "en": ACTIONS[k][0], "zh": ACTIONS[k][1], "probability_after": round(float(p), 4),
+        # like a reason, a change that moves the probability by less than MIN_CONTRIBUTION is no help
+        options = sorted(((after[k][i], k) for k in ACTIONS
+                          if not np.isnan(after[k][i]) and after[k][i] <= base[i] - MIN_CONTRIBUTION))
+        results.append([{"action": k, "en": ACTIONS[k][0], "zh": ACTIONS[k][1], "probability_after": round(float(p), 5),
                          "estimate": True} for p, k in options[:top]])
     return results
 
@@ -119,21 +149,7 @@ def score(tables: ScopedStore, model: Pipeline, paper: dict, month: dt.date) -> 
     X = pipeline.as_model_input(frame, F.FEATURES)
     reference = paper["reference"]
     probability = model.predict_proba(X)[:, 1]
-    contributions = attributions(model, X, reference).to_numpy()
-    values = X.to_numpy(dtype=object)
-    columns = list(X.columns)
-    reasons = []
-    for row, order in zip(range(len(X)), np.argsort(-contributions, axis=1)[:, :TOP_REASONS]):
-        picked = []
-        for j in order:
-            if contributions[row, j] < MIN_CONTRIBUTION:
-                break
-            value = values[row, j]
-            value = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
-            en, zh = _words(columns[j], value)
-            picked.append({"feature": columns[j], "value": value, "contribution": round(float(contributions[row, j]), 4),
-                           "en": en, "zh": zh})
-        reasons.append(json.dumps(picked, ensure_ascii=False, default=str))
+    why = reasons(X, attributions(model, X, reference).to_numpy())
     actions = [None] * len(X)
     if len(X):
         value_at_risk = probability * X["aum_cny"].fillna(0).to_numpy()
@@ -141,16 +157,27 @@ def score(tables: ScopedStore, model: Pipeline, paper: dict, month: dt.date) -> 
         for i, help_ in zip(riskiest, what_would_help(model, X.iloc[riskiest], reference)):
             actions[i] = json.dumps(help_, ensure_ascii=False)
     return pd.DataFrame({"customer_id": frame["customer_id"], "as_of": month, "model_version": paper["version"],
-                         "probability": probability.round(5), "reasons_json": reasons, "actions_json": actions})
+                         "probability": probability.round(5), "reasons_json": why, "actions_json": actions})
 
 
-def write(con, scores: pd.DataFrame) -> int:
-    """Replace the scores of this month and model version in the facts store (inside `store.rewrite`)."""
+# Per score table: delete a run's rows, then insert the new ones (spelt out: no SQL is put together from names)
+REPLACE = {
+    "churn_scores": ("DELETE FROM churn_scores WHERE as_of = ? AND model_version = ?",
+                     "INSERT INTO churn_scores BY NAME SELECT * FROM _new_scores"),
+    "product_scores": ("DELETE FROM product_scores WHERE as_of = ? AND model_version = ?",
+                       "INSERT INTO product_scores BY NAME SELECT * FROM _new_scores"),
+}
+
+
+def write(con, scores: pd.DataFrame, table: str = "churn_scores") -> int:
+    """Replace the scores of this month and model version in `table` of the facts store (inside `store.rewrite`)."""
     import ibis
 
+    delete, insert = REPLACE[table]
     backend = ibis.duckdb.from_connection(con)
     backend.create_table("_new_scores", ibis.memtable(scores), temp=True)
     [(as_of, version)] = scores[["as_of", "model_version"]].drop_duplicates().itertuples(index=False)
-    con.execute("DELETE FROM churn_scores WHERE as_of = ? AND model_version = ?", [as_of, version])
-    con.execute("INSERT INTO churn_scores BY NAME SELECT * FROM _new_scores")
+    con.execute(delete, [as_of, version])
+    con.execute(insert)
+    con.execute("DROP TABLE _new_scores")  # the next write on this connection makes its own
     return len(scores)

@@ -42,11 +42,52 @@ def month_ends(tables: ScopedStore) -> list[dt.date]:
     return [pd.Timestamp(m).date() for m in months]
 
 
-def _frame(tables: ScopedStore, month: dt.date) -> pd.DataFrame:
-    frame = F.training_frame(tables, month)
-    if len(frame) > MAX_ROWS_PER_MONTH:  # a reproducible sample keeps training time flat at any size
-        frame = frame.sample(MAX_ROWS_PER_MONTH, random_state=RANDOM_STATE)
-    return frame.assign(month=month)
+Progress = Callable[[str, int, int], None]
+TrainingFrame = Callable[[ScopedStore, dt.date], pd.DataFrame]
+
+
+def eligible_months(tables: ScopedStore) -> list[dt.date]:
+    """The month-ends with three months of history before them and a full horizon of outcome after them."""
+    months = month_ends(tables)
+    eligible = months[3:-F.HORIZON_MONTHS] if len(months) > 3 + F.HORIZON_MONTHS else []
+    if len(eligible) <= VALIDATION_MONTHS:
+        raise TrainingError(f"the store has {len(months)} month-ends; training needs at least "
+                            f"{3 + F.HORIZON_MONTHS + VALIDATION_MONTHS + 1}")
+    return eligible
+
+
+def history(tables: ScopedStore, eligible: list[dt.date], training_frame: TrainingFrame, progress: Progress,
+            rows_per_month: int = MAX_ROWS_PER_MONTH) -> pd.DataFrame:
+    """The training frames of every eligible month, each a reproducible sample of at most `rows_per_month`
+    rows (which keeps training time flat at any size), with a `month` column."""
+    frames = []
+    for i, month in enumerate(eligible):
+        progress(f"features as of {month}", i, len(eligible) + 2)
+        frame = training_frame(tables, month)
+        if len(frame) > rows_per_month:
+            frame = frame.sample(rows_per_month, random_state=RANDOM_STATE)
+        frames.append(frame.assign(month=month))
+    return pd.concat(frames, ignore_index=True)
+
+
+def typical(X: pd.DataFrame, features: pipeline.Features) -> dict:
+    """The median of every number and the commonest value of every category: what attributions compare with."""
+    out = {name: float(X[name].median()) for name in features.numeric}
+    return out | {name: X[name].mode().iloc[0] for name in features.categorical}
+
+
+def paper_head(eligible: list[dt.date], features: pipeline.Features) -> dict:
+    """What every model's paper starts with: its version (the time it was trained), windows, horizon and features."""
+    now = dt.datetime.now(dt.UTC)
+    return {"version": now.strftime("%Y%m%d-%H%M%S"), "trained_at": now.isoformat(timespec="seconds"),
+            "training_window": [str(eligible[0]), str(eligible[-1])],
+            "validation_window": [str(eligible[-VALIDATION_MONTHS]), str(eligible[-1])],
+            "horizon_months": F.HORIZON_MONTHS,
+            "features": {"numeric": list(features.numeric), "categorical": list(features.categorical)}}
+
+
+def libraries() -> dict[str, str]:
+    return {name: package_metadata.version(name) for name in ("scikit-learn", "numpy", "pandas", "skops")}
 
 
 IMPORTANCE_ROWS = 50_000  # permutation importance on (at most) this many rows of the validation months
@@ -92,18 +133,9 @@ def importance(model: Pipeline, X: pd.DataFrame, y: np.ndarray) -> dict[str, flo
     return {name: round(float(drop), 5) for name, drop in sorted(drops.items(), key=lambda kv: -kv[1])}
 
 
-def train(tables: ScopedStore, progress: Callable[[str, int, int], None] = lambda step, done, total: None
-          ) -> tuple[Pipeline, dict]:
-    months = month_ends(tables)
-    eligible = months[3:-F.HORIZON_MONTHS] if len(months) > 3 + F.HORIZON_MONTHS else []
-    if len(eligible) <= VALIDATION_MONTHS:
-        raise TrainingError(f"the store has {len(months)} month-ends; training needs at least "
-                            f"{3 + F.HORIZON_MONTHS + VALIDATION_MONTHS + 1}")
-    frames = []
-    for i, month in enumerate(eligible):
-        progress(f"features as of {month}", i, len(eligible) + 2)
-        frames.append(_frame(tables, month))
-    data = pd.concat(frames, ignore_index=True)
+def train(tables: ScopedStore, progress: Progress = lambda step, done, total: None) -> tuple[Pipeline, dict]:
+    eligible = eligible_months(tables)
+    data = history(tables, eligible, F.training_frame, progress)
     validation_start = eligible[-VALIDATION_MONTHS]
     earlier, later = data[data.month < validation_start], data[data.month >= validation_start]
     X = pipeline.as_model_input(data, F.FEATURES)
@@ -116,27 +148,18 @@ def train(tables: ScopedStore, progress: Callable[[str, int, int], None] = lambd
 
     progress("refitting on every eligible month", len(eligible) + 1, len(eligible) + 2)
     final = pipeline.build(F.FEATURES, RANDOM_STATE).fit(X, y)
-    now = dt.datetime.now(dt.UTC)
-    stayed = X[y == 0]
-    reference = {name: float(stayed[name].median()) for name in F.FEATURES.numeric}
-    reference |= {name: stayed[name].mode().iloc[0] for name in F.FEATURES.categorical}
+    reference = typical(X[y == 0], F.FEATURES)
     # the final model's scores on the last month it learnt from: what today's scores are compared with
     last = data.month == eligible[-1]
     distribution = {"month": str(eligible[-1]), "bins": list(SCORE_BINS),
                     "shares": score_distribution(final.predict_proba(X[last])[:, 1])}
-    paper = {
-        "version": now.strftime("%Y%m%d-%H%M%S"),
-        "trained_at": now.isoformat(timespec="seconds"),
-        "training_window": [str(eligible[0]), str(eligible[-1])],
-        "validation_window": [str(validation_start), str(eligible[-1])],
-        "horizon_months": F.HORIZON_MONTHS,
-        "features": {"numeric": list(F.FEATURES.numeric), "categorical": list(F.FEATURES.categorical)},
+    paper = paper_head(eligible, F.FEATURES) | {
         "rows": {"training": int(len(earlier)), "validation": int(len(later)), "final": int(len(data))},
         # the typical customer who stayed: what attributions compare each customer with
         "reference": reference,
         "validation": validation,
         "score_distribution": distribution,
-        "libraries": {name: package_metadata.version(name) for name in ("scikit-learn", "numpy", "pandas", "skops")},
+        "libraries": libraries(),
     }
     progress("done", len(eligible) + 2, len(eligible) + 2)
     return final, paper
@@ -144,9 +167,10 @@ def train(tables: ScopedStore, progress: Callable[[str, int, int], None] = lambd
 
 # --- model files ---------------------------------------------------------------------
 
-def save(model: Pipeline, paper: dict, directory: Path) -> Path:
+def save(model: Pipeline | dict[str, Pipeline], paper: dict, directory: Path, kind: str = "churn") -> Path:
+    """Save a model (or one per product) and its paper as `<kind>-<version>.skops` and `.json`."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"churn-{paper['version']}.skops"
+    path = directory / f"{kind}-{paper['version']}.skops"
     sio.dump(model, path)
     path.with_suffix(".json").write_text(json.dumps(paper, indent=2) + "\n", "utf-8")
     return path
@@ -155,7 +179,7 @@ def save(model: Pipeline, paper: dict, directory: Path) -> Path:
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "functools.partial")
 
 
-def load(path: Path) -> tuple[Pipeline, dict]:
+def load(path: Path) -> tuple[Pipeline | dict[str, Pipeline], dict]:
     """Load a saved model, trusting only scikit-learn, NumPy and SciPy types; refuse anything else."""
     untrusted = sio.get_untrusted_types(file=path)
     foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
