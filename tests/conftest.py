@@ -38,13 +38,17 @@ def build_scored_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:
     model, paper = train.train(tables)
     train.save(model, paper, papers.models_dir(path))
     scores = score.score(tables, model, paper, month)
-    models, product_paper = products.train_all(tables)
-    train.save(models, product_paper, papers.models_dir(path), products.KIND)
-    offers = products.score_all(tables, models, product_paper, month)
+    try:
+        models, product_paper = products.train_all(tables)
+        train.save(models, product_paper, papers.models_dir(path), products.KIND)
+        offers = products.score_all(tables, models, product_paper, month)
+    except train.TrainingError:  # a small store may hold too few openings to learn from: no product scores
+        offers = None
     tables = None
     with store.rewrite(path) as con:
         score.write(con, scores)
-        score.write(con, offers, "product_scores")
+        if offers is not None:
+            score.write(con, offers, "product_scores")
     return path
 
 

@@ -101,9 +101,13 @@ def train_all(tables: ScopedStore, progress: train.Progress = lambda step, done,
         if min(openings.values()) < MIN_OPENINGS:
             report[product] = {"openings": openings, "skipped": f"fewer than {MIN_OPENINGS} openings to learn from"}
             continue
-        model = pipeline.build(FEATURES, train.RANDOM_STATE).fit(X[~later], y[~later])
-        validation = train.scores_report(y[later], model.predict_proba(X[later])[:, 1])
-        models[product] = pipeline.build(FEATURES, train.RANDOM_STATE).fit(X, y)
+        try:
+            model = pipeline.build(FEATURES, train.RANDOM_STATE).fit(X[~later], y[~later])
+            validation = train.scores_report(y[later], model.predict_proba(X[later])[:, 1])
+            models[product] = pipeline.build(FEATURES, train.RANDOM_STATE).fit(X, y)
+        except ValueError as problem:  # e.g. a feature with no value at all in a fold of a small store
+            report[product] = {"openings": openings, "skipped": f"could not be fitted: {problem}"}
+            continue
         report[product] = {"openings": openings, "rows": {"training": int((~later).sum()), "validation": int(later.sum())},
                            "validation": validation,
                            # the typical customer who did not open it: what attributions compare with
