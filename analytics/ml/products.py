@@ -21,8 +21,8 @@ from ibis import _
 from sklearn.pipeline import Pipeline
 
 from analytics.ml import features as F
-from analytics.nextbest import TOP
 from analytics.ml import pipeline, score, train
+from analytics.nextbest import TOP
 from analytics.schema import PRODUCTS as ALL_PRODUCTS
 from analytics.scope import ScopedStore
 
@@ -92,7 +92,7 @@ def train_all(tables: ScopedStore, progress: train.Progress = lambda step, done,
     validation_start = eligible[-train.VALIDATION_MONTHS]
     X_all = pipeline.as_model_input(data, FEATURES)
     models, report = {}, {}
-    for i, product in enumerate(PRODUCTS):
+    for product in PRODUCTS:
         progress(f"{product}: training, validating on the later months, refitting", len(eligible), len(eligible) + 2)
         rows = data[f"holds_{product}"] == 0
         X, y = X_all[rows], data.loc[rows, f"opened_{product}"].to_numpy(dtype=int)

@@ -60,7 +60,7 @@ WORDS: dict[str, Callable[[float], tuple[str, str]]] = {
 }
 for _product in PRODUCTS:  # the next-best-product models also read what the customer holds
     WORDS[f"holds_{_product}"] = lambda v, p=_product: (
-        (f"holds a {term('product', p)}", f"持有{term('product', p, 'zh')}") if v >= 1
+        (f"holds {term('product', p)}", f"持有{term('product', p, 'zh')}") if v >= 1
         else (f"no {term('product', p)}", f"未持有{term('product', p, 'zh')}"))
 
 
