@@ -211,25 +211,32 @@ def spark_pages(store_path: Path, customers: int, repeat: int, workdir: Path) ->
 
 
 def _train_and_score(store_path: Path, customers: int, repeat: int, names: tuple[str, str], fit, score,
-                     targets_ms: tuple[int, int]) -> list[Measurement]:
+                     targets_ms: tuple[int, int], table: str | None = None) -> list[Measurement]:
     """Training a model (once: minutes at 1,000,000) on the store's history, and scoring every current customer
-    with it: measurements named `names`, with `targets_ms` from 1,000,000 customers."""
+    with it: measurements named `names`, with `targets_ms` from 1,000,000 customers. With `table`, the scores
+    are then written into it (outside the timing), for what reads them."""
     import ibis
 
+    from analytics import store
+    from analytics.ml import score as scoring
     from analytics.ml import train
     from analytics.scope import Scope, ScopedStore
 
-    tables = ScopedStore(ibis.duckdb.connect(str(store_path), read_only=True),
-                         Scope.all_branches(user="bench", pii="shown"))
+    backend = ibis.duckdb.connect(str(store_path), read_only=True)
+    tables = ScopedStore(backend, Scope.all_branches(user="bench", pii="shown"))
     size = f"{customers:,} customers"
     large = customers >= 1_000_000
-    fitted = []
+    fitted, scored = [], []
     median, p95 = _timed(lambda: fitted.append(fit(tables)), 1)
     results = [Measurement(names[0], size, median, p95, 1, targets_ms[0] if large else None)]
     model, paper = fitted[-1]
     month = train.month_ends(tables)[-1]
-    median, p95 = _timed(lambda: score(tables, model, paper, month), repeat)
+    median, p95 = _timed(lambda: scored.append(score(tables, model, paper, month)), repeat)
     results.append(Measurement(names[1], size, median, p95, repeat, targets_ms[1] if large else None))
+    if table:
+        backend.disconnect()
+        with store.rewrite(store_path) as con:
+            scoring.write(con, scored[-1], table)
     return results
 
 
@@ -248,7 +255,38 @@ def product_models(store_path: Path, customers: int, repeat: int) -> list[Measur
 
     return _train_and_score(store_path, customers, repeat, ("train the next-best-product models",
                                                             "score every current customer for every product"),
-                            products.train_all, products.score_all, (300_000, 60_000))
+                            products.train_all, products.score_all, (300_000, 60_000), "product_scores")
+
+
+PREVIEW_TARGET_MS = 300  # a campaign list's preview at 1,000,000 customers
+
+
+def campaign_preview(store_path: Path, customers: int, repeat: int) -> list[Measurement]:
+    """The campaign list builder's preview (size, expected conversions, workload per RM, contact hygiene and
+    the list itself) on the store's product scores: a broad list for the whole bank, and a narrow one
+    (tier, tags and lifecycle stage) for one branch head."""
+    import ibis
+
+    from analytics import campaigns
+    from analytics.filters import Slice
+    from analytics.scope import Scope, ScopedStore
+
+    backend = ibis.duckdb.connect(str(store_path), read_only=True)
+    size = f"{customers:,} customers"
+    target = PREVIEW_TARGET_MS if customers >= 1_000_000 else None
+    results = []
+    for label, scope, spec in (
+        ("campaign list preview, whole bank: credit card >= 10%, at most 5,000",
+         Scope.all_branches(user="bench", role="admin", pii="shown"), campaigns.ListSpec("credit_card", 0.1)),
+        ("campaign list preview, one branch: Affluent, salary account, Active, wealth fund >= 5%",
+         Scope.for_branches(["SH01"], user="bench"),
+         campaigns.ListSpec("wealth_fund", 0.05, tiers=("Affluent",), tags=("salary_account",), stages=("Active",))),
+    ):
+        sl = Slice(ScopedStore(backend, scope))
+        campaigns.preview(sl, spec)  # the first query of a connection also loads the catalogue
+        median, p95 = _timed(lambda sl=sl, spec=spec: campaigns.preview(sl, spec), max(repeat, 5))
+        results.append(Measurement(label, size, median, p95, max(repeat, 5), target))
+    return results
 
 
 def server_memory(store_path: Path, customers: int, workdir: Path, sessions: int = 10) -> Measurement:
@@ -382,6 +420,8 @@ def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
 
         try:
             results += product_models(big, customers, repeat)
+            progress("the campaign list builder's preview")
+            results += campaign_preview(big, customers, repeat)
         except TrainingError as too_few:  # a small store may hold too few openings to learn from
             progress(f"not measured: {too_few}")
         progress("server memory with 10 sessions open")

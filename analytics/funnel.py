@@ -93,6 +93,13 @@ def by(sl: Slice, dimension: str) -> pd.DataFrame:
     return expr.select(_.key.name(dimension), "label", "leads", "activated", "conversion", *others).execute()
 
 
+def lists(sl: Slice, campaign_ids: tuple[str, ...]) -> pd.DataFrame:
+    """`by` campaign for the given campaigns, whatever the period: a list saved after the store's latest
+    month (analytics.campaigns) still shows."""
+    frame = by(Slice(sl.scoped, sl.filters.but(start=None, end=None), sl.rules), "campaign")
+    return frame[frame.campaign.isin(campaign_ids)].reset_index(drop=True)
+
+
 def stage_times(sl: Slice) -> pd.DataFrame:
     """Median days from one stage's event to the next stage's event, over the leads of the period that have
     both events."""

@@ -22,6 +22,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "page.users": ("Users", "用户"),
     "page.audit": ("Audit log", "审计日志"),
     "page.model": ("Churn model", "流失模型"),
+    "page.campaigns": ("Campaign lists", "营销名单"),
     "page.refused": ("Your role ({role}) may not open “{page}”.", "您的角色（{role}）无权打开“{page}”。"),
     # the rule set and the segment studio
     "page.studio": ("Segment studio", "客群规则工作室"),
@@ -153,6 +154,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "rule.warning_aum_drop_share": ("Churn-warning: AUM fall over 3 months above", "流失预警：3 个月资产降幅超过"),
     "rule.warning_probability": ("Churn-warning: churn probability above", "流失预警：流失概率超过"),
     "rule.cross_sell_products": ("Cross-sold: at least this many products", "交叉销售：持有产品数至少"),
+    "rule.contact_quiet_days": ("Campaign lists: quiet days after a contact", "营销名单：联系后免打扰天数"),
+    "rule.contact_quiet_days_help": (
+        "Contact hygiene: a campaign list leaves out customers contacted, or put on another campaign list, within "
+        "this many days (0: no quiet period), and always those with an open complaint.",
+        "联系规范：营销名单排除在此天数内已被联系或已进入其他营销名单的客户（0：不设免打扰期），并始终排除有未结投诉的客户。"),
     "rule.customers_per_rm": ("Customers per relationship manager", "每位客户经理服务客户数"),
     "rule.customers_per_rm_of": ("{tier} customers per RM", "每位客户经理服务{tier}客户数"),
     "rule.rules_json": ("Rule set", "规则集"),
@@ -286,6 +292,66 @@ TEXT: dict[str, tuple[str, str]] = {
     "tiers.rules": ("Rule set {version}: Mass < {c1}, Affluent < {c2}, Wealth < {c3} ≤ Private, on 3-month average AUM.",
                     "规则集 {version}：大众 < {c1}，富裕 < {c2}，财富 < {c3} ≤ 私人银行，依据近 3 个月平均管理资产。"),
     # funnel
+    # the campaign list builder
+    "campaigns.explain": (
+        "Who should hear about a product next: customers without it whose chance to open it within 3 months "
+        "(the next-best-product model, scored on {as_of}) is at least the minimum, as of the latest month-end. "
+        "The sidebar's filters do not apply here: the filters below make the list and are saved with it.",
+        "下一步该向谁推荐哪个产品：尚未持有该产品、且 3 个月内开通概率（下一最佳产品模型，评分日期 {as_of}）不低于下限的客户，"
+        "以最新月末为准。侧栏筛选在此不适用：名单由下方条件生成，并随名单一起保存。"),
+    "campaigns.no_scores": ("No next-best-product scores yet: run `bankcrm products train` and `bankcrm products score`.",
+                            "尚无下一最佳产品评分：请运行 `bankcrm products train` 和 `bankcrm products score`。"),
+    "campaigns.product": ("Product", "产品"),
+    "campaigns.min_probability": ("Minimum chance to open in 3 months", "3 个月内开通概率下限"),
+    "campaigns.size": ("At most, the likeliest first", "名单上限（按概率从高到低）"),
+    "campaigns.tiers": ("Tiers", "层级"),
+    "campaigns.stages": ("Lifecycle stages", "生命周期阶段"),
+    "campaigns.tags": ("Tags (all of them)", "标签（须全部具备）"),
+    "campaigns.branches": ("Branches", "支行"),
+    "campaigns.rms": ("Relationship managers", "客户经理"),
+    "campaigns.segments": ("Found segments", "数据发现的客群"),
+    "campaigns.any": ("Any", "不限"),
+    "campaigns.listed": ("Customers on the list", "名单客户数"),
+    "campaigns.expected": ("Expected conversions", "预期转化数"),
+    "campaigns.expected_help": ("The sum of the listed customers' chances to open the product within 3 months.",
+                                "名单客户 3 个月内开通该产品概率之和。"),
+    "campaigns.matched": ("Customers matching", "符合条件客户数"),
+    "campaigns.left_out": ("Left out by contact hygiene", "因联系规范排除"),
+    "campaigns.hygiene": (
+        "Contact hygiene left out {total} of them: {open_complaint} with an open complaint, {contacted} contacted "
+        "in the {days} days to {to}, {listed} put on a campaign list in the last {days} days (a customer may have "
+        "several reasons). The quiet period is a rule of the rule set (segment studio).",
+        "联系规范排除了其中 {total} 位：{open_complaint} 位有未结投诉，{contacted} 位在截至 {to} 的 {days} 天内已被联系，"
+        "{listed} 位在最近 {days} 天内已进入营销名单（一位客户可能有多个原因）。免打扰期是规则集中的一条规则（客群规则工作室）。"),
+    "campaigns.hygiene_off": ("Contact hygiene left out {total} customers with an open complaint; the rule set has no "
+                              "quiet period after a contact.",
+                              "联系规范排除了 {total} 位有未结投诉的客户；规则集未设联系后的免打扰期。"),
+    "campaigns.capped": ("The list keeps the {size} likeliest of the {eligible} customers left.",
+                         "名单保留剩余 {eligible} 位客户中概率最高的 {size} 位。"),
+    "campaigns.workload": ("Workload per relationship manager", "各客户经理工作量"),
+    "campaigns.list": ("The list", "名单"),
+    "campaigns.empty": ("Nobody matches: loosen the filters or lower the minimum chance.",
+                        "没有符合条件的客户：请放宽条件或降低概率下限。"),
+    "campaigns.save": ("Save as a campaign", "保存为营销活动"),
+    "campaigns.save_explain": (
+        "Saving creates a campaign whose {leads} leads enter the funnel at stage “lead”, each owned by the "
+        "customer's relationship manager. The Funnel page then follows it.",
+        "保存后将创建一个营销活动，{leads} 条线索以“线索”阶段进入漏斗，每条归属客户的客户经理。之后可在营销漏斗页跟踪。"),
+    "campaigns.name": ("Campaign name", "活动名称"),
+    "campaigns.channel": ("Channel", "渠道"),
+    "campaigns.saved": ("Saved {campaign_id} “{name}” with {leads} leads; find it on the Funnel page.",
+                        "已保存 {campaign_id}“{name}”，共 {leads} 条线索；可在营销漏斗页查看。"),
+    "campaigns.may_not_save": (
+        "Your role ({role}) can build, preview and download lists (customers pseudonymised); only a branch head "
+        "(own branch) or an admin turns a list into assigned leads.",
+        "您的角色（{role}）可生成、预览和下载名单（客户已假名化）；只有支行负责人（本支行）或管理员可将名单转为分派的线索。"),
+    "campaigns.saved_lists": ("Saved campaign lists", "已保存的营销名单"),
+    "campaigns.none_saved": ("No campaign list saved yet.", "尚未保存营销名单。"),
+    "funnel.lists": ("Campaign lists saved here, whatever the period", "本系统保存的营销名单（不限期间）"),
+    "funnel.lists_explain": (
+        "Each list's leads entered the funnel when it was saved; their later stages arrive with the bank's funnel "
+        "events for the same lead ids.",
+        "名单保存时其线索即进入漏斗；后续阶段随银行按相同线索编号导入的漏斗事件而更新。"),
     "funnel.stages": ("From lead to activated", "从线索到激活"),
     "funnel.by": ("Conversion by", "转化率维度"),
     "funnel.times": ("Median days between stages", "各阶段间隔天数中位数"),
@@ -505,6 +571,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "col.to_stage": ("To", "目标阶段"),
     "col.share": ("Share", "占比"),
     "col.campaign": ("Campaign", "营销活动"),
+    "col.campaign_id": ("Campaign id", "活动编号"),
+    "col.contacted": ("Contacted", "已联系"),
+    "col.expected": ("Expected conversions", "预期转化数"),
+    "col.saved_by": ("Saved by", "保存人"),
+    "col.saved_at": ("Saved at (UTC)", "保存时间（UTC）"),
+    "col.starts_on": ("Starts", "开始"),
+    "col.ends_on": ("Ends", "结束"),
     "col.product": ("Product", "产品"),
     "col.channel": ("Channel", "渠道"),
     "col.touchpoint": ("Touchpoint", "触点"),

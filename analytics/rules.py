@@ -63,6 +63,9 @@ class RuleSet:
     tag_salary_min_inflow_cny: float = 3_000.0  # salary account: the monthly inflow's 6-month median, at least
     tag_salary_max_variation: float = 0.15      # ... varying by at most this share (standard deviation / mean)
     tag_holiday_spend_ratio: float = 1.6        # holiday-active: spending in holiday months against the others
+    # Contact hygiene (analytics.campaigns): a campaign list leaves out customers with an open complaint and
+    # those contacted, or listed by another campaign, within this many days (0: no quiet period).
+    contact_quiet_days: int = 30
 
     def __post_init__(self):
         for name in ("tier_cutoffs_cny", "customers_per_rm"):  # lists from JSON, tuples in the cache key
@@ -86,8 +89,9 @@ class RuleSet:
         for name in ("dormant_days", "new_tenure_months", "cross_sell_products", "potential_min_txns"):
             if not _whole(value := getattr(self, name)) or value <= 0:
                 found[name] = "rules.problem.positive_whole"
-        if not _whole(self.active_min_txns) or self.active_min_txns < 0:
-            found["active_min_txns"] = "rules.problem.whole"
+        for name in ("active_min_txns", "contact_quiet_days"):
+            if not _whole(value := getattr(self, name)) or value < 0:
+                found[name] = "rules.problem.whole"
         for name in ("warning_aum_drop_share", "warning_probability"):
             if not _number(value := getattr(self, name)) or not 0 < value < 1:
                 found[name] = "rules.problem.share"

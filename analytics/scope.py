@@ -11,10 +11,12 @@ sure no new table slips past unlisted.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 # Tables with their own branch_code column.
 BRANCH_SCOPED = ("branches", "relationship_managers", "customers", "customer_month", "customer_current")
@@ -59,23 +61,33 @@ class Scope:
 
 
 class ScopedStore:
-    """Tables of one backend, as one scope may see them."""
+    """Tables of one backend, as one scope may see them.
 
-    def __init__(self, backend: ibis.BaseBackend, scope: Scope):
+    `added` holds rows the app's state store adds to a facts table (the campaigns and leads of lists saved
+    in the app: analytics.campaigns.added_rows); they are scoped like the table's own rows."""
+
+    def __init__(self, backend: ibis.BaseBackend, scope: Scope, added: Mapping[str, pd.DataFrame] | None = None):
         self._backend = backend
         self.scope = scope
+        self._added = {name: rows for name, rows in (added or {}).items() if len(rows)}
+
+    def _source(self, name: str) -> ir.Table:
+        t = self._backend.table(name)
+        if name in self._added:
+            t = t.union(ibis.memtable(self._added[name][list(t.columns)]).cast(t.schema()))
+        return t
 
     def table(self, name: str) -> ir.Table:
         if name in BRANCH_SCOPED:
-            t = self._backend.table(name)
+            t = self._source(name)
             if self.scope.branch_codes is not None:
                 t = t.filter(t.branch_code.isin(sorted(self.scope.branch_codes)))
         elif name in CUSTOMER_SCOPED:
-            t = self._backend.table(name)
+            t = self._source(name)
             if self.scope.branch_codes is not None:
                 t = t.semi_join(self.table("customers").select("customer_id"), "customer_id")
         elif name in GLOBAL:
-            t = self._backend.table(name)
+            t = self._source(name)
         else:
             raise OutOfScope(f"table {name!r} is not served to analytics")
         if self.scope.pii != "shown" and name in PII_COLUMNS:

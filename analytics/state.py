@@ -27,6 +27,7 @@ PACKAGE = "analytics.state_migrations"
 AUDIT_EVENTS = (
     "login", "login_failed", "logout", "lockout", "lockout_ended", "session_expired",
     "page_refused", "customer_360_opened", "download", "care_task_assigned", "care_task_done", "care_tasks_generated",
+    "campaign_saved",
     "rules_saved", "rules_proposed", "rules_approved", "rules_rejected", "rules_rolled_back",
     "import", "import_rejected", "generate",
     "user_added", "user_disabled", "password_reset", "role_changed", "branches_changed",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analytics import rulebook
+from analytics import campaigns, rulebook
 from analytics.i18n import t
 from analytics.scope import Scope
 
@@ -48,6 +48,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("satisfaction", "pages/satisfaction.py", ":material/sentiment_satisfied:", ALL),
     PageSpec("churn", "pages/churn.py", ":material/warning:", ALL),
     PageSpec("portfolio", "pages/portfolio.py", ":material/account_tree:", ALL),
+    PageSpec("campaigns", "pages/campaigns.py", ":material/campaign:", campaigns.BUILDERS),
     PageSpec("model", "pages/model.py", ":material/model_training:", frozenset({"analyst", "admin"})),
     PageSpec("studio", "pages/studio.py", ":material/tune:", rulebook.EDITORS),
     PageSpec("users", "pages/users.py", ":material/group:", frozenset({"admin"})),

@@ -24,7 +24,8 @@ KEY_NOTICE = "studio_notice"
 SHARES = ("potential_aum_rise_share", "warning_aum_drop_share", "warning_probability", "tag_investment_share",
           "tag_term_deposit_share", "tag_salary_max_variation")
 AMOUNTS = {"tag_digital_logins_per_month": 1.0, "tag_salary_min_inflow_cny": 500.0, "tag_holiday_spend_ratio": 0.1}  # step
-WHOLES = ("potential_min_txns", "active_min_txns", "dormant_days", "new_tenure_months", "cross_sell_products")
+WHOLES = ("potential_min_txns", "active_min_txns", "dormant_days", "new_tenure_months", "cross_sell_products",
+          "contact_quiet_days")
 CUTOFFS = ("cutoff_affluent", "cutoff_wealth", "cutoff_private")
 
 scope = session_scope()
@@ -126,6 +127,8 @@ with edit_tab:
                   format="%.2f")
         st.slider(t("rule.warning_probability"), 0.01, 0.99, step=0.01, key="rule_warning_probability", format="%.2f")
         st.number_input(t("rule.cross_sell_products"), step=1, key="rule_cross_sell_products")
+        st.number_input(t("rule.contact_quiet_days"), step=1, key="rule_contact_quiet_days",
+                        help=t("rule.contact_quiet_days_help"))
     with service_col:
         st.markdown(f"**{t('rule.customers_per_rm')}**")
         for tier_name in ALL_TIERS:

@@ -1,9 +1,9 @@
-"""The one place the app caches: a store per process, figures per (function, scope, store, filters, rules),
-and what-if studies per (scope, store, filters, rules).
+"""The one place the app caches: a store per process, figures per (function, scope, store, saved campaign
+lists, filters, rules), and what-if studies per (scope, store, filters, rules).
 
 `st.cache_data` is shared by every session of the server, so everything
-that changes an answer (who asks, which store file, which filters, which
-rule set) is a real argument of the cached function, never a `_`-prefixed one.
+that changes an answer (who asks, which store file, how many campaign lists
+were saved, which filters, which rule set) is a real argument of the cached function, never a `_`-prefixed one.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 import ibis
 import streamlit as st
 
+from analytics import campaigns
 from analytics.filters import Filters, Options, Slice, options
 from analytics.rulebook import RuleBook
 from analytics.rules import RuleSet
@@ -26,6 +27,7 @@ from auth.signin import KEY_SCOPE
 
 KEY_RULES = "bankcrm_rules"
 KEY_RUN_STORE = "bankcrm_run_store"
+KEY_RUN_LISTS = "bankcrm_run_lists"
 
 
 @st.cache_resource
@@ -43,6 +45,7 @@ def pin_store() -> None:
     of the run comes from one store file, even when an import swaps in a new one meanwhile.
     Raises StoreMissing or StoreOutdated before any page draws."""
     st.session_state[KEY_RUN_STORE] = store().snapshot()
+    st.session_state[KEY_RUN_LISTS] = campaigns.version(StateStore())
 
 
 def _pinned() -> tuple[tuple, ibis.BaseBackend]:
@@ -54,6 +57,23 @@ def _pinned() -> tuple[tuple, ibis.BaseBackend]:
 def store_version() -> tuple:
     """The version of this run's facts: changes when an import or generate swaps in a new store file."""
     return _pinned()[0]
+
+
+def lists_version() -> int:
+    """How many campaign lists were saved when this run began: the funnel reads their leads."""
+    if KEY_RUN_LISTS not in st.session_state:
+        pin_store()
+    return st.session_state[KEY_RUN_LISTS]
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _added_rows(state_path: str, lists: int) -> dict:
+    return campaigns.added_rows(StateStore(state_path))
+
+
+def _tables(version: tuple, scope: Scope, lists: int) -> ScopedStore:
+    """The scope's tables of this run's facts, with the leads of the `lists` campaign lists saved so far."""
+    return ScopedStore(_backend(version), scope, _added_rows(str(StateStore().path), lists) if lists else None)
 
 
 def _backend(version: tuple) -> ibis.BaseBackend:
@@ -87,14 +107,15 @@ def compute(fn: Callable, filters: Filters, *args):
     cache key is plain data."""
     if not fn.__module__.startswith("analytics."):
         raise ValueError(f"{fn.__module__}.{fn.__name__} is not an analytics function")
-    return _compute(fn.__module__, fn.__name__, session_scope(), store_version(), filters, active_rules(), *args)
+    return _compute(fn.__module__, fn.__name__, session_scope(), store_version(), lists_version(), filters,
+                    active_rules(), *args)
 
 
 @st.cache_data(show_spinner=False, max_entries=2048)
-def _compute(module: str, name: str, scope: Scope, version: tuple, filters: Filters, rules: RuleSet,
+def _compute(module: str, name: str, scope: Scope, version: tuple, lists: int, filters: Filters, rules: RuleSet,
              *args):
     fn = getattr(importlib.import_module(module), name)
-    return fn(Slice(ScopedStore(_backend(version), scope), filters, rules), *args)
+    return fn(Slice(_tables(version, scope, lists), filters, rules), *args)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -60,16 +60,17 @@ def downloadable(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]]
 
 
 def table(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]], name: str, *, select: bool = False,
-          key: str | None = None):
-    """Show `frame` with CSV and Excel downloads; with `select`, a row can be picked (returns the event)."""
+          key: str | None = None, audit: dict | None = None):
+    """Show `frame` with CSV and Excel downloads; with `select`, a row can be picked (returns the event).
+    `audit`: what else a download's audit row records (the filters are always there)."""
     key = key or f"table_{name}"
     options = dict(on_select="rerun", selection_mode="single-row", key=key) if select else {}
     event = st.dataframe(shown(frame, columns), hide_index=True, width="stretch", **options)
-    downloads(downloadable(frame, columns), name)
+    downloads(downloadable(frame, columns), name, audit)
     return event
 
 
-def downloads(frame: pd.DataFrame, name: str) -> None:
+def downloads(frame: pd.DataFrame, name: str, audit: dict | None = None) -> None:
     """CSV and Excel buttons for `frame`; a click is audited with who, what, how many rows and the filters."""
     scope = session_scope()
     left, right, _ = st.columns([1, 1, 4])
@@ -82,4 +83,4 @@ def downloads(frame: pd.DataFrame, name: str) -> None:
         if column.download_button(label, data, file, mime, key=f"download_{kind}_{name}", on_click="rerun",
                                   icon=":material/download:"):
             StateStore().record(scope.user, "download", role=scope.role, what=name, rows=len(frame), format=kind,
-                                filters=current().to_query())
+                                filters=current().to_query(), **(audit or {}))

@@ -303,3 +303,43 @@ def test_the_app_on_a_local_spark_backend_shows_the_same_overview(page, app_url,
         assert_page_healthy(page, "Overview")
         assert page.get_by_test_id("stMetric").all_inner_texts() == on_duckdb
     assert len(on_duckdb) == len(KPIS) and all(any(c.isdigit() for c in text) for text in on_duckdb)
+
+
+def test_a_branch_head_builds_a_list_saves_it_and_finds_the_campaign_on_the_funnel_page(page, app_url, store_path):
+    import csv
+    import io
+
+    from analytics import campaigns, i18n
+    from analytics.state import StateStore
+
+    con = duckdb.connect(str(store_path), read_only=True)
+    product = con.execute("SELECT s.product FROM product_scores s JOIN customers c USING (customer_id)"
+                          " WHERE c.branch_code = 'SH01' GROUP BY s.product ORDER BY max(s.probability) DESC LIMIT 1"
+                          ).fetchone()
+    if product is None:
+        pytest.skip("the e2e store holds no next-best-product scores (too few openings to learn from)")
+    sign_in(page, app_url, "head_sh01")
+    page.goto(page_url(app_url, "campaigns"))
+    wait_idle(page)
+    page.locator(".st-key-list_product").click()
+    page.get_by_role("option", name=i18n.term("product", product[0]), exact=True).click()
+    wait_idle(page)
+    page.get_by_role("slider", name="Minimum chance to open in 3 months").press("Home")  # down to a chance of 0
+    wait_idle(page)
+    text = main_text(page)
+    assert "Customers on the list" in text and "Expected conversions" in text and "Contact hygiene left out" in text
+    page.locator(".st-key-campaign_name input").fill("Browser campaign")
+    page.get_by_role("button", name="Save as a campaign").click()
+    wait_idle(page)
+    assert "Saved LIST-0001 “Browser campaign”" in main_text(page)
+    state = StateStore(store_path.with_name("state.sqlite"))
+    [saved] = campaigns.saved(state, frozenset({"SH01"})).to_dict("records")
+    assert saved["name"] == "Browser campaign" and saved["leads"] > 0
+    page.goto(page_url(app_url, "funnel"))
+    wait_idle(page)
+    assert "Campaign lists saved here" in main_text(page)
+    with page.expect_download() as download:
+        page.locator(".st-key-download_csv_funnel_lists button").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
+    assert [(r["Campaign id"], r["Campaign"], int(r["Leads"])) for r in rows] == [
+        ("LIST-0001", "Browser campaign", saved["leads"])]
