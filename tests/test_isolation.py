@@ -146,8 +146,12 @@ def test_the_check_catches_a_planted_unscoped_query(env, monkeypatch, fresh_cach
 
 
 def customer_pii(store_path) -> set[str]:
+    """Customers' names, phones and ID numbers, but for names that are also a relationship manager's: the pages
+    show who serves a book (an employee), and 李雷 the RM does not reveal 李雷 the customer."""
     con = duckdb.connect(str(store_path), read_only=True)
-    return {v for row in con.execute("SELECT name, phone, id_number FROM customers").fetchall() for v in row if v}
+    staff = {name for (name,) in con.execute("SELECT name FROM relationship_managers").fetchall()}
+    return {v for row in con.execute("SELECT name, phone, id_number FROM customers").fetchall() for v in row
+            if v} - staff
 
 
 def test_the_check_catches_another_branch_s_customer_in_a_table(env, monkeypatch, fresh_cache):
