@@ -85,7 +85,7 @@ class Preview:
     matched: int                # customers the filters and the minimum propensity select
     left_out: dict[str, int]    # per REASONS: matched customers contact hygiene leaves out (one may have several)
     left_out_total: int         # matched customers left out for any reason
-    listed: pd.DataFrame        # the list: the `size` likeliest of the rest (see `members`)
+    listed: pd.DataFrame        # the list: the `size` likeliest of the rest (MEMBER_COLUMNS, likeliest first)
     by_rm: pd.DataFrame         # rm_id, rm_name, branch_code, customers, expected: the workload per RM
     expected: float             # expected conversions: the sum of the listed customers' probabilities
     quiet_days: int
@@ -98,7 +98,7 @@ class Preview:
         return self.matched - self.left_out_total
 
 
-def _candidates(sl: Slice, spec: ListSpec) -> ir.Table:
+def _candidates(sl: Slice, spec: ListSpec, contacts_to: dt.date | None) -> ir.Table:
     """Current customers in scope the spec selects, with the product's probability, their branch, RM and
     hygiene flags (open_complaint, contacted, listed)."""
     offers = nextbest.latest(sl)
@@ -124,14 +124,12 @@ def _candidates(sl: Slice, spec: ListSpec) -> ir.Table:
     chosen = (now.select("customer_id", "branch_code", "rm_id")
               .join(offers.select("customer_id", "probability", "reasons_json", "as_of", "model_version"), "customer_id")
               .left_join(complaints, "customer_id").drop("customer_id_right"))
-    return _hygiene(sl, chosen)
+    return _hygiene(sl, chosen, contacts_to)
 
 
-def _hygiene(sl: Slice, chosen: ir.Table) -> ir.Table:
+def _hygiene(sl: Slice, chosen: ir.Table, contacts_to: dt.date | None) -> ir.Table:
     days = sl.rules.contact_quiet_days
-    contacts_to = sl.as_of_date()
-    no = ibis.literal(False)
-    contacted = listed = no
+    contacted = listed = ibis.literal(False)
     if days and contacts_to:
         since = ibis.literal(dt.datetime.combine(contacts_to - dt.timedelta(days=days - 1), dt.time()))
         until = ibis.literal(dt.datetime.combine(contacts_to + dt.timedelta(days=1), dt.time()))
@@ -146,10 +144,15 @@ def _hygiene(sl: Slice, chosen: ir.Table) -> ir.Table:
     return flagged.mutate(left_out=flagged.open_complaint | flagged.contacted | flagged.listed)
 
 
-def _listed(sl: Slice, spec: ListSpec) -> ir.Table:
-    """The list (see `members`), each row also carrying the counts of the Preview (window sums over every
-    matched customer, so one query answers both)."""
-    flagged = _candidates(sl, spec)
+MEMBER_COLUMNS = ["customer_id", "name", "branch_code", "rm_id", "rm_name", "probability", "reasons_json"]
+
+
+def _listed(sl: Slice, spec: ListSpec, contacts_to: dt.date | None) -> ir.Table:
+    """The list: the `size` likeliest customers the spec selects and contact hygiene keeps, likeliest first,
+    with MEMBER_COLUMNS (the name masked as the scope says; the model's reasons are kept for each customer's
+    top two products), the scoring run, and the Preview's counts as window sums over every matched
+    customer, so one query answers both."""
+    flagged = _candidates(sl, spec, contacts_to)
     everyone = ibis.window()
     counted = flagged.mutate(matched=flagged.customer_id.count().over(everyone),
                              left_out_total=flagged.left_out.sum().over(everyone),
@@ -158,29 +161,19 @@ def _listed(sl: Slice, spec: ListSpec) -> ir.Table:
     names = sl.table("customers").select("customer_id", "name")
     rms = sl.table("relationship_managers").select("rm_id", rm_name="name")
     return kept.join(names, "customer_id").left_join(rms, "rm_id").select(
-        "customer_id", "name", "branch_code", "rm_id", "rm_name", "probability", "reasons_json", "as_of", "model_version",
-        "matched",
-        "left_out_total", *(f"left_out_{r}" for r in REASONS)).order_by([ibis.desc("probability"), "customer_id"])
-
-
-def members(sl: Slice, spec: ListSpec) -> pd.DataFrame:
-    """The list: the `size` likeliest customers the spec selects and contact hygiene keeps, likeliest
-    first: customer_id, name (masked as the scope says), branch_code, rm_id, rm_name, probability,
-    reasons_json (the model's reasons, kept for each customer's top two products)."""
-    return _listed(sl, spec).select(*MEMBER_COLUMNS).execute()
-
-
-MEMBER_COLUMNS = ["customer_id", "name", "branch_code", "rm_id", "rm_name", "probability", "reasons_json"]
+        *MEMBER_COLUMNS, "as_of", "model_version", "matched", "left_out_total", *(f"left_out_{r}" for r in REASONS)
+    ).order_by([ibis.desc("probability"), "customer_id"])
 
 
 def preview(sl: Slice, spec: ListSpec) -> Preview:
     """The list before it is saved: its size, expected conversions, workload per RM, and who contact
     hygiene left out and why."""
-    rows = _listed(sl, spec).execute()
+    contacts_to = sl.as_of_date()
+    rows = _listed(sl, spec, contacts_to).execute()
     if len(rows):
         counts = run = rows.iloc[0]
     else:  # nobody kept: the counts, if anyone matched, come from the matched customers themselves
-        flagged = _candidates(sl, spec)
+        flagged = _candidates(sl, spec, contacts_to)
         counts = flagged.aggregate(matched=_.count(), left_out_total=_.left_out.sum(),
                                    **{f"left_out_{r}": flagged[r].sum() for r in REASONS}).execute().iloc[0]
         run = nextbest.latest(sl).aggregate(as_of=_.as_of.max(), model_version=_.model_version.max()).execute().iloc[0]
@@ -193,7 +186,7 @@ def preview(sl: Slice, spec: ListSpec) -> Preview:
         matched=int(counts.matched), left_out={r: int(counts[f"left_out_{r}"] or 0) for r in REASONS},
         left_out_total=int(counts.left_out_total or 0), listed=listed, by_rm=by_rm,
         expected=float(listed.probability.sum()), quiet_days=sl.rules.contact_quiet_days,
-        contacts_to=sl.as_of_date(),
+        contacts_to=contacts_to,
         scores_as_of=None if pd.isna(run.as_of) else pd.Timestamp(run.as_of).date(),
         model_version=None if pd.isna(run.model_version) else str(run.model_version))
 
@@ -274,16 +267,14 @@ def added_rows(state: StateStore) -> dict[str, pd.DataFrame]:
 def saved(state: StateStore, branch_codes: frozenset[str] | None) -> pd.DataFrame:
     """The saved campaigns with leads in the given branches (None: all), newest first: campaign_id, name,
     product, channel, starts_on, ends_on, created_by, created_at, leads and expected (of those branches)."""
-    where, params = "", []
-    if branch_codes is not None:
-        where = f"WHERE l.branch_code IN ({', '.join('?' * len(branch_codes))})"
-        params = sorted(branch_codes)
+    codes = None if branch_codes is None else json.dumps(sorted(branch_codes))
     with state.connect() as con:
         return pd.read_sql_query(
             "SELECT c.campaign_id, c.name, c.product, c.channel, c.starts_on, c.ends_on, c.created_by, c.created_at,"
             " count(*) AS leads, sum(l.probability) AS expected"
-            f" FROM campaign_lists c JOIN campaign_leads l USING (campaign_id) {where}"  # noqa: S608 (placeholders only)
-            " GROUP BY c.campaign_id ORDER BY c.created_at DESC, c.campaign_id DESC", con, params=params)
+            " FROM campaign_lists c JOIN campaign_leads l USING (campaign_id)"
+            " WHERE ? IS NULL OR l.branch_code IN (SELECT value FROM json_each(?))"
+            " GROUP BY c.campaign_id ORDER BY c.created_at DESC, c.campaign_id DESC", con, params=[codes, codes])
 
 
 def choices(sl: Slice) -> dict[str, pd.DataFrame]:

@@ -301,7 +301,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "以最新月末为准。侧栏筛选在此不适用：名单由下方条件生成，并随名单一起保存。"),
     "campaigns.no_scores": ("No next-best-product scores yet: run `bankcrm products train` and `bankcrm products score`.",
                             "尚无下一最佳产品评分：请运行 `bankcrm products train` 和 `bankcrm products score`。"),
-    "campaigns.product": ("Product", "产品"),
     "campaigns.min_probability": ("Minimum chance to open in 3 months", "3 个月内开通概率下限"),
     "campaigns.size": ("At most, the likeliest first", "名单上限（按概率从高到低）"),
     "campaigns.tiers": ("Tiers", "层级"),
@@ -312,7 +311,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "campaigns.segments": ("Found segments", "数据发现的客群"),
     "campaigns.any": ("Any", "不限"),
     "campaigns.listed": ("Customers on the list", "名单客户数"),
-    "campaigns.expected": ("Expected conversions", "预期转化数"),
     "campaigns.expected_help": ("The sum of the listed customers' chances to open the product within 3 months.",
                                 "名单客户 3 个月内开通该产品概率之和。"),
     "campaigns.matched": ("Customers matching", "符合条件客户数"),
@@ -338,7 +336,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "customer's relationship manager. The Funnel page then follows it.",
         "保存后将创建一个营销活动，{leads} 条线索以“线索”阶段进入漏斗，每条归属客户的客户经理。之后可在营销漏斗页跟踪。"),
     "campaigns.name": ("Campaign name", "活动名称"),
-    "campaigns.channel": ("Channel", "渠道"),
     "campaigns.saved": ("Saved {campaign_id} “{name}” with {leads} leads; find it on the Funnel page.",
                         "已保存 {campaign_id}“{name}”，共 {leads} 条线索；可在营销漏斗页查看。"),
     "campaigns.may_not_save": (

@@ -15,7 +15,7 @@ from analytics.scope import OutOfScope
 from analytics.state import StateStore
 from analytics.tags import TAGS
 from ui import guard, theme
-from ui.cache import active_rules, compute, filter_options, session_scope
+from ui.cache import active_rules, compute, filter_options, saved_lists, session_scope
 from ui.charts import chart
 from ui.i18n import lang, namer, t, term
 from ui.tables import table
@@ -37,7 +37,7 @@ branch_names = dict(zip(branches.branch_code, branches["name" if lang() == "zh" 
 
 left, middle, right = st.columns(3)
 with left:
-    product = st.selectbox(t("campaigns.product"), campaigns.OFFERED, index=campaigns.OFFERED.index("wealth_fund"),
+    product = st.selectbox(t("col.product"), campaigns.OFFERED, index=campaigns.OFFERED.index("wealth_fund"),
                            format_func=namer("product"), key="list_product")
     minimum = st.slider(t("campaigns.min_probability"), 0.0, 1.0, 0.3, step=0.05, key="list_min_probability",
                         format="%.2f")
@@ -76,7 +76,7 @@ st.caption(t("campaigns.explain", as_of=fmt.date(shown.scores_as_of, lang())))
 listed = shown.listed
 cells = st.columns(4)
 cells[0].metric(t("campaigns.listed"), fmt.count(len(listed)))
-cells[1].metric(t("campaigns.expected"), fmt.score(shown.expected), help=t("campaigns.expected_help"))
+cells[1].metric(t("col.expected"), fmt.score(shown.expected), help=t("campaigns.expected_help"))
 cells[2].metric(t("campaigns.matched"), fmt.count(shown.matched))
 cells[3].metric(t("campaigns.left_out"), fmt.count(shown.left_out_total))
 if shown.quiet_days:
@@ -112,27 +112,27 @@ else:
         with st.form("campaign_save"):
             name = st.text_input(t("campaigns.name"), value=f"{term('product', product)} {fmt.date(shown.scores_as_of, lang())}",
                                  max_chars=80, key="campaign_name")
-            channel = st.selectbox(t("campaigns.channel"), CHANNELS, index=CHANNELS.index("rm_call"),
+            channel = st.selectbox(t("col.channel"), CHANNELS, index=CHANNELS.index("rm_call"),
                                    format_func=namer("channel"), key="campaign_channel")
             if st.form_submit_button(t("campaigns.save"), type="primary"):
                 try:
-                    saved = campaigns.save(StateStore(), scope, spec, shown, name=name, channel=channel,
+                    made = campaigns.save(StateStore(), scope, spec, shown, name=name, channel=channel,
                                            rules_version=rules.version)
                 except (campaigns.BadList, OutOfScope) as problem:
                     st.error(str(problem))
                 else:
-                    st.session_state[KEY_NOTICE] = t("campaigns.saved", campaign_id=saved.campaign_id, name=name.strip(),
-                                                     leads=fmt.count(saved.leads))
+                    st.session_state[KEY_NOTICE] = t("campaigns.saved", campaign_id=made.campaign_id, name=name.strip(),
+                                                     leads=fmt.count(made.leads))
                     st.rerun()
     else:
         st.info(t("campaigns.may_not_save", role=t(f"role.{scope.role}")))
 
 st.subheader(t("campaigns.saved_lists"))
-saved_lists = campaigns.saved(StateStore(), scope.branch_codes)
-if saved_lists.empty:
+saved = saved_lists()
+if saved.empty:
     st.caption(t("campaigns.none_saved"))
 else:
-    table(saved_lists, {"campaign_id": ("col.campaign_id", None), "name": ("col.campaign", None),
+    table(saved, {"campaign_id": ("col.campaign_id", None), "name": ("col.campaign", None),
                         "product": ("col.product", "term:product"), "channel": ("col.channel", "term:channel"),
                         "leads": ("col.leads", "count"), "expected": ("col.expected", "score"),
                         "created_by": ("col.saved_by", None), "created_at": ("col.saved_at", None)}, "campaign_lists")

@@ -5,12 +5,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import format as fmt
-from analytics import campaigns, funnel
+from analytics import funnel
 from analytics.filters import period
 from analytics.schema import FUNNEL_STAGES
-from analytics.state import StateStore
 from ui import guard, theme
-from ui.cache import compute, filter_options, session_scope
+from ui.cache import compute, filter_options, saved_lists
 from ui.charts import chart, clicked, drillable
 from ui.filters import current
 from ui.i18n import lang, t, term, texts
@@ -95,11 +94,11 @@ chart(figure, key="funnel_cohorts")
 table(cohorts, {"lead_month": ("col.month", "month"), "leads": ("col.leads", "count"),
                 FUNNEL_STAGES[-1]: ("col.conversion", "pct1")}, "funnel_cohorts")
 
-saved_lists = campaigns.saved(StateStore(), session_scope().branch_codes)
-if not saved_lists.empty:
+saved = saved_lists()
+if not saved.empty:
     st.subheader(t("funnel.lists"))
     st.caption(t("funnel.lists_explain"))
-    followed = compute(funnel.lists, filters, tuple(saved_lists.campaign_id))
+    followed = compute(funnel.lists, filters, tuple(saved.campaign_id))
     table(followed, {"campaign": ("col.campaign_id", None), "label": ("col.campaign", None),
                      "leads": ("col.leads", "count"), "contacted": ("col.contacted", "count"),
                      "activated": ("col.activated", "count"), "conversion": ("col.conversion", "pct1")}, "funnel_lists")

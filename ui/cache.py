@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 
 import ibis
+import pandas as pd
 import streamlit as st
 
 from analytics import campaigns
@@ -66,14 +67,25 @@ def lists_version() -> int:
     return st.session_state[KEY_RUN_LISTS]
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _added_rows(state_path: str, lists: int) -> dict:
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _added_rows(state_path: str, lists: int) -> dict:  # one copy per process: ScopedStore only reads it
     return campaigns.added_rows(StateStore(state_path))
 
 
 def _tables(version: tuple, scope: Scope, lists: int) -> ScopedStore:
     """The scope's tables of this run's facts, with the leads of the `lists` campaign lists saved so far."""
     return ScopedStore(_backend(version), scope, _added_rows(str(StateStore().path), lists) if lists else None)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _saved_lists(state_path: str, lists: int, branch_codes: frozenset[str] | None) -> pd.DataFrame:
+    return campaigns.saved(StateStore(state_path), branch_codes)
+
+
+def saved_lists() -> pd.DataFrame:
+    """The campaign lists saved so far with leads in the person's branches (campaigns.saved), read once per
+    number of lists saved."""
+    return _saved_lists(str(StateStore().path), lists_version(), session_scope().branch_codes)
 
 
 def _backend(version: tuple) -> ibis.BaseBackend:
