@@ -278,9 +278,9 @@ def campaign_preview(store_path: Path, customers: int, repeat: int) -> list[Meas
     for label, scope, spec in (
         ("campaign list preview, whole bank: credit card >= 10%, at most 5,000",
          Scope.all_branches(user="bench", role="admin", pii="shown"), campaigns.ListSpec("credit_card", 0.1)),
-        ("campaign list preview, one branch: Affluent, salary account, Active, wealth fund >= 5%",
+        ("campaign list preview, one branch: Affluent, wealth-minded, Active, wealth fund >= 30%",
          Scope.for_branches(["SH01"], user="bench"),
-         campaigns.ListSpec("wealth_fund", 0.05, tiers=("Affluent",), tags=("salary_account",), stages=("Active",))),
+         campaigns.ListSpec("wealth_fund", 0.3, tiers=("Affluent",), tags=("wealth_minded",), stages=("Active",))),
     ):
         sl = Slice(ScopedStore(backend, scope))
         campaigns.preview(sl, spec)  # the first query of a connection also loads the catalogue

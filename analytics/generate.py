@@ -203,10 +203,11 @@ _MACROS = (
     "CREATE OR REPLACE TEMP MACRO month_at(t) AS "
     "last_day(getvariable('end_month') - to_months(getvariable('n_months') - 1 - t))",
     # opens(...): the month a held product k opens: with the customer, or (with chance `late`) in a
-    # month of the window while the customer is still there
+    # month while the customer is still there, up to 3 months after the window: the store has not
+    # seen those yet, though the balances may already show them coming
     "CREATE OR REPLACE TEMP MACRO opens(id, k, open_t, leave_t, late) AS "
     "CASE WHEN u(id, k, 'late') < late THEN greatest(open_t, 0) + ui(id, k, 'when', "
-    "least(leave_t, getvariable('n_months') - 1) - greatest(open_t, 0)) ELSE open_t END",
+    "least(leave_t, getvariable('n_months') + 2) - greatest(open_t, 0)) ELSE open_t END",
 )
 
 _STEPS_RMS_CUSTOMERS = (
@@ -251,17 +252,20 @@ _STEPS_RMS_CUSTOMERS = (
                greatest(0.02, least(0.98, u_digital * 1.2 - u_age * 0.45 + 0.15)) AS digital,
                CASE WHEN u_new < 0.28 THEN ui(customer_id, 0, 'open', getvariable('n_months'))
                     ELSE -(6 + ui(customer_id, 0, 'open', 200)) END AS open_t,
-               u_dormant < 0.05 AS quiet
+               u_dormant < 0.05 AS quiet,
+               -- minded to put savings into wealth products: insurance now, a fund to come
+               u(customer_id, 0, 'wealthy') < [0.05, 0.45, 0.5, 0.5][tier0 + 1] AS wealth_minded
         FROM placed
     ), products AS (
         SELECT *,
                u(customer_id, 0, 'savings') < 0.60 AS has_savings,
                u(customer_id, 0, 'term') < 0.15 + tier0 * 0.15 + (age > 50)::INT * 0.15 AS has_term,
-               u(customer_id, 0, 'fund') < [0.08, 0.45, 0.75, 0.90][tier0 + 1] AS has_fund,
+               u(customer_id, 0, 'fund') < CASE WHEN wealth_minded THEN 0.95 ELSE [0.08, 0.45, 0.75, 0.90][tier0 + 1] END
+                 AS has_fund,
                u(customer_id, 0, 'card') < 0.55 - age * 0.004 + digital * 0.2 AS has_card,
                u(customer_id, 0, 'loan') < 0.08 AS has_loan,
                u(customer_id, 0, 'mortgage') < (age BETWEEN 28 AND 55)::INT * 0.22 AS has_mortgage,
-               u(customer_id, 0, 'insurance') < [0.08, 0.25, 0.45, 0.60][tier0 + 1] AS has_insurance
+               wealth_minded OR u(customer_id, 0, 'insurance') < [0.08, 0.25, 0.45, 0.60][tier0 + 1] AS has_insurance
         FROM traits
     ), risk AS (
         SELECT *,
@@ -293,7 +297,8 @@ _STEPS_RMS_CUSTOMERS = (
            0.0015 + 0.006 * z(customer_id, 0, 'trend') AS trend,
            (CASE WHEN quiet THEN 0.15 ELSE (3 + 25 * digital + 4 * tier0) * (0.5 + u(customer_id, 0, 'txn')) END) AS txn_rate,
            0.15 + 0.45 * u(customer_id, 0, 'inv') AS inv_share,
-           0.04 + 0.12 * u(customer_id, 0, 'ins') AS ins_share,
+           CASE WHEN wealth_minded THEN 0.27 + 0.11 * u(customer_id, 0, 'ins')
+                ELSE 0.04 + 0.12 * u(customer_id, 0, 'ins') END AS ins_share,
            0.25 + 0.7 * u(customer_id, 0, 'tdshare') AS td_share,
            -- a salary (or, from 60, a pension) paid in every month: the regular inflow of a salary account
            u(customer_id, 0, 'salaried') < CASE WHEN age < 60 THEN 0.55 ELSE 0.4 END AS salaried,
@@ -304,13 +309,14 @@ _STEPS_RMS_CUSTOMERS = (
     )
     -- The month each product opens (NULL: never held): with the customer, or later in the window for
     -- reasons a model can learn. A fund comes after AUM has risen (the balances ramp up before it),
-    -- above all to customers already minded to save or insure; a credit card to the young with a
-    -- salary; a mortgage to salaried customers of 28 to 40; insurance from 45.
+    -- above all to the wealth-minded and to customers already minded to save or insure; a credit card
+    -- to the young with a salary; a mortgage to salaried customers of 28 to 40; insurance from 45.
     SELECT *,
            CASE WHEN has_savings THEN opens(customer_id, 2, open_t, leave_t, 0.25) END AS savings_t,
            CASE WHEN has_term THEN opens(customer_id, 3, open_t, leave_t, 0.25) END AS term_t,
            CASE WHEN has_fund THEN opens(customer_id, 4, open_t, leave_t,
-                CASE WHEN has_insurance OR (has_term AND td_share > 0.6) THEN 0.65 ELSE 0.3 END) END AS fund_t,
+                CASE WHEN wealth_minded THEN 0.95 WHEN has_insurance OR (has_term AND td_share > 0.6) THEN 0.65
+                     ELSE 0.3 END) END AS fund_t,
            CASE WHEN has_card THEN opens(customer_id, 5, open_t, leave_t,
                 CASE WHEN salaried AND age < 35 THEN 0.8 ELSE 0.15 END) END AS card_t,
            CASE WHEN has_loan THEN opens(customer_id, 6, open_t, leave_t, 0.33) END AS loan_t,
@@ -369,7 +375,7 @@ WITH held AS (
         CASE WHEN product_t = open_t THEN opened_on
              ELSE greatest(opened_on, month_at(product_t) - to_days(ui(customer_id, k, 'day', 25))) END AS acct_opened_on
     FROM held
-    WHERE product_t IS NOT NULL
+    WHERE product_t < getvariable('n_months')
 )
 SELECT customer_id * 10 + k,
        customer_id,

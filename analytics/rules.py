@@ -58,7 +58,7 @@ class RuleSet:
     customers_per_rm: tuple[int, int, int, int, int] = (2_000, 600, 600, 150, 40)
     # Behaviour tags (analytics.tags): the figure each tag reads must reach its threshold.
     tag_digital_logins_per_month: float = 20.0  # digital-first: logins per month, 3-month average
-    tag_investment_share: float = 0.30          # wealth-minded: investments' share of AUM
+    tag_investment_share: float = 0.30          # wealth-minded: funds' and insurance's share of AUM
     tag_term_deposit_share: float = 0.50        # rate-sensitive: term deposits' share of deposits
     tag_salary_min_inflow_cny: float = 3_000.0  # salary account: the monthly inflow's 6-month median, at least
     tag_salary_max_variation: float = 0.15      # ... varying by at most this share (standard deviation / mean)

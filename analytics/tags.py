@@ -11,7 +11,7 @@ have none.
 | tag | figure | tagged when |
 |---|---|---|
 | digital_first | digital logins per month, 3-month average | >= tag_digital_logins_per_month |
-| wealth_minded | investments' share of AUM | >= tag_investment_share |
+| wealth_minded | wealth products' (funds and insurance) share of AUM | >= tag_investment_share |
 | rate_sensitive | term deposits' share of deposits | >= tag_term_deposit_share |
 | credit_user | open credit cards, loans and mortgages | >= 1 |
 | salary_account | median monthly inflow of 6 months, and its variation | >= tag_salary_min_inflow_cny, <= tag_salary_max_variation |
@@ -41,7 +41,7 @@ TAGS = ("digital_first", "wealth_minded", "rate_sensitive", "credit_user", "sala
 # tag -> (the figure it reads, the rule holding its threshold, or None when the threshold is fixed)
 FIGURE: dict[str, tuple[str, str | None]] = {
     "digital_first": ("digital_logins_per_month", "tag_digital_logins_per_month"),
-    "wealth_minded": ("investment_share", "tag_investment_share"),
+    "wealth_minded": ("wealth_share", "tag_investment_share"),
     "rate_sensitive": ("term_deposit_share", "tag_term_deposit_share"),
     "credit_user": ("credit_products", None),
     "salary_account": ("inflow_median_6m_cny", "tag_salary_min_inflow_cny"),
@@ -50,7 +50,7 @@ FIGURE: dict[str, tuple[str, str | None]] = {
     "tier_upgraded": ("aum_3m_avg_3m_ago_cny", None),
     "tier_downgraded": ("aum_3m_avg_3m_ago_cny", None),
 }
-FIGURES = ("digital_logins_per_month", "investment_share", "term_deposit_share", "credit_products",
+FIGURES = ("digital_logins_per_month", "wealth_share", "term_deposit_share", "credit_products",
            "inflow_median_6m_cny", "inflow_variation_6m", "holiday_spend_ratio_12m", "products_held",
            "aum_3m_avg_cny", "aum_3m_avg_3m_ago_cny")
 
@@ -59,7 +59,7 @@ def figures(cc: ir.Table) -> dict[str, ir.NumericValue]:
     """The figures the tags read, from customer_current."""
     return {
         "digital_logins_per_month": cc.digital_logins_90d / 3,
-        "investment_share": cc.investments_cny / cc.aum_cny.nullif(0),
+        "wealth_share": (cc.investments_cny + cc.insurance_cny) / cc.aum_cny.nullif(0),
         "term_deposit_share": cc.term_deposits_cny / cc.deposits_cny.nullif(0),
         "credit_products": cc.credit_products,
         "inflow_median_6m_cny": cc.inflow_median_6m_cny,
@@ -77,7 +77,7 @@ def flags(t: ir.Table, rules: RuleSet) -> dict[str, ir.BooleanValue]:
     known_before = t.aum_3m_avg_3m_ago_cny.notnull()
     tagged = {
         "digital_first": t.digital_logins_per_month >= rules.tag_digital_logins_per_month,
-        "wealth_minded": t.investment_share >= rules.tag_investment_share,
+        "wealth_minded": t.wealth_share >= rules.tag_investment_share,
         "rate_sensitive": t.term_deposit_share >= rules.tag_term_deposit_share,
         "credit_user": t.credit_products >= 1,
         "salary_account": (t.inflow_median_6m_cny >= rules.tag_salary_min_inflow_cny)

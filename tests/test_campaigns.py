@@ -114,6 +114,32 @@ def test_each_filter_keeps_only_the_customers_it_names(demo_store, product):
         assert set(listed.customer_id) <= set(everyone.customer_id)
 
 
+def test_wealth_minded_affluent_customers_without_a_fund_make_a_list_that_becomes_a_campaign(demo_store, tmp_path):
+    """The list the issue names: wealth-minded Affluent customers without a fund, propensity at least 0.3. The
+    demo generator's cause (the wealth-minded insure first, then save up for a fund) is what the model learnt."""
+    sl = sliced(demo_store, ADMIN)
+    spec = campaigns.ListSpec("wealth_fund", 0.3, tiers=("Affluent",), tags=("wealth_minded",))
+    shown = campaigns.preview(sl, spec)
+    listed = shown.listed
+    assert len(listed) > 0 and (listed.probability >= 0.3).all()
+    con = duckdb.connect(str(demo_store), read_only=True)
+    holders = {row[0] for row in con.execute(
+        "SELECT customer_id FROM accounts WHERE product = 'wealth_fund' AND closed_on IS NULL").fetchall()}
+    assert not holders & set(listed.customer_id)
+    carried = tags.tagged(sl).execute().set_index("customer_id")
+    assert carried.wealth_minded[listed.customer_id].all()
+    now = portfolio.current(sl).select("customer_id", "tier").execute().set_index("customer_id")
+    assert set(now.tier[listed.customer_id]) == {"Affluent"}
+    scores = con.execute("SELECT customer_id, probability FROM product_scores WHERE product = 'wealth_fund'"
+                         " AND as_of = (SELECT max(as_of) FROM product_scores)").df().set_index("customer_id")
+    minded = carried.wealth_minded.reindex(scores.index, fill_value=False)
+    assert scores.probability[minded].mean() > 5 * scores.probability[~minded].mean()
+    state = StateStore(tmp_path / "state.sqlite")
+    saved = campaigns.save(state, ADMIN, spec, shown, name="Wealth-minded fund", channel="rm_call", rules_version=0)
+    followed = funnel.lists(sliced(demo_store, ADMIN, state), (saved.campaign_id,))
+    assert followed[["label", "leads"]].values.tolist() == [["Wealth-minded fund", len(listed)]]
+
+
 def test_a_branch_head_cannot_reach_another_branch_s_customers_through_any_filter(demo_store, product, tmp_path):
     sl = sliced(demo_store, HEAD)
     everyone = campaigns.preview(sliced(demo_store, ADMIN), campaigns.ListSpec(product, 0.0)).listed

@@ -60,6 +60,9 @@ def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
                      "DuckDB path vs pandas, median ratio over the queries", *on_spark,
                      "what-if: copy the as-of month into a study", "what-if recompute after a threshold change",
                      "train the churn model", "score every current customer",
+                     "train the next-best-product models", "score every current customer for every product",
+                     "campaign list preview, whole bank: credit card >= 10%, at most 5,000",
+                     "campaign list preview, one branch: Affluent, wealth-minded, Active, wealth fund >= 30%",
                      "server RSS with 10 sessions open", "generate store", *pages,
                      "import CSV, every row changed", "re-import the same CSV"]
     assert [r.size for r in results if r.name == "generate store"] == ["400 x 12", "450 x 12"]

@@ -1,8 +1,8 @@
 """Behaviour tags on a hand-built store of six customers, every figure worked out by hand.
 
 Twelve month-ends, January to December 2024; holiday months are January, February, May and October.
-- 1 (SH01): 21 digital logins a month; 40% of AUM (100,000) in investments; a salary of 10,000 every
-  month; a current account and a fund.
+- 1 (SH01): 21 digital logins a month; 40% of AUM (100,000) in wealth products, 25,000 in a fund and
+  15,000 in insurance; a salary of 10,000 every month; a current account, a fund and insurance.
   -> digital-first, wealth-minded, salary account.
 - 2 (SH01): deposits of 100,000, 60,000 of them in term deposits; a credit card; spends 300 in holiday
   months and 100 in the others (3x); inflows of 0 and 20,000 in turn (varying 100%).
@@ -40,8 +40,9 @@ EXPECTED = {
 }
 
 
-def _balance(customer, month, *, deposits, investments=0.0, term=None, logins=0, spend=100.0, inflow=None):
-    return (customer, month, deposits, investments, 0.0, 0.0, 4, spend, logins, month, term, inflow)
+def _balance(customer, month, *, deposits, investments=0.0, insurance=0.0, term=None, logins=0, spend=100.0,
+             inflow=None):
+    return (customer, month, deposits, investments, insurance, 0.0, 4, spend, logins, month, term, inflow)
 
 
 def build(path):
@@ -56,6 +57,7 @@ def build(path):
                         " NULL, 'active')", [customer, branch, f"{branch}-RM01", f"客户{customer}"])
         con.execute("""INSERT INTO accounts VALUES
             (11, 1, 'current', '2020-01-01', NULL, NULL), (12, 1, 'wealth_fund', '2020-01-01', NULL, NULL),
+            (13, 1, 'insurance', '2020-01-01', NULL, NULL),
             (21, 2, 'current', '2020-01-01', NULL, NULL), (22, 2, 'credit_card', '2020-01-01', NULL, NULL),
             (31, 3, 'current', '2020-01-01', NULL, NULL), (41, 4, 'current', '2020-01-01', NULL, NULL),
             (51, 5, 'current', '2020-01-01', NULL, NULL),
@@ -63,7 +65,8 @@ def build(path):
         rows = []
         for i, month in enumerate(MONTHS):
             holiday = month.month in HOLIDAY
-            rows.append(_balance(1, month, deposits=60_000, investments=40_000, logins=21, inflow=10_000))
+            rows.append(_balance(1, month, deposits=60_000, investments=25_000, insurance=15_000, logins=21,
+                                 inflow=10_000))
             rows.append(_balance(2, month, deposits=100_000, term=60_000, spend=300 if holiday else 100,
                                  inflow=20_000 if i % 2 else 0))
             rows.append(_balance(3, month, deposits=71_000, investments=29_000, term=71_000 * 0.49,
@@ -101,7 +104,7 @@ def test_the_figures_behind_the_tags(tables):
     frame = tags.tagged(Slice(tables)).execute().set_index("customer_id")
     assert frame.loc[1, "digital_logins_per_month"] == 21
     assert frame.loc[3, "digital_logins_per_month"] == pytest.approx(59 / 3)
-    assert frame.loc[1, "investment_share"] == pytest.approx(0.4)
+    assert frame.loc[1, "wealth_share"] == pytest.approx(0.4)
     assert frame.loc[2, "term_deposit_share"] == pytest.approx(0.6)
     assert frame.loc[2, "credit_products"] == 1 and frame.loc[1, "credit_products"] == 0
     assert frame.loc[1, "inflow_median_6m_cny"] == 10_000 and frame.loc[1, "inflow_variation_6m"] == 0
@@ -159,7 +162,7 @@ def test_the_360_lists_tags_with_their_figures(tables):
     view = portfolio.customer_360(Slice(tables), 1)
     assert list(view.tags.tag) == ["digital_first", "wealth_minded", "salary_account"]
     words = [tags.describe(row) for _, row in view.tags.iterrows()]
-    assert words == ["21 digital logins a month (tag from 20)", "40% of AUM in investments (tag from 30%)",
+    assert words == ["21 digital logins a month (tag from 20)", "40% of AUM in funds and insurance (tag from 30%)",
                      "a monthly inflow of CNY 10.00K, varying 0% over 6 months (tag from CNY 3.00K)"]
     moved = portfolio.customer_360(Slice(tables), 5).tags
     assert tags.describe(moved[moved.tag == "tier_downgraded"].iloc[0], "zh") == "3 个月前为财富，现为富裕"
