@@ -28,7 +28,7 @@ import pandas as pd
 from ibis import _
 
 from analytics import nextbest
-from analytics.filters import Slice
+from analytics.filters import Slice, refuse_unknown, sort_choices
 from analytics.portfolio import current
 from analytics.rules import ALL_TIERS, STAGES, tier
 from analytics.schema import CHANNELS, PRODUCTS
@@ -64,17 +64,14 @@ class ListSpec:
     segments: tuple[int, ...] = ()
 
     def __post_init__(self):
-        for name in ("tiers", "branches", "rms", "tags", "stages", "segments"):
-            object.__setattr__(self, name, tuple(sorted(set(getattr(self, name)))))
+        sort_choices(self, ("tiers", "branches", "rms", "tags", "stages", "segments"))
         if self.product not in OFFERED:
             raise BadList(f"product: unknown {self.product!r}; known: {', '.join(OFFERED)}")
         if not 0 <= self.min_probability <= 1:
             raise BadList(f"min_probability: {self.min_probability} is not between 0 and 1")
         if not isinstance(self.size, int) or not 1 <= self.size <= MAX_SIZE:
             raise BadList(f"size: {self.size!r} is not a whole number from 1 to {MAX_SIZE}")
-        for name, known in (("tiers", ALL_TIERS), ("tags", TAGS), ("stages", LISTABLE_STAGES)):
-            if unknown := [v for v in getattr(self, name) if v not in known]:
-                raise BadList(f"{name}: unknown {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+        refuse_unknown(self, {"tiers": ALL_TIERS, "tags": TAGS, "stages": LISTABLE_STAGES}, BadList)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -40,6 +40,19 @@ CHOICES = ("regions", "branches", "tiers", "products", "channels", "tags")
 KNOWN = {"tiers": ALL_TIERS, "products": PRODUCTS, "channels": CHANNELS, "tags": TAGS}
 
 
+def sort_choices(spec, names) -> None:
+    """Sort and deduplicate the tuple fields `names` of a frozen dataclass, so equal choices are equal cache keys."""
+    for name in names:
+        object.__setattr__(spec, name, tuple(sorted(set(getattr(spec, name)))))
+
+
+def refuse_unknown(spec, known: dict, error: type[ValueError]) -> None:
+    """Raise `error` naming the first field of `known` (field -> what it may hold) with a value it may not."""
+    for name, allowed in known.items():
+        if unknown := [v for v in getattr(spec, name) if v not in allowed]:
+            raise error(f"{name}: unknown {', '.join(map(repr, unknown))}; known: {', '.join(allowed)}")
+
+
 class BadFilter(ValueError):
     pass
 
@@ -59,11 +72,8 @@ class Filters:
         for name in ("start", "end"):  # any day names its month: series are keyed by month-end
             if (day := getattr(self, name)) is not None:
                 object.__setattr__(self, name, (pd.Timestamp(day) + pd.offsets.MonthEnd(0)).date())
-        for name in CHOICES:  # sorted and unique, so equal choices are equal cache keys
-            object.__setattr__(self, name, tuple(sorted(set(getattr(self, name)))))
-        for name, known in KNOWN.items():
-            if unknown := [v for v in getattr(self, name) if v not in known]:
-                raise BadFilter(f"{name}: unknown {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+        sort_choices(self, CHOICES)
+        refuse_unknown(self, KNOWN, BadFilter)
         if self.start and self.end and self.start > self.end:
             raise BadFilter(f"period: start {self.start} is after end {self.end}")
 

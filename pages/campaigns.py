@@ -133,6 +133,6 @@ if saved.empty:
     st.caption(t("campaigns.none_saved"))
 else:
     table(saved, {"campaign_id": ("col.campaign_id", None), "name": ("col.campaign", None),
-                        "product": ("col.product", "term:product"), "channel": ("col.channel", "term:channel"),
-                        "leads": ("col.leads", "count"), "expected": ("col.expected", "score"),
-                        "created_by": ("col.saved_by", None), "created_at": ("col.saved_at", None)}, "campaign_lists")
+                  "product": ("col.product", "term:product"), "channel": ("col.channel", "term:channel"),
+                  "leads": ("col.leads", "count"), "expected": ("col.expected", "score"),
+                  "created_by": ("col.saved_by", None), "created_at": ("col.saved_at", None)}, "campaign_lists")

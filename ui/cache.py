@@ -3,7 +3,8 @@ lists, filters, rules), and what-if studies per (scope, store, filters, rules).
 
 `st.cache_data` is shared by every session of the server, so everything
 that changes an answer (who asks, which store file, how many campaign lists
-were saved, which filters, which rule set) is a real argument of the cached function, never a `_`-prefixed one.
+were saved, which filters, which rule set) is a real argument of the cached
+function, never a `_`-prefixed one.
 """
 
 from __future__ import annotations
