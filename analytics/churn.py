@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from analytics import format as fmt
 from analytics.filters import Slice
 from analytics.rules import tier
+from analytics.scope import AGE_BAND_YEARS, age_band
 
 
 def latest_scores(sl: Slice) -> ir.Table:
@@ -74,8 +76,23 @@ def relationship_managers(sl: Slice) -> list[str]:
 
 
 def reasons_text(payload, lang: str = "en") -> str:
-    """The reasons stored with a score, in words: "no transactions for 74 days; holds a single product"."""
-    return "; ".join(item[lang] for item in json.loads(payload)) if isinstance(payload, str) else ""
+    """The reasons stored with a score, in words: "no transactions for 74 days; holds a single product". An age
+    reads as its 10-year band, also in scores written before reasons kept only the band."""
+    if not isinstance(payload, str):
+        return ""
+    return "; ".join(_age_in_band(item)[lang] for item in json.loads(payload))
+
+
+def age_reason(years: float) -> tuple[str, str]:
+    """An age as a reason, in English and Chinese: its 10-year band only ("aged 30–39")."""
+    band = fmt.age(age_band(years), AGE_BAND_YEARS)
+    return f"aged {band}", f"{band} 岁"
+
+
+def _age_in_band(item: dict) -> dict:
+    if item.get("feature") != "age_years" or item.get("value") is None:
+        return item
+    return {**item, **dict(zip(("en", "zh"), age_reason(float(item["value"]))))}
 
 
 def helps_text(payload, lang: str = "en") -> str:

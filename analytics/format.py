@@ -45,6 +45,14 @@ def score(value: float | None, lang: str = "en") -> str:
 BY_UNIT = {"count": count, "cny": money, "pct": pct, "score": score}
 
 
+def age(years: float | None, band_years: int | None = None) -> str:
+    """An age in years, or its band ("30–39") when `band_years` says the age is the start of one."""
+    if years is None or (isinstance(years, float) and math.isnan(years)):
+        return "–"
+    years = int(years)
+    return f"{years}–{years + band_years - 1}" if band_years else str(years)
+
+
 def month(value, lang: str = "en") -> str:
     """A month-end as people name it: 'Jun 2026' (en) or '2026年6月' (zh)."""
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):

@@ -13,6 +13,9 @@ marts that match the raw tables next to them.
   survey answers, and the figures the behaviour tags read (analytics.tags).
 - `customer_segments` and `found_segments`: segments found by k-means on
   customer_current (analytics.segments).
+- `customer_pseudonyms`: every customer's pseudonym (analytics.scope), made
+  with the deployment's $BANKCRM_PSEUDONYM_KEY, so that an analyst's tables
+  carry it in place of the customer id without hashing on every query.
 
 Definitions (shared/DESIGN.md):
 - AUM = deposits + investments + insurance cash value, CNY, month-end.
@@ -24,8 +27,10 @@ Definitions (shared/DESIGN.md):
 from __future__ import annotations
 
 import duckdb
+import ibis
 
-from analytics import segments
+from analytics import config, segments
+from analytics.scope import PSEUDONYMS, pseudonym
 
 DORMANT_CHURN_DAYS = 180
 DORMANT_CHURN_MAX_AUM_CNY = 100
@@ -241,3 +246,20 @@ def rebuild(con: duckdb.DuckDBPyConnection, changed: dict[str, set[str]] | None 
         )
     con.execute(_CUSTOMER_CURRENT, {"holiday_months": list(HOLIDAY_MONTHS)})
     segments.build(con)
+    _pseudonyms(con)
+
+
+class PseudonymClash(RuntimeError):
+    pass
+
+
+def _pseudonyms(con: duckdb.DuckDBPyConnection) -> None:
+    backend = ibis.duckdb.from_connection(con)
+    customers = backend.table("customers")
+    con.execute("DROP TABLE IF EXISTS customer_pseudonyms")  # create_table(overwrite=True) of Ibis 12 drops no name
+    built = backend.create_table(PSEUDONYMS, customers.select(
+        "customer_id", pseudonym=pseudonym(customers.customer_id, config.secret("pseudonym"))))
+    count, distinct = built.aggregate(n=built.count(), distinct=built.pseudonym.nunique()).execute().iloc[0]
+    if count != distinct:  # 64 bits: about once in 10^5 builds of 10 million customers
+        raise PseudonymClash(f"{count - distinct} pseudonyms are shared by two customers: set a new "
+                             "BANKCRM_PSEUDONYM_KEY and rebuild the marts (bankcrm migrate --rebuild)")

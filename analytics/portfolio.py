@@ -19,7 +19,7 @@ from analytics import nextbest, tags
 from analytics.churn import latest_scores
 from analytics.filters import Slice, month_end
 from analytics.rules import stage, tier
-from analytics.scope import OutOfScope
+from analytics.scope import AGE_BAND_YEARS, OutOfScope
 
 
 def _as_of_idx(sl: Slice) -> ir.IntegerScalar:
@@ -112,7 +112,8 @@ def customers(sl: Slice, rm_id: str, limit: int = 1000) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Customer360:
-    profile: dict            # customers row (masked per role) + branch and RM names, tier, stage, AUM
+    profile: dict            # customers row (masked per role) + branch and RM names, tier, stage, AUM, age_years
+                             # (and age_band_years: the width of the band age_years starts, without PII)
     balances: pd.DataFrame   # month, deposits_cny, investments_cny, insurance_cny, loans_cny, aum_cny
     accounts: pd.DataFrame   # account_id, product, opened_on, closed_on, maturity_on
     interactions: pd.DataFrame
@@ -123,8 +124,10 @@ class Customer360:
     next_products: pd.DataFrame  # rank, product, probability, reasons_json: the likeliest products they do not hold
 
 
-def customer_360(sl: Slice, customer_id: int) -> Customer360:
-    """Everything about one customer in scope; OutOfScope when the scope does not hold them."""
+def customer_360(sl: Slice, customer: int | str) -> Customer360:
+    """Everything about one customer in scope, named by their id (an analyst: by pseudonym) as a link gives it;
+    OutOfScope when the scope does not hold them."""
+    customer_id = sl.scoped.scope.customer_key(customer)
     scoped = Slice(sl.scoped, rules=sl.rules)  # the scope, without the filters
     customer = scoped.table("customers")
     found = customer.filter(customer.customer_id == customer_id).execute()
@@ -148,6 +151,9 @@ def customer_360(sl: Slice, customer_id: int) -> Customer360:
         last = balances.iloc[-1]
         profile.update({k: last[k] for k in ("tier", "stage", "aum_cny", "products_held", "days_since_last_txn")})
         profile["as_of"] = last["month"]
+    ages = of("customer_current").select("age_years").execute().age_years  # a 10-year band without PII (scope)
+    profile["age_years"] = None if ages.empty or pd.isna(ages.iloc[0]) else int(ages.iloc[0])
+    profile["age_band_years"] = None if sl.scoped.scope.pii == "shown" else AGE_BAND_YEARS
     scores = of("churn_scores")
     scores = scores.filter(scores.as_of == scores.as_of.max()).order_by(ibis.desc("model_version")).limit(1).execute()
     return Customer360(

@@ -6,17 +6,30 @@ already narrowed to those branches and with PII masked; analytics functions
 take a ScopedStore and never see the backend. Every table of the store is
 named in exactly one of the lists below, and a test walks the store to make
 sure no new table slips past unlisted.
+
+Masking reads the data class of each column (`analytics.schema`): every
+identifying field names its mask, and `MASKS` says, once, how each mask
+shows the field to a role that may not see customer PII ("masked":
+executives) or sees customers only by pseudonym ("pseudonym": analysts).
+Together the shown fields give back nothing a mask hides: an ID number
+keeps its last 4 characters only (its other digits are the region and the
+birth date), the birth date is not shown, an age reads as its 10-year band,
+and free text (notes) is not shown. An analyst sees every customer, in
+every table, by a pseudonym in place of the customer id, so no figure, link
+or download carries the real id.
 """
 
 from __future__ import annotations
 
-import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+
+from analytics import schema
 
 # Tables with their own branch_code column.
 BRANCH_SCOPED = ("branches", "relationship_managers", "customers", "customer_month", "customer_current")
@@ -25,15 +38,11 @@ CUSTOMER_SCOPED = ("accounts", "monthly_balances", "interactions", "funnel_event
                    "churn_scores", "product_scores", "customer_segments")
 # The same for everyone; they hold no customer data.
 GLOBAL = ("campaigns", "schema_version", "found_segments")
+# Never served: the way from a pseudonym back to the customer.
+INTERNAL = ("customer_pseudonyms",)
 
-PII_COLUMNS = {"customers": ("name", "phone", "id_number")}
 PII_MODES = ("shown", "masked", "pseudonym")
-DEMO_PSEUDONYM_KEY = "bankcrm-demo-pseudonyms"
-
-
-def pseudonym_key() -> str:
-    """The secret that makes pseudonyms stable across sessions but not guessable: $BANKCRM_PSEUDONYM_KEY."""
-    return os.environ.get("BANKCRM_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY)
+PSEUDONYMS = "customer_pseudonyms"
 
 
 class OutOfScope(PermissionError):
@@ -50,6 +59,17 @@ class Scope:
     def __post_init__(self):
         if self.pii not in PII_MODES:
             raise ValueError(f"pii must be one of {PII_MODES}")
+
+    def customer_key(self, text) -> int | str:
+        """The customer a link or a pick names, as this scope's tables hold them: the pseudonym for a
+        pseudonymised role, else the customer id. Anything else is refused as a customer not in scope."""
+        text = str(text).strip()
+        if self.pii == "pseudonym":
+            if re.fullmatch(PSEUDONYM, text):
+                return text
+        elif re.fullmatch(r"[0-9]{1,18}", text):
+            return int(text)
+        raise OutOfScope(f"customer {text[:40]!r} is not in your scope")
 
     @classmethod
     def all_branches(cls, user: str = "system", role: str = "executive", *, pii: str = "masked") -> Scope:
@@ -85,34 +105,78 @@ class ScopedStore:
         elif name in CUSTOMER_SCOPED:
             t = self._source(name)
             if self.scope.branch_codes is not None:
-                t = t.semi_join(self.table("customers").select("customer_id"), "customer_id")
+                t = t.semi_join(self._in_branches(), "customer_id")
         elif name in GLOBAL:
             t = self._source(name)
         else:
             raise OutOfScope(f"table {name!r} is not served to analytics")
-        if self.scope.pii != "shown" and name in PII_COLUMNS:
-            t = t.mutate(**{c: mask(t, c, self.scope.pii) for c in PII_COLUMNS[name]})
-        return t
+        return self._masked(name, t)
+
+    def _in_branches(self) -> ir.Table:
+        customers = self._source("customers")
+        return customers.filter(customers.branch_code.isin(sorted(self.scope.branch_codes))).select("customer_id")
+
+    def _masked(self, name: str, t: ir.Table) -> ir.Table:
+        if self.scope.pii == "shown":
+            return t
+        shown = {column: MASKS[m][self.scope.pii] for column, m in schema.masks(name).items() if column in t.columns}
+        shown = {column: how for column, how in shown.items() if how is not None}
+        if not shown:
+            return t
+        if any(how is _pseudonym for how in shown.values()):
+            keys = self._backend.table(PSEUDONYMS)
+            t = t.join(keys, "customer_id")  # every customer has one (analytics.marts)
+        masked = t.mutate(**{column: how(t, column) for column, how in shown.items()})
+        return masked.drop("pseudonym") if "pseudonym" in masked.columns else masked
 
 
-PSEUDONYM = r"C-[0-9A-F]{12}"  # what an analyst sees in place of a name (a regular expression)
+PSEUDONYM = r"C-[0-9A-F]{16}"  # what an analyst sees in place of a customer id and a name (a regular expression)
 
 
-def mask(t: ir.Table, column: str, mode: str) -> ir.StringValue:
-    """Keep what identifies nobody: a surname's first character, a phone's last 4 digits.
+def pseudonym(customer_id: ir.IntegerValue, key: str) -> ir.StringValue:
+    """A customer's pseudonym: 16 hex digits of a keyed SHA-256 of the customer id, the same for the same
+    customer every time (so an analyst can follow a customer across pages and sessions without learning who
+    it is) and not guessable without the key. SHA-256, not the engine's hash(): the same code on DuckDB and on
+    Spark, and across their versions. Built once per store version with the marts (analytics.marts)."""
+    digest = (ibis.literal(key + ":") + customer_id.cast("string")).hexdigest("sha256")
+    return ibis.literal("C-") + digest.substr(0, 16).upper()
 
-    In "pseudonym" mode a name becomes a code that is the same for the same
-    customer every time (12 hex digits of a keyed SHA-256 of the customer id),
-    so an analyst can follow a customer across pages and sessions without
-    learning who it is.
-    """
+
+def _pseudonym(t: ir.Table, column: str) -> ir.StringValue:
+    return t.pseudonym
+
+
+def _surname(t: ir.Table, column: str) -> ir.StringValue:
+    return t[column].substr(0, 1) + "**"
+
+
+def _last4(t: ir.Table, column: str) -> ir.StringValue:
     value = t[column]
-    if column == "name":
-        if mode == "pseudonym":
-            # SHA-256, not the engine's hash(): the same code on DuckDB and on Spark, and across their versions
-            digest = (ibis.literal(pseudonym_key() + ":") + t.customer_id.cast("string")).hexdigest("sha256")
-            return ibis.literal("C-") + digest.substr(0, 12).upper()
-        return value.substr(0, 1) + "**"
-    if column == "phone":
-        return ibis.literal("*******") + value.right(4)
-    return value.substr(0, 6) + "********" + value.right(4)
+    return ibis.literal("*" * 14).substr(0, (value.length() - 4).clip(lower=0)) + value.right(4)
+
+
+def _hidden(t: ir.Table, column: str) -> ir.Value:
+    return ibis.null(t[column].type())
+
+
+def _age_band(t: ir.Table, column: str) -> ir.IntegerValue:
+    return (t[column] // AGE_BAND_YEARS * AGE_BAND_YEARS).cast(t[column].type())
+
+
+AGE_BAND_YEARS = 10
+
+
+def age_band(years: float) -> int:
+    """The start of the 10-year band an age falls in (34.6 -> 30): how an age reads wherever a role without PII
+    might see it (churn reasons read it so for everyone)."""
+    return int(years // AGE_BAND_YEARS * AGE_BAND_YEARS)
+
+# How a role without the right to see customer PII is shown each kind of identifying field (schema.Column.mask):
+# per PII mode, a function of (table, column), or None to show the field as it is.
+MASKS: dict[str, dict[str, object]] = {
+    "customer": {"masked": None, "pseudonym": _pseudonym},      # the customer number
+    "name": {"masked": _surname, "pseudonym": _pseudonym},      # 张**, or the pseudonym
+    "last4": {"masked": _last4, "pseudonym": _last4},           # *******5678
+    "hidden": {"masked": _hidden, "pseudonym": _hidden},        # birth date, free text
+    "age_band": {"masked": _age_band, "pseudonym": _age_band},  # 30 for 30-39
+}

@@ -25,11 +25,12 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from analytics import format as fmt
+from analytics.churn import age_reason
 from analytics.i18n import term
 from analytics.ml import features as F
 from analytics.ml import pipeline
 from analytics.schema import PRODUCTS
-from analytics.scope import ScopedStore
+from analytics.scope import ScopedStore, age_band
 
 TOP_REASONS = 3
 MIN_CONTRIBUTION = 0.002  # a feature that moves the probability by less than 0.2 points is no reason
@@ -52,7 +53,7 @@ WORDS: dict[str, Callable[[float], tuple[str, str]]] = {
     "digital_logins_3m": lambda v: (f"{v:.0f} digital login{'' if v == 1 else 's'} in 3 months", f"近 3 个月线上登录 {v:.0f} 次"),
     "last_nps": lambda v: (f"last NPS answer {v:.0f}", f"最近一次 NPS {v:.0f} 分"),
     "tenure_months": lambda v: (f"customer for {v:.0f} months", f"开户 {v:.0f} 个月"),
-    "age_years": lambda v: (f"aged {v:.0f}", f"{v:.0f} 岁"),
+    "age_years": age_reason,
     "aum_cny": lambda v: (f"AUM {fmt.money(v)}", f"资产 {fmt.money(v, 'zh')}"),
     "aum_3m_avg_cny": lambda v: (f"3-month average AUM {fmt.money(v)}", f"3 个月平均资产 {fmt.money(v, 'zh')}"),
     "investment_share": lambda v: (f"{v:.0%} of AUM in investments", f"投资占资产 {v:.0%}"),
@@ -62,6 +63,10 @@ for _product in PRODUCTS:  # the next-best-product models also read what the cus
     WORDS[f"holds_{_product}"] = lambda v, p=_product: (
         (f"holds {term('product', p)}", f"持有{term('product', p, 'zh')}") if v >= 1
         else (f"no {term('product', p)}", f"未持有{term('product', p, 'zh')}"))
+
+
+# Features whose figure a reason keeps only as its band.
+BANDED: dict[str, Callable[[float], int]] = {"age_years": age_band}
 
 
 def _words(feature: str, value) -> tuple[str, str]:
@@ -98,6 +103,8 @@ def reasons(X: pd.DataFrame, contributions: np.ndarray, minimum: float | np.ndar
                 break
             value = values[row, j]
             value = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+            if columns[j] in BANDED and value is not None:  # an exact age (to the day) would give the birth date
+                value = BANDED[columns[j]](value)
             en, zh = _words(columns[j], value)
             picked.append({"feature": columns[j], "value": value, "contribution": round(float(contributions[row, j]), 4),
                            "en": en, "zh": zh})
