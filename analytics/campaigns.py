@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from analytics import nextbest
+from analytics import export, nextbest, permissions
 from analytics.filters import Slice, refuse_unknown, sort_choices
 from analytics.portfolio import current
 from analytics.rules import ALL_TIERS, STAGES, tier
@@ -36,8 +36,6 @@ from analytics.scope import OutOfScope, Scope
 from analytics.state import StateStore, append_audit, utc_now
 from analytics.tags import TAGS, tagged
 
-BUILDERS = frozenset({"branch_head", "analyst", "admin"})  # who may build, preview and download lists
-SAVERS = frozenset({"branch_head", "admin"})  # who may turn a list into assigned leads
 MAX_SIZE = 5_000            # customers a list keeps at most, the likeliest first
 LEAD_IDS_FROM = 10 ** 15    # saved leads are numbered from here, apart from the ids of a bank's own leads
 CAMPAIGN_DAYS = 91          # a saved campaign runs for the 3 months the propensities look ahead
@@ -165,6 +163,7 @@ def _listed(sl: Slice, spec: ListSpec, contacts_to: dt.date | None) -> ir.Table:
 def preview(sl: Slice, spec: ListSpec) -> Preview:
     """The list before it is saved: its size, expected conversions, workload per RM, and who contact
     hygiene left out and why."""
+    permissions.check(sl.scoped.scope.role, "campaign:build")
     contacts_to = sl.as_of_date()
     rows = _listed(sl, spec, contacts_to).execute()
     if len(rows):
@@ -201,10 +200,13 @@ class Saved:
 def save(state: StateStore, scope: Scope, spec: ListSpec, shown: Preview, *, name: str, channel: str,
          rules_version: int, today: dt.date | None = None) -> Saved:
     """Turn a previewed list into a campaign and its leads (stage 'lead', owner = the customer's RM), with
-    the audit row, in one transaction. Only SAVERS may, and only customers of their scope's branches."""
-    if scope.role not in SAVERS:
-        raise OutOfScope(f"a {scope.role} may not turn a list into assigned leads")
-    name = name.strip()
+    the audit row, in one transaction. Only roles that may "campaign:save" (analytics.permissions) may, and only
+    customers of their scope's branches."""
+    permissions.check(scope.role, "campaign:save")
+    try:
+        name = export.typed_text("name", name)
+    except export.FormulaText as problem:
+        raise BadList(str(problem)) from None
     if not name:
         raise BadList("name: a campaign needs a name")
     if channel not in CHANNELS:
@@ -277,6 +279,7 @@ def saved(state: StateStore, branch_codes: frozenset[str] | None) -> pd.DataFram
 def choices(sl: Slice) -> dict[str, pd.DataFrame]:
     """What the list's filters offer in scope: rms (rm_id, name, branch_code) and segments (segment, name_en,
     name_zh)."""
+    permissions.check(sl.scoped.scope.role, "campaign:build")
     rms = sl.table("relationship_managers").select("rm_id", "name", "branch_code").order_by("rm_id").execute()
     segments = sl.scoped.table("found_segments").select("segment", "name_en", "name_zh").order_by("segment").execute()
     return {"rms": rms, "segments": segments}

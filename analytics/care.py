@@ -16,10 +16,11 @@ import json
 import ibis
 import pandas as pd
 
+from analytics import export, permissions
 from analytics.churn import latest_scores
 from analytics.filters import Slice
 from analytics.i18n import t, term
-from analytics.scope import OutOfScope
+from analytics.scope import OutOfScope, Scope, ScopedStore
 from analytics.state import StateStore, append_audit, utc_now
 
 KINDS = ("churn_risk", "birthday", "maturity", "complaint_sla")
@@ -141,10 +142,12 @@ def _at_risk(sl: Slice, who, on: dt.date) -> pd.DataFrame:
 
 
 def describe(kind: str, detail: dict, lang: str) -> str:
-    """A rule's task in words, with the figure behind it."""
+    """A rule's task in words, with the figure behind it (a birthday without its date once masked)."""
     values, key = dict(detail), f"care.rule.{kind}"
     if kind == "maturity" and detail["days"] == 0:
         key += "_today"
+    if kind == "birthday" and "birthday" not in detail:
+        key += "_soon"
     if kind == "churn_risk":
         values["probability"] = f"{detail['probability']:.0%}"
     if kind == "complaint_sla":
@@ -181,47 +184,62 @@ def generate(state: StateStore, tasks: pd.DataFrame, *, on: dt.date, actor: str,
     return created
 
 
-def assign(state: StateStore, *, customer_id: int, branch_code: str, rm_id: str | None, kind: str, reason: str,
-           due_on: dt.date, created_by: str, role: str) -> int:
-    """Create an open task and write it to the audit log; returns the task id."""
+def assign(state: StateStore, tables: ScopedStore, *, customer_id: int, kind: str, reason: str,
+           due_on: dt.date) -> int:
+    """Create an open task for a customer of the scope, for the customer's own RM, and write it to the audit
+    log; returns the task id. Only roles that may "care:assign" (analytics.permissions); a customer outside
+    the scope is refused as one that does not exist."""
+    scope = tables.scope
+    permissions.check(scope.role, "care:assign")
     if kind not in KINDS:
         raise ValueError(f"unknown task kind {kind!r}")
+    reason = export.typed_text("reason", reason)
+    customers = tables.table("customers")
+    found = customers.filter(customers.customer_id == int(customer_id)).select("branch_code", "rm_id").execute()
+    if found.empty:
+        raise OutOfScope(f"customer {customer_id} is not one of your branches' customers")
+    branch_code, rm_id = found.branch_code.iloc[0], None if pd.isna(found.rm_id.iloc[0]) else found.rm_id.iloc[0]
     with state.transaction() as con:
         task_id = con.execute(
             "INSERT INTO care_tasks (customer_id, branch_code, rm_id, kind, reason, due_on, status, created_by, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
-            [int(customer_id), branch_code, rm_id, kind, reason, due_on.isoformat(), created_by, utc_now()]).lastrowid
-        append_audit(con, created_by, "care_task_assigned", role, task_id=task_id, customer_id=int(customer_id),
+            [int(customer_id), branch_code, rm_id, kind, reason, due_on.isoformat(), scope.user, utc_now()]).lastrowid
+        append_audit(con, scope.user, "care_task_assigned", scope.role, task_id=task_id, customer_id=int(customer_id),
                      rm_id=rm_id, kind=kind)
     return task_id
 
 
-def complete(state: StateStore, task_id: int, *, outcome: str, note: str, actor: str, role: str,
-             branch_codes: frozenset[str] | None) -> None:
-    """Close an open task of the person's branches with its outcome; the audit log records who and when."""
+def complete(state: StateStore, scope: Scope, task_id: int, *, outcome: str, note: str) -> None:
+    """Close an open task of the scope's branches with its outcome (roles that may "care:complete"); the audit
+    log records who and when."""
+    permissions.check(scope.role, "care:complete")
     if outcome not in OUTCOMES:
         raise TaskError(f"unknown outcome {outcome!r}; outcomes are {', '.join(OUTCOMES)}")
+    note = export.typed_text("note", note)
     with state.transaction() as con:
         row = con.execute("SELECT branch_code, status FROM care_tasks WHERE task_id = ?", [int(task_id)]).fetchone()
-        if row is None or (branch_codes is not None and row[0] not in branch_codes):
+        if row is None or (scope.branch_codes is not None and row[0] not in scope.branch_codes):
             # another branch's task is refused the same way as one that does not exist
             raise OutOfScope(f"care task {task_id} is not one of your branches' tasks")
         if row[1] != "open":
             raise TaskError(f"care task {task_id} is already {row[1]}")
         con.execute("UPDATE care_tasks SET status = 'done', done_at = ?, done_by = ?, outcome = ?, outcome_note = ?"
-                    " WHERE task_id = ?", [utc_now(), actor, outcome, note or None, int(task_id)])
-        append_audit(con, actor, "care_task_done", role, task_id=int(task_id), outcome=outcome)
+                    " WHERE task_id = ?", [utc_now(), scope.user, outcome, note or None, int(task_id)])
+        append_audit(con, scope.user, "care_task_done", scope.role, task_id=int(task_id), outcome=outcome)
 
 
 # --- reading tasks ----------------------------------------------------------------------
 
-def tasks(state: StateStore, branch_codes: frozenset[str] | None, status: str | None = "open", *,
+def tasks(state: StateStore, scope: Scope, status: str | None = "open", *,
           rm_id: str | None = None, customer_id: int | None = None, limit: int = 5000) -> pd.DataFrame:
-    """Tasks of the given branches (None: all), open ones by due date, closed ones newest first."""
+    """Tasks of the scope's branches, open ones by due date, closed ones newest first, shown as the scope may
+    see them: without PII, a birthday task keeps no date or age and free text (notes) is not shown. Only roles
+    that may "care:read"."""
+    permissions.check(scope.role, "care:read")
     clauses, params = [], []
-    if branch_codes is not None:
-        clauses.append(f"branch_code IN ({', '.join('?' * len(branch_codes))})")
-        params += sorted(branch_codes)
+    if scope.branch_codes is not None:
+        clauses.append(f"branch_code IN ({', '.join('?' * len(scope.branch_codes))})")
+        params += sorted(scope.branch_codes)
     if status:
         if status not in STATUSES:
             raise ValueError(f"unknown task status {status!r}")
@@ -236,8 +254,20 @@ def tasks(state: StateStore, branch_codes: frozenset[str] | None, status: str | 
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     order = "due_on, task_id" if status == "open" else "coalesce(done_at, created_at) DESC, task_id DESC"
     with state.connect() as con:
-        return pd.read_sql_query(f"SELECT * FROM care_tasks {where} ORDER BY {order} LIMIT ?",  # noqa: S608
-                                 con, params=[*params, limit])
+        found = pd.read_sql_query(f"SELECT * FROM care_tasks {where} ORDER BY {order} LIMIT ?",  # noqa: S608
+                                  con, params=[*params, limit])
+    if scope.pii == "shown":
+        return found
+    return found.assign(reason=None, outcome_note=None,
+                        detail_json=[_without_dates(kind, detail) for kind, detail in zip(found.kind, found.detail_json)])
+
+
+def _without_dates(kind: str, detail):
+    """A birthday task's detail without the date and the age (they would give back what an ID number's mask
+    hides): "birthday within 7 days" is what a role without PII reads."""
+    if kind != "birthday" or not isinstance(detail, str):
+        return detail
+    return json.dumps({"within_days": BIRTHDAY_WITHIN_DAYS})
 
 
 def last_run(state: StateStore) -> str | None:

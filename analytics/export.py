@@ -9,6 +9,20 @@ import pandas as pd
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+class FormulaText(ValueError):
+    """Text a person typed that a spreadsheet would run as a formula."""
+
+
+def typed_text(field: str, value: str | None) -> str:
+    """Free text typed in the app (a note, a campaign name), stripped; refused like an imported cell when a
+    spreadsheet that opens a download would run it as a formula."""
+    value = (value or "").strip()
+    if value.startswith(FORMULA_STARTS):
+        raise FormulaText(f"{field}: starts with a character that spreadsheets run as a formula (= + - @); "
+                          "begin it with a letter or a digit")
+    return value
+
+
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells a spreadsheet would run as a formula get a leading apostrophe; numbers are left alone."""
     out = frame.copy()

@@ -5,25 +5,26 @@ overwritten (the state store's triggers refuse UPDATE and DELETE). A version
 is adopted in steps: someone who may edit rules proposes it, and an admin who
 neither wrote nor proposed it approves or rejects it with a comment. The
 active rule set is the version of the latest approval (the built-in defaults,
-version 0, until the first). Rolling back is an admin approving, again, a
-version that was approved before. Every step and its audit-log entry are
-written in one transaction.
+version 0, until the first). Rolling back is the same two steps: someone
+proposes an earlier version again, and another person approves it; nobody
+re-activates a version alone. Who may edit and who may decide is
+`analytics.permissions` ("rules:edit", "rules:decide"). Every step and its
+audit-log entry are written in one transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 
 import pandas as pd
 
+from analytics import permissions
 from analytics.i18n import t
 from analytics.rules import DEFAULT_RULES, RuleSet
 from analytics.state import StateStore, append_audit, utc_now
 
-EDITORS = frozenset({"analyst", "admin"})   # save and propose
-APPROVERS = frozenset({"admin"})            # approve, reject, roll back
 STATUSES = ("draft", "proposed", "approved", "rejected")
+# 'rolled_back': a single admin's re-activation, which older releases allowed; still read in older state stores
 _STATUS_OF_STEP = {"proposed": "proposed", "approved": "approved", "rolled_back": "approved", "rejected": "rejected"}
 
 
@@ -79,7 +80,7 @@ class RuleBook:
 
     def save(self, rules: RuleSet, *, author: str, role: str, comment: str) -> int:
         """Store `rules` as a new draft version (based on `rules.version`); returns its number."""
-        _may(role, EDITORS, "rulebook.may_not_edit")
+        _may(role, "rules:edit", "rulebook.may_not_edit")
         comment = _comment(comment)
         with self.state.transaction() as con:
             version = con.execute("SELECT coalesce(max(version), 0) + 1 FROM segment_rules").fetchone()[0]
@@ -91,7 +92,7 @@ class RuleBook:
 
     def propose(self, version: int, *, actor: str, role: str, comment: str) -> None:
         """Ask for `version` to become the active rule set."""
-        _may(role, EDITORS, "rulebook.may_not_edit")
+        _may(role, "rules:edit", "rulebook.may_not_edit")
         comment = _comment(comment)
         with self.state.transaction() as con:
             status = self._status(con, version)
@@ -103,7 +104,7 @@ class RuleBook:
 
     def decide(self, version: int, *, approve: bool, actor: str, role: str, comment: str) -> None:
         """An admin approves (making it active) or rejects a proposed version, with a comment."""
-        _may(role, APPROVERS, "rulebook.may_not_decide")
+        _may(role, "rules:decide", "rulebook.may_not_decide")
         comment = _comment(comment)
         with self.state.transaction() as con:
             if self._status(con, version) != "proposed":
@@ -118,22 +119,6 @@ class RuleBook:
                            replaces=self._active(con).version)
             else:
                 self._step(con, version, "rejected", actor, role, comment, "rules_rejected")
-
-    def roll_back(self, version: int, *, actor: str, role: str, comment: str) -> None:
-        """An admin makes an earlier, once-approved version active again (0: the built-in defaults)."""
-        _may(role, APPROVERS, "rulebook.may_not_decide")
-        comment = _comment(comment)
-        with self.state.transaction() as con:
-            current = self._active(con).version
-            if version == current:
-                raise Refused("rulebook.already_active", version=version)
-            if version == 0:
-                raise Refused("rulebook.no_defaults")
-            approved = con.execute("SELECT 1 FROM segment_rule_steps WHERE version = ? AND action IN"
-                                   " ('approved', 'rolled_back')", [version]).fetchone()
-            if not approved:
-                raise Refused("rulebook.never_approved", version=version)
-            self._step(con, version, "rolled_back", actor, role, comment, "rules_rolled_back", replaces=current)
 
     # --- inside a transaction --------------------------------------------------
 
@@ -167,8 +152,8 @@ class RuleBook:
         append_audit(con, actor, event, role, version=version, comment=comment, **detail)
 
 
-def _may(role: str, roles: Iterable[str], refusal: str) -> None:
-    if role not in roles:
+def _may(role: str, action: str, refusal: str) -> None:
+    if not permissions.may(role, action):
         raise Refused(refusal, role=role)
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import plotly.express as px
 import streamlit as st
 
-from analytics import campaigns
+from analytics import campaigns, permissions
 from analytics import format as fmt
 from analytics.churn import reasons_text
 from analytics.filters import Filters
@@ -106,7 +106,7 @@ else:
                    "probability": ("col.propensity", "pct"), "why": ("col.reasons", None)},
           "campaign_list", audit={"list": dataclasses.asdict(spec)})
 
-    if scope.role in campaigns.SAVERS:
+    if permissions.may(scope.role, "campaign:save"):
         st.subheader(t("campaigns.save"))
         st.caption(t("campaigns.save_explain", leads=fmt.count(len(listed))))
         with st.form("campaign_save"):
@@ -118,7 +118,7 @@ else:
                 try:
                     made = campaigns.save(StateStore(), scope, spec, shown, name=name, channel=channel,
                                            rules_version=rules.version)
-                except (campaigns.BadList, OutOfScope) as problem:
+                except (campaigns.BadList, OutOfScope, permissions.Forbidden) as problem:
                     st.error(str(problem))
                 else:
                     st.session_state[KEY_NOTICE] = t("campaigns.saved", campaign_id=made.campaign_id, name=name.strip(),

@@ -6,14 +6,13 @@ import datetime as dt
 import plotly.express as px
 import streamlit as st
 
-from analytics import care, churn
+from analytics import care, churn, export, permissions
 from analytics import format as fmt
 from analytics.churn import helps_text, reasons_text
 from analytics.filters import period
 from analytics.state import StateStore
-from auth.roles import MAY_ASSIGN_CARE_TASKS
 from ui import guard, theme
-from ui.cache import compute, filter_options, session_scope
+from ui.cache import compute, filter_options, scoped, session_scope
 from ui.charts import chart
 from ui.filters import current
 from ui.i18n import lang, t, term, texts
@@ -62,7 +61,7 @@ else:
                    "probability": ("col.probability", "pct"), "value_at_risk_cny": ("col.value_at_risk", "cny"),
                    "reasons": ("col.reasons", None), "helps": ("col.helps", None)}, "churn_warnings")
 
-if scope.role not in MAY_ASSIGN_CARE_TASKS:
+if not permissions.may(scope.role, "care:assign"):
     st.stop()
 
 state = StateStore()
@@ -75,10 +74,13 @@ if not listed.empty:
         note = st.text_input(t("care.note"))
         if st.form_submit_button(t("care.submit")):
             row = listed.loc[choice]
-            task_id = care.assign(state, customer_id=int(row.customer_id), branch_code=row.branch_code,
-                                  rm_id=row.rm_id, kind="churn_risk", reason=note or row.reasons,
-                                  due_on=due, created_by=scope.user, role=scope.role)
-            st.success(t("care.assigned", task_id=task_id, rm=row.rm_id))
+            try:
+                task_id = care.assign(state, scoped(), customer_id=int(row.customer_id), kind="churn_risk",
+                                      reason=note or row.reasons, due_on=due)
+            except export.FormulaText as problem:
+                st.error(str(problem))
+            else:
+                st.success(t("care.assigned", task_id=task_id, rm=row.rm_id))
 
 
 def with_names(tasks):
@@ -89,7 +91,7 @@ def with_names(tasks):
 
 
 st.subheader(t("care.open"))
-open_tasks = with_names(care.tasks(state, scope.branch_codes, rm_id=rm))
+open_tasks = with_names(care.tasks(state, scope, rm_id=rm))
 listing = st.container()  # drawn after the form below, so that a task closed there has left the list
 if not open_tasks.empty:
     with st.form("complete_care_task", clear_on_submit=True):
@@ -100,10 +102,13 @@ if not open_tasks.empty:
         outcome = st.selectbox(t("care.outcome"), care.OUTCOMES, format_func=lambda o: term("outcome", o))
         outcome_note = st.text_input(t("care.outcome_note"))
         if st.form_submit_button(t("care.done")):
-            care.complete(state, int(task_id), outcome=outcome, note=outcome_note, actor=scope.user, role=scope.role,
-                          branch_codes=scope.branch_codes)
-            st.success(t("care.completed", task_id=task_id, outcome=term("outcome", outcome)))
-            open_tasks = open_tasks[open_tasks.task_id != task_id]
+            try:
+                care.complete(state, scope, int(task_id), outcome=outcome, note=outcome_note)
+            except export.FormulaText as problem:
+                st.error(str(problem))
+            else:
+                st.success(t("care.completed", task_id=task_id, outcome=term("outcome", outcome)))
+                open_tasks = open_tasks[open_tasks.task_id != task_id]
 columns = {"task_id": ("col.task_id", None), "name": ("col.customer", None), "customer_id": ("col.customer_id", None),
            "rm_id": ("col.rm_id", None), "kind": ("col.kind", "term:task"), "asks": ("col.reason", None),
            "due_on": ("col.due_on", "date"), "created_by": ("col.created_by", None)}
@@ -114,7 +119,7 @@ with listing:
     if not open_tasks.empty:
         table(open_tasks, columns, "care_tasks")
 
-history = care.tasks(state, scope.branch_codes, status="done", rm_id=rm, limit=1000)
+history = care.tasks(state, scope, status="done", rm_id=rm, limit=1000)
 if not history.empty:
     st.subheader(t("care.history"))
     table(with_names(history), columns | {"outcome": ("col.outcome", "term:outcome"),

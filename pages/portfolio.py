@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analytics import care, portfolio, tags
+from analytics import care, permissions, portfolio, tags
 from analytics import format as fmt
 from analytics.churn import helps_text, reasons_text
 from analytics.filters import period
@@ -65,36 +65,33 @@ if not at["branch"] and len(branches) == 1:  # a branch head with one branch sta
 
 if at["customer"]:
     try:
-        view = compute(portfolio.customer_360, filters, int(at["customer"]))
-    except (OutOfScope, ValueError):
+        view = compute(portfolio.customer_360, filters, at["customer"])
+    except OutOfScope:
         StateStore().record(scope.user, "page_refused", role=scope.role, page="portfolio",
                             customer_id=at["customer"])
         breadcrumb()
         st.error(t("portfolio.not_found", customer_id=at["customer"]))
         st.stop()
     profile = view.profile
-    if st.session_state.get(KEY_OPENED) != profile["customer_id"]:
-        StateStore().record(scope.user, "customer_360_opened", role=scope.role, customer_id=int(profile["customer_id"]),
+    if st.session_state.get(KEY_OPENED) != profile["customer_id"]:  # by pseudonym for an analyst: what they saw
+        StateStore().record(scope.user, "customer_360_opened", role=scope.role, customer_id=profile["customer_id"],
                             branch_code=profile["branch_code"])
         st.session_state[KEY_OPENED] = profile["customer_id"]
     at["branch"], at["rm"] = at["branch"] or profile["branch_code"], at["rm"] or profile["rm_id"]
     breadcrumb(names.get(profile["branch_code"]), profile["rm_name"])
     st.subheader(t("c360.title", name=profile["name"]))
-    as_of = profile.get("as_of")
     cells = st.columns(5)
     cells[0].metric(t("col.tier"), term("tier", profile.get("tier")))
     cells[1].metric(t("col.stage"), term("stage", profile.get("stage")))
     cells[2].metric(t("col.aum"), fmt.money(profile.get("aum_cny"), lang()))
     cells[3].metric(t("col.products_held"), fmt.count(profile.get("products_held")))
     cells[4].metric(t("col.probability"), fmt.pct(view.churn["probability"], lang()) if view.churn else "–")
-    age = None if pd.isna(profile.get("birth_date")) or as_of is None else \
-        int((pd.Timestamp(as_of) - pd.Timestamp(profile["birth_date"])).days // 365.25)
     facts = {
         t("col.customer_id"): str(profile["customer_id"]),
         t("col.branch"): f"{profile['branch_code']} {names.get(profile['branch_code'], '')}",
         t("col.rm"): f"{profile['rm_id']} {profile['rm_name'] or ''}",
         t("field.gender"): t(f"gender.{profile['gender']}") if profile.get("gender") in ("M", "F") else "–",
-        t("field.age"): fmt.count(age),
+        t("field.age"): fmt.age(profile["age_years"], profile["age_band_years"]),
         t("field.phone"): profile.get("phone") or "–",
         t("field.id_number"): profile.get("id_number") or "–",
         t("field.city"): profile.get("city") or "–",
@@ -129,17 +126,18 @@ if at["customer"]:
               {"product": ("col.product", "term:product"), "probability": ("col.propensity", "pct"),
                "why": ("col.reasons", None)}, "customer_next_products")
         st.caption(t("c360.next_explain"))
-    tasks = care.tasks(StateStore(), scope.branch_codes, status=None, customer_id=int(profile["customer_id"]))
-    st.subheader(t("c360.tasks"))
-    if tasks.empty:
-        st.caption(t("c360.none"))
-    else:
-        tasks = tasks.assign(asks=[care.reason_text(task, lang()) for task in tasks.itertuples()])
-        table(tasks, {"task_id": ("col.task_id", None), "kind": ("col.kind", "term:task"), "asks": ("col.reason", None),
-                      "rm_id": ("col.rm_id", None), "due_on": ("col.due_on", "date"), "created_by": ("col.created_by", None),
-                      "status": ("col.status", "term:task_status"), "outcome": ("col.outcome", "term:outcome"),
-                      "outcome_note": ("col.outcome_note", None)},
-              "customer_tasks")
+    if permissions.may(scope.role, "care:read"):  # analysts work on pseudonyms, not on care tasks
+        tasks = care.tasks(StateStore(), scope, status=None, customer_id=int(profile["customer_id"]))
+        st.subheader(t("c360.tasks"))
+        if tasks.empty:
+            st.caption(t("c360.none"))
+        else:
+            tasks = tasks.assign(asks=[care.reason_text(task, lang()) for task in tasks.itertuples()])
+            table(tasks, {"task_id": ("col.task_id", None), "kind": ("col.kind", "term:task"),
+                          "asks": ("col.reason", None), "rm_id": ("col.rm_id", None), "due_on": ("col.due_on", "date"),
+                          "created_by": ("col.created_by", None), "status": ("col.status", "term:task_status"),
+                          "outcome": ("col.outcome", "term:outcome"), "outcome_note": ("col.outcome_note", None)},
+                  "customer_tasks")
 
     st.subheader(t("c360.balances"))
     balances = view.balances
@@ -197,7 +195,7 @@ if at["rm"]:
                               "next_1": ("col.next_product", None), "next_2": ("col.next_product_2", None)},
                   "rm_customers", select=True)
     if rows := event.selection.rows:
-        go(branch=at["branch"], rm=at["rm"], customer=int(customers.customer_id.iloc[rows[0]]))
+        go(branch=at["branch"], rm=at["rm"], customer=customers.customer_id.iloc[rows[0]])
         st.rerun()
     st.stop()
 

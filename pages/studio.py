@@ -5,9 +5,9 @@ import plotly.express as px
 import streamlit as st
 
 from analytics import format as fmt
-from analytics import segments
+from analytics import permissions, segments
 from analytics.filters import period
-from analytics.rulebook import APPROVERS, EDITORS, Refused, RuleBook
+from analytics.rulebook import Refused, RuleBook
 from analytics.rules import ALL_TIERS, InvalidRules, RuleSet
 from analytics.state import StateStore
 from ui import guard, theme
@@ -282,14 +282,12 @@ with versions_tab:
               "rule_versions_compared")
 
     proposable = versions[(versions.version > 0) & ~versions.active & (versions.status != "proposed")].version.tolist()
-    if scope.role in EDITORS:
+    if permissions.may(scope.role, "rules:edit"):  # an earlier approved version too: that is a roll-back
         step("propose", proposable, {"studio.propose_button": (book.propose, "studio.proposed")})
-    if scope.role in APPROVERS:
+    if permissions.may(scope.role, "rules:decide"):
         step("decide", versions[versions.status == "proposed"].version.tolist(), {
             "studio.approve": (lambda v, **who: book.decide(v, approve=True, **who), "studio.approved"),
             "studio.reject": (lambda v, **who: book.decide(v, approve=False, **who), "studio.rejected")})
-        earlier = versions[(versions.version > 0) & ~versions.active & (versions.status == "approved")].version.tolist()
-        step("roll_back", earlier, {"studio.roll_back_button": (book.roll_back, "studio.rolled_back")})
 
 with found_tab:
     found = compute(segments.model, filters)

@@ -70,6 +70,11 @@ def _slice(backend, scope=None, rules=DEFAULT_RULES) -> Slice:
     return Slice(ScopedStore(backend, scope or Scope.all_branches(pii="shown")), rules=rules)
 
 
+ADMIN = Scope.all_branches(user="admin", role="admin", pii="shown")
+HEAD_SH01 = Scope.for_branches({"SH01"}, user="head_sh01")
+HEAD_BJ01 = Scope.for_branches({"BJ01"}, user="head_bj01")
+
+
 def _keys(frame, kind) -> set[str]:
     return set(frame.loc[frame.kind == kind, "rule_key"])
 
@@ -124,7 +129,7 @@ def test_generate_creates_each_rule_s_task_once_and_audits_the_run(care_backend,
     first = care.generate(state, found, on=AS_OF, actor="cli")
     assert first == {"churn_risk": 1, "birthday": 2, "maturity": 1, "complaint_sla": 3}
     assert care.generate(state, found, on=AS_OF, actor="cli") == dict.fromkeys(care.KINDS, 0)
-    open_tasks = care.tasks(state, None)
+    open_tasks = care.tasks(state, ADMIN)
     assert len(open_tasks) == 7 and set(open_tasks.created_by) == {care.RULES_ACTOR}
     assert list(open_tasks.due_on) == sorted(open_tasks.due_on)
     runs = state.audit_events(event="care_tasks_generated")
@@ -139,20 +144,22 @@ def test_a_later_scoring_adds_no_second_risk_task_while_one_is_open(care_backend
     care.generate(state, risk, on=AS_OF, actor="cli")
     later = risk.assign(rule_key="churn_risk:4:2024-08-31")
     assert care.generate(state, later, on=AS_OF, actor="cli")["churn_risk"] == 0
-    [task_id] = care.tasks(state, None).task_id
-    care.complete(state, int(task_id), outcome="retained", note="", actor="head_sh01", role="branch_head",
-                  branch_codes=frozenset({"SH01"}))
+    [task_id] = care.tasks(state, ADMIN).task_id
+    care.complete(state, HEAD_SH01, int(task_id), outcome="retained", note="")
     assert care.generate(state, later, on=AS_OF, actor="cli")["churn_risk"] == 1  # still at risk a month on
 
 
-def test_closing_a_task_keeps_its_outcome_who_and_when_and_audits_it(tmp_path):
+def _assign(state, backend, scope, customer_id, kind="churn_risk", reason="call") -> int:
+    return care.assign(state, ScopedStore(backend, scope), customer_id=customer_id, kind=kind, reason=reason,
+                       due_on=AS_OF)
+
+
+def test_closing_a_task_keeps_its_outcome_who_and_when_and_audits_it(care_backend, tmp_path):
     state = StateStore(tmp_path / "state.sqlite")
-    task_id = care.assign(state, customer_id=4, branch_code="SH01", rm_id="SH01-RM01", kind="churn_risk",
-                          reason="call", due_on=AS_OF, created_by="head_sh01", role="branch_head")
-    care.complete(state, task_id, outcome="product_added", note="opened a fund", actor="head_sh01",
-                  role="branch_head", branch_codes=frozenset({"SH01"}))
-    assert care.tasks(state, None).empty
-    [done] = care.tasks(state, frozenset({"SH01"}), status="done").to_dict("records")
+    task_id = _assign(state, care_backend, HEAD_SH01, 4)
+    care.complete(state, HEAD_SH01, task_id, outcome="product_added", note="opened a fund")
+    assert care.tasks(state, ADMIN).empty
+    [done] = care.tasks(state, HEAD_SH01, status="done").to_dict("records")
     assert (done["status"], done["outcome"], done["outcome_note"], done["done_by"]) == (
         "done", "product_added", "opened a fund", "head_sh01")
     assert done["done_at"] and done["reason"] == "call"
@@ -160,32 +167,67 @@ def test_closing_a_task_keeps_its_outcome_who_and_when_and_audits_it(tmp_path):
     assert event == {"task_id": task_id, "outcome": "product_added"}
 
 
-def test_a_task_is_closed_once_within_the_person_s_branches_with_a_known_outcome(tmp_path):
+def test_a_task_is_closed_once_within_the_person_s_branches_with_a_known_outcome(care_backend, tmp_path):
     state = StateStore(tmp_path / "state.sqlite")
-    task_id = care.assign(state, customer_id=6, branch_code="BJ01", rm_id="BJ01-RM01", kind="churn_risk",
-                          reason="call", due_on=AS_OF, created_by="head_bj01", role="branch_head")
+    task_id = _assign(state, care_backend, HEAD_BJ01, 6)
     with pytest.raises(OutOfScope, match=f"care task {task_id} is not one of your branches"):
-        care.complete(state, task_id, outcome="retained", note="", actor="head_sh01", role="branch_head",
-                      branch_codes=frozenset({"SH01"}))
+        care.complete(state, HEAD_SH01, task_id, outcome="retained", note="")
     with pytest.raises(care.TaskError, match="unknown outcome 'sold'"):
-        care.complete(state, task_id, outcome="sold", note="", actor="head_bj01", role="branch_head",
-                      branch_codes=frozenset({"BJ01"}))
-    care.complete(state, task_id, outcome="no_answer", note="", actor="head_bj01", role="branch_head",
-                  branch_codes=frozenset({"BJ01"}))
+        care.complete(state, HEAD_BJ01, task_id, outcome="sold", note="")
+    care.complete(state, HEAD_BJ01, task_id, outcome="no_answer", note="")
     with pytest.raises(care.TaskError, match="already done"):
-        care.complete(state, task_id, outcome="retained", note="", actor="head_bj01", role="branch_head",
-                      branch_codes=frozenset({"BJ01"}))
+        care.complete(state, HEAD_BJ01, task_id, outcome="retained", note="")
     assert len(state.audit_events(event="care_task_done")) == 1
 
 
-def test_the_task_history_cannot_be_deleted_or_rewritten(tmp_path):
+def test_a_task_is_assigned_to_the_customer_s_own_rm_and_never_outside_the_scope(care_backend, tmp_path):
+    """The branch and the RM come from the store, not from the caller; another branch's customer is refused as
+    one that does not exist."""
     state = StateStore(tmp_path / "state.sqlite")
-    open_id = care.assign(state, customer_id=4, branch_code="SH01", rm_id="SH01-RM01", kind="birthday",
-                          reason="cake", due_on=AS_OF, created_by="head_sh01", role="branch_head")
-    done_id = care.assign(state, customer_id=4, branch_code="SH01", rm_id="SH01-RM01", kind="churn_risk",
-                          reason="call", due_on=AS_OF, created_by="head_sh01", role="branch_head")
-    care.complete(state, done_id, outcome="retained", note="", actor="head_sh01", role="branch_head",
-                  branch_codes=None)
+    task_id = _assign(state, care_backend, HEAD_BJ01, 7)
+    [task] = care.tasks(state, HEAD_BJ01).to_dict("records")
+    assert (task["task_id"], task["branch_code"], task["rm_id"], task["created_by"]) == (
+        task_id, "BJ01", "BJ01-RM01", "head_bj01")
+    with pytest.raises(OutOfScope, match="customer 4 is not one of your branches"):
+        _assign(state, care_backend, HEAD_BJ01, 4)
+    with pytest.raises(OutOfScope):
+        _assign(state, care_backend, HEAD_BJ01, 999)
+    assert len(care.tasks(state, ADMIN)) == 1
+
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://evil.example\")", "+1 call", "-2", "@SUM(A1)"])
+def test_notes_typed_in_the_app_are_refused_when_a_spreadsheet_would_run_them(care_backend, tmp_path, text):
+    from analytics.export import FormulaText
+
+    state = StateStore(tmp_path / "state.sqlite")
+    with pytest.raises(FormulaText, match="reason: starts with a character that spreadsheets run as a formula"):
+        _assign(state, care_backend, HEAD_SH01, 4, reason=text)
+    task_id = _assign(state, care_backend, HEAD_SH01, 4)
+    with pytest.raises(FormulaText, match="note: starts with"):
+        care.complete(state, HEAD_SH01, task_id, outcome="retained", note=text)
+    assert care.tasks(state, ADMIN, status="done").empty
+
+
+def test_roles_without_pii_read_a_birthday_task_without_its_date_or_age_and_no_free_text(care_backend, tmp_path):
+    """A birthday with the age gives the birth date, which is what an ID number's mask hides."""
+    state = StateStore(tmp_path / "state.sqlite")
+    found = care.due(_slice(care_backend), AS_OF)
+    care.generate(state, found[found.kind == "birthday"], on=AS_OF, actor="cli")
+    _assign(state, care_backend, HEAD_SH01, 4, kind="birthday", reason="Mr Zhao, born 1984-08-07")
+    executive = Scope.all_branches(user="exec", role="executive", pii="masked")
+    seen = care.tasks(state, executive, status=None)
+    words = [care.reason_text(task, lang) for task in seen.itertuples() for lang in ("en", "zh")]
+    assert set(words) == {"birthday within 7 days", "7 天内生日"}
+    assert seen.reason.isna().all() and not seen.detail_json.str.contains("1984|08-07|age").any()
+    shown = care.tasks(state, HEAD_SH01, status=None)
+    assert "birthday on 2024-08-07 (turns 40)" in [care.reason_text(task, "en") for task in shown.itertuples()]
+
+
+def test_the_task_history_cannot_be_deleted_or_rewritten(care_backend, tmp_path):
+    state = StateStore(tmp_path / "state.sqlite")
+    open_id = _assign(state, care_backend, HEAD_SH01, 4, kind="birthday", reason="cake")
+    done_id = _assign(state, care_backend, HEAD_SH01, 4)
+    care.complete(state, HEAD_SH01, done_id, outcome="retained", note="")
     with state.connect() as con:
         with pytest.raises(sqlite3.DatabaseError, match="never deleted"):
             con.execute("DELETE FROM care_tasks WHERE task_id = ?", [open_id])
@@ -193,18 +235,18 @@ def test_the_task_history_cannot_be_deleted_or_rewritten(tmp_path):
             con.execute("UPDATE care_tasks SET outcome = 'leaving' WHERE task_id = ?", [done_id])
         with pytest.raises(sqlite3.DatabaseError, match="what was asked stays"):
             con.execute("UPDATE care_tasks SET rm_id = 'BJ01-RM01' WHERE task_id = ?", [open_id])
-    assert len(care.tasks(state, None, status=None)) == 2
+    assert len(care.tasks(state, ADMIN, status=None)) == 2
 
 
-def test_tasks_read_by_branch_rm_and_customer(tmp_path):
+def test_tasks_read_by_branch_rm_and_customer(care_backend, tmp_path):
     state = StateStore(tmp_path / "state.sqlite")
-    for customer, branch, rm in ((4, "SH01", "SH01-RM01"), (6, "BJ01", "BJ01-RM01"), (7, "BJ01", "BJ01-RM02")):
-        care.assign(state, customer_id=customer, branch_code=branch, rm_id=rm, kind="churn_risk", reason="call",
-                    due_on=AS_OF, created_by="admin", role="admin")
-    assert list(care.tasks(state, frozenset({"BJ01"})).customer_id) == [6, 7]
-    assert list(care.tasks(state, frozenset({"BJ01"}), rm_id="BJ01-RM02").customer_id) == [7]
-    assert list(care.tasks(state, None, customer_id=4).customer_id) == [4]
-    assert care.tasks(state, frozenset()).empty
+    for customer, scope in ((4, HEAD_SH01), (6, HEAD_BJ01), (7, HEAD_BJ01)):
+        _assign(state, care_backend, scope, customer)
+    assert list(care.tasks(state, HEAD_BJ01).customer_id) == [6, 7]
+    assert list(care.tasks(state, HEAD_BJ01, rm_id="SH01-RM01").customer_id) == []
+    assert list(care.tasks(state, ADMIN, rm_id="SH01-RM01").customer_id) == [4]
+    assert list(care.tasks(state, ADMIN, customer_id=4).customer_id) == [4]
+    assert care.tasks(state, Scope.for_branches(set(), user="nobody")).empty
 
 
 def test_a_rule_s_task_reads_in_both_languages_with_its_figure(care_backend):

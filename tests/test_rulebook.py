@@ -105,19 +105,21 @@ def test_steps_that_the_rules_of_adoption_refuse(book):
         book.propose(99, actor="ana", role="analyst", comment="no such version")
 
 
-def test_roll_back_by_approving_an_earlier_version_again(book):
+def test_rolling_back_is_proposed_and_approved_by_a_second_person_like_any_version(book):
     first = adopted(book, WIDER)
     second = adopted(book, QUIETER)
     assert book.active().version == second
-    book.roll_back(first, actor="root", role="admin", comment="back to the wider bands")
+    assert not hasattr(book, "roll_back")  # no way for one admin to re-activate a version alone
+    book.propose(first, actor="root", role="admin", comment="back to the wider bands")
+    assert book.active().version == second  # proposed, not yet active
+    with pytest.raises(Refused, match="a second person must decide"):
+        book.decide(first, approve=True, actor="root", role="admin", comment="my own proposal")
+    with pytest.raises(Refused, match="may not approve"):
+        book.decide(first, approve=True, actor="ana2", role="analyst", comment="analysts cannot")
+    book.decide(first, approve=True, actor="boss", role="admin", comment="agreed")
     assert book.active() == book.get(first)
     with pytest.raises(Refused, match="already the active"):
-        book.roll_back(first, actor="root", role="admin", comment="again")
-    draft = book.save(DEFAULT_RULES, author="ana", role="analyst", comment="never proposed")
-    with pytest.raises(Refused, match="never approved"):
-        book.roll_back(draft, actor="root", role="admin", comment="sneak it in")
-    with pytest.raises(Refused, match="may not approve"):
-        book.roll_back(second, actor="ana", role="analyst", comment="analysts cannot")
+        book.propose(first, actor="ana", role="analyst", comment="again")
 
 
 def test_every_step_is_in_the_audit_log(book):

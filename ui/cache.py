@@ -101,6 +101,12 @@ def session_scope() -> Scope:
     return st.session_state[KEY_SCOPE]
 
 
+def scoped() -> ScopedStore:
+    """The signed-in person's tables of this run's facts, for an action that reads before it writes
+    (analytics.care.assign)."""
+    return _tables(store_version(), session_scope(), lists_version())
+
+
 def read_active_rules() -> RuleSet:
     """Read the approved rule set from the state store, once per run (app.py does, before the page):
     an approval reaches every session at its next rerun."""
