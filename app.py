@@ -1,5 +1,7 @@
 """bankcrm: the entry point. Sign-in, navigation by role, and a refusal for what a role may not open."""
 
+import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -10,7 +12,9 @@ from analytics.spark import SparkUnavailable
 from analytics.store import BadSetting, StoreMissing, StoreOutdated
 from auth.roles import PAGES, allowed
 from auth.signin import signed_in
-from auth.users import UsersFile, production_problems
+from analytics import config
+from auth import config as deployment
+from auth.users import UsersFile
 from ui import filters, guard, theme  # noqa: F401  (theme: the plotly template every chart uses)
 from ui.cache import filter_options, pin_store, read_active_rules
 from ui.i18n import switch, t
@@ -21,18 +25,23 @@ users = UsersFile()
 
 
 @st.cache_resource(show_spinner=False)
-def production_refusals(users_path: str, changed_ns: int, environment: tuple) -> list[str]:
-    """Checked once per users file version and environment: bcrypt checks are slow on purpose."""
-    return production_problems(UsersFile(users_path))
+def refusals(users_path: str, changed_ns: int, environment: str, address: str) -> list[str]:
+    """Checked once per users file version, environment and address (bcrypt checks are slow on purpose); the
+    reasons go to the server log, never to the page."""
+    problems = deployment.problems(UsersFile(users_path), address)
+    for problem in problems:
+        logging.getLogger("bankcrm").error("configuration refused: %s", problem)
+    return problems
 
-
-secrets_env = tuple(os.environ.get(k) for k in ("BANKCRM_COOKIE_KEY", "BANKCRM_PSEUDONYM_KEY"))
-if os.environ.get("BANKCRM_ENV") == "production" and (problems := production_refusals(
-        str(users.path), users.path.stat().st_mtime_ns if users.path.exists() else 0, secrets_env)):
-    st.error("bankcrm will not start in production with demo settings:\n\n" + "\n".join(f"- {p}" for p in problems))
-    st.stop()
 
 lang = switch()
+
+environment = hashlib.sha256(repr([os.environ.get(k) for k in (config.ENV, *(s.env for s in config.SECRETS.values()))])
+                             .encode()).hexdigest()
+if refusals(str(users.path), users.path.stat().st_mtime_ns if users.path.exists() else 0, environment,
+            st.get_option("server.address") or ""):
+    st.error(t("config.refused"))
+    st.stop()
 
 try:
     pin_store()

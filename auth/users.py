@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import copy
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import bcrypt
 import yaml
 
-from analytics.scope import DEMO_PSEUDONYM_KEY, pseudonym_key
+from analytics import config
 from auth.roles import ROLES
 
 DEMO_USERS_FILE = Path(__file__).with_name("demo_users.yaml")
 DEMO_PASSWORD = "bankcrm-demo"
-DEMO_COOKIE_KEY = "bankcrm-demo-cookie-key-not-for-production"
 BCRYPT_MAX_BYTES = 72
 MIN_PASSWORD_LENGTH = 10
 
@@ -78,8 +76,7 @@ class UsersFile:
     def _read(self) -> dict:
         """The parsed file, read again only when it changed on disk (callers copy before changing it)."""
         if not self.path.exists():
-            return {"cookie": {"name": "bankcrm_auth", "key": secrets.token_urlsafe(32), "expiry_days": 0.5},
-                    "credentials": {"usernames": {}}}
+            return {"cookie": {"name": "bankcrm_auth", "expiry_days": 0.5}, "credentials": {"usernames": {}}}
         stamp = self.path.stat().st_mtime_ns
         if self._parsed is None or self._parsed[0] != stamp:
             self._parsed = (stamp, yaml.safe_load(self.path.read_text("utf-8")) or {})
@@ -93,11 +90,12 @@ class UsersFile:
 
     @property
     def cookie(self) -> dict:
-        """name, key and expiry_days of the sign-in cookie; $BANKCRM_COOKIE_KEY overrides the key."""
+        """name and expiry_days of the sign-in cookie (from the file), and the key that signs it: $BANKCRM_COOKIE_KEY
+        (analytics.config: in production it must be set and strong)."""
         cookie = dict(self._read().get("cookie") or {})
         cookie.setdefault("name", "bankcrm_auth")
         cookie.setdefault("expiry_days", 0.5)
-        cookie["key"] = os.environ.get("BANKCRM_COOKIE_KEY", cookie.get("key", ""))
+        cookie["key"] = config.secret("cookie")
         return cookie
 
     def users(self) -> list[User]:
@@ -163,23 +161,3 @@ def _check_role(role: str, branches: tuple[str, ...]) -> None:
         raise UsersError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
     if role == "branch_head" and not branches:
         raise UsersError("a branch head needs at least one branch (--branches SH01,SH02)")
-
-
-def production_problems(users: UsersFile) -> list[str]:
-    """Why this configuration must not serve real customers; empty when it may."""
-    problems = []
-    if users.path.resolve() == DEMO_USERS_FILE.resolve():
-        problems.append(f"the demo users file {DEMO_USERS_FILE} is in use: set BANKCRM_USERS to your own file "
-                        "(create it with `bankcrm users add`)")
-    demo_password_users = [u.username for u in users.users() if password_matches(DEMO_PASSWORD, u.password_hash)]
-    if demo_password_users:
-        problems.append(f"these users still have the demo password: {', '.join(demo_password_users)} "
-                        "(change it with `bankcrm users reset-password`)")
-    key = users.cookie["key"]
-    if not key or key == DEMO_COOKIE_KEY:
-        problems.append("the sign-in cookie is signed with the demo key: set BANKCRM_COOKIE_KEY to a long random secret")
-    elif len(key) < 32:
-        problems.append("the sign-in cookie key is shorter than 32 characters: set BANKCRM_COOKIE_KEY to a long random secret")
-    if pseudonym_key() == DEMO_PSEUDONYM_KEY:
-        problems.append("analyst pseudonyms use the demo key: set BANKCRM_PSEUDONYM_KEY to a random secret")
-    return problems
