@@ -25,7 +25,8 @@ PACKAGE = "analytics.state_migrations"
 
 # Every event the audit log may hold, named once.
 AUDIT_EVENTS = (
-    "login", "login_failed", "logout", "lockout", "lockout_ended", "session_expired",
+    "login", "login_failed", "logout", "lockout", "lockout_ended", "session_expired", "session_ended",
+    "sign_in_throttled",
     "page_refused", "customer_360_opened", "download", "care_task_assigned", "care_task_done", "care_tasks_generated",
     "campaign_saved",
     "rules_saved", "rules_proposed", "rules_approved", "rules_rejected", "rules_rolled_back",

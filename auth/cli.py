@@ -13,6 +13,7 @@ from rich.table import Table
 
 from analytics import state
 from auth.roles import ROLES
+from auth.sessions import Sessions
 from auth.users import UsersError, UsersFile
 
 users_app = typer.Typer(no_args_is_help=True, help="Manage who may sign in: the users file ($BANKCRM_USERS).")
@@ -33,13 +34,18 @@ def _branches(text: str | None) -> tuple[str, ...]:
 
 
 def _apply(event: str, username: str, change, **detail) -> None:
+    """Make the change, audit it, and (but for a new user) end the user's open sessions: whoever signed in
+    before a password reset, a role or branch change or a disabling must sign in again."""
     try:
         change()
     except UsersError as problem:
         console.print(f"Not changed: {problem}", markup=False)
         raise typer.Exit(code=1) from None
-    state.StateStore().record(getpass.getuser(), event, role="cli", username=username, **detail)
-    console.print(f"{event.replace('_', ' ')}: {username}", markup=False)
+    store = state.StateStore()
+    ended = 0 if event == "user_added" else Sessions(store).end_all(username, "ended_by_cli")
+    store.record(getpass.getuser(), event, role="cli", username=username, sessions_ended=ended, **detail)
+    console.print(f"{event.replace('_', ' ')}: {username}" + (f" ({ended} open session{'s' if ended != 1 else ''} "
+                                                               "ended)" if ended else ""), markup=False)
 
 
 @users_app.command("add")

@@ -1,35 +1,55 @@
-"""Sign-in for the app: streamlit-authenticator, plus lockout, expiry and audit.
+"""Sign-in for the app: streamlit-authenticator's form and cookie, with bankcrm's own checks.
 
 `signed_in()` is called once per run from app.py. It builds the
 authenticator (once per run, from a fresh copy of the users file: the
 library mutates what it is given, and it never gets the file's path, so it
-never rewrites the file), shows the sign-in form to anyone not signed in,
-and returns who is signed in with the scope they work in.
+never rewrites the file) and takes over three of its steps:
+
+- the password check (`Gate`): throttling per client address and overall
+  (auth.throttle), lockout per account and client address (auth.lockout),
+  the same message and the same bcrypt work for unknown and known names,
+  and an audit row for every attempt;
+- the cookie: it carries the id of a server-side session (auth.sessions),
+  and signs in again only while that session is live;
+- every run of a signed-in page checks the session, so a sign-out, an
+  expiry, an admin, a changed account or a lockout ends it at the next click.
+
+The cookie is set by a browser-side component, so it cannot be HttpOnly; it
+is SameSite=Strict, Secure outside demo mode, and worth nothing once its
+session ended.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import bcrypt
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities.exceptions import LoginError
 
+from analytics import config
+from analytics import state as audit
 from analytics.i18n import t
 from analytics.scope import Scope
 from analytics.state import StateStore
+from auth import client as clients
 from auth.lockout import Lockout
 from auth.roles import scope_for
-from auth.users import User, UsersFile
+from auth.sessions import Sessions
+from auth.throttle import Throttling
+from auth.users import User, UsersFile, password_matches
 
-IDLE_TIMEOUT = dt.timedelta(minutes=30)
-# A valid bcrypt hash of a random secret: no password matches it.
-_UNUSABLE_HASH = bcrypt.hashpw(bcrypt.gensalt(4), bcrypt.gensalt(4)).decode()
-
-KEY_USER, KEY_SCOPE, KEY_SEEN, KEY_NOTICE = "bankcrm_user", "bankcrm_scope", "bankcrm_last_seen", "bankcrm_notice"
+KEY_USER, KEY_SCOPE, KEY_NOTICE = "bankcrm_user", "bankcrm_scope", "bankcrm_notice"
+KEY_SESSION = "bankcrm_session"    # the id of the server-side session this browser tab runs in
+KEY_REFUSAL = "bankcrm_refusal"    # why the last password check failed: the message key and its values
+TYPED_NAME_CHARS = 64              # of an unknown user name, kept in the audit log
+NOTICES = {"logout": "signin.signed_out", "session_expired": "signin.expired", "too_old": "signin.expired",
+           "account_changed": "signin.changed", "ended_by_admin": "signin.ended", "ended_by_cli": "signin.changed",
+           "locked": "signin.ended"}
 
 
 @dataclass(frozen=True)
@@ -39,26 +59,25 @@ class SignedIn:
 
 
 def signed_in(users: UsersFile, state: StateStore, lang: str = "en") -> SignedIn | None:
-    lockout = Lockout(state)
+    client = clients.address()
+    audit.set_client(client)  # every audit row of this run carries it
+    sessions = Sessions(state)
     credentials = users.credentials()
     entries = credentials["usernames"]
-    locked = {} if st.session_state.get("authentication_status") else lockout.locked_users()
-    for username in list(entries):
-        if entries[username].get("disabled"):
-            del entries[username]  # a disabled user's cookie no longer signs in either
-        elif username in locked:
-            entries[username]["password"] = _UNUSABLE_HASH
+    for username in [u for u, entry in entries.items() if entry.get("disabled")]:
+        del entries[username]  # a disabled user's cookie no longer signs in either
     cookie = users.cookie
     authenticator = stauth.Authenticate(credentials, cookie["name"], cookie["key"], float(cookie["expiry_days"]),
                                         auto_hash=False, login_sleep_time=0)
-    _decode_text_cookies_only(authenticator)
+    gate = Gate(users, state, client)
+    authenticator.authentication_controller.authentication_model.check_credentials = gate.check
+    _bind_cookie(authenticator, users, sessions, client)
 
-    if st.session_state.get("authentication_status") and st.sidebar.button(t("signin.signout", lang), key="sign_out"):
-        _sign_out(authenticator, state, "logout")
-        st.session_state[KEY_NOTICE] = t("signin.signed_out", lang)
-    elif st.session_state.get("authentication_status") and _idle_too_long():
-        _sign_out(authenticator, state, "session_expired")
-        st.session_state[KEY_NOTICE] = t("signin.expired", lang)
+    if st.session_state.get("authentication_status"):
+        if st.sidebar.button(t("signin.signout", lang), key="sign_out"):
+            _sign_out(authenticator, sessions, state, "logout", lang)
+        elif ended := sessions.check(st.session_state.get(KEY_SESSION), users.get(st.session_state.get("username"))):
+            _sign_out(authenticator, sessions, state, ended, lang)
 
     if st.session_state.get("authentication_status") is False:
         st.session_state["authentication_status"] = None  # so that a failure below is this run's
@@ -75,14 +94,107 @@ def signed_in(users: UsersFile, state: StateStore, lang: str = "en") -> SignedIn
 
     status = st.session_state.get("authentication_status")
     if status is False:
-        _failed(entries, lockout, state, lang)
+        key, values = st.session_state.pop(KEY_REFUSAL, ("signin.wrong", {}))
+        st.error(t(key, lang, **values))
         return None
     if not status:
         return None
-    return _session(users.get(st.session_state["username"]), authenticator, lockout, state, lang)
+    return _session(users.get(st.session_state["username"]), authenticator, state, lang)
 
 
-def _session(user: User | None, authenticator, lockout: Lockout, state: StateStore, lang: str) -> SignedIn | None:
+class Gate:
+    """The password check the library calls for a submitted form: throttling, lockout, bcrypt, audit."""
+
+    def __init__(self, users: UsersFile, state: StateStore, client: str):
+        self.users, self.state, self.client = users, state, client
+        self.lockout, self.throttling = Lockout(state), Throttling(state)
+
+    def check(self, username: str, password: str) -> bool:
+        user = self.users.get(username)
+        known = user is not None and not user.disabled
+        actor, typed = (username, {}) if known else ("(unknown)", {"typed": _typed(username)})
+        if wait := self.throttling.wait_s(self.client):
+            self.state.record(actor, "sign_in_throttled", wait_s=wait, **typed)
+            time.sleep(wait)
+        # the same bcrypt work for every name, so the time taken does not tell whether it exists
+        matches = password_matches(password, user.password_hash if known else _unusable_hash(self.users))
+        if known and (until := self.lockout.locked_until(username, self.client)):
+            self.state.record(actor, "login_failed", reason="locked", locked_until=f"{until:%Y-%m-%d %H:%M:%S}")
+            self.throttling.failed(self.client)
+            return self._refused("signin.locked", until=f"{until:%H:%M:%S}")
+        if known and matches:
+            self.lockout.succeeded(username, self.client)
+            return True
+        self.throttling.failed(self.client)
+        if not known:
+            self.state.record(actor, "login_failed", reason="no such user", **typed)
+            return self._refused("signin.wrong")
+        self.state.record(actor, "login_failed", reason="wrong password")
+        if until := self.lockout.failed(username, self.client):
+            Sessions(self.state).end_all(username, "locked", client=self.client)
+            return self._refused("signin.locked", until=f"{until:%H:%M:%S}")
+        return self._refused("signin.wrong")
+
+    @staticmethod
+    def _refused(key: str, **values) -> bool:
+        st.session_state[KEY_REFUSAL] = (key, values)
+        return False
+
+
+@st.cache_resource(show_spinner=False)
+def _unusable_hashes() -> dict:
+    return {}
+
+
+def _unusable_hash(users: UsersFile) -> str:
+    """A bcrypt hash no password matches, at the cost factor of the users file's own hashes."""
+    known = [u.password_hash for u in users.users() if u.password_hash.startswith("$2")]
+    rounds = int(known[0].split("$")[2]) if known else 12
+    cache = _unusable_hashes()
+    if rounds not in cache:
+        cache[rounds] = bcrypt.hashpw(bcrypt.gensalt(4), bcrypt.gensalt(rounds)).decode()
+    return cache[rounds]
+
+
+def _typed(username: str) -> str:
+    """What someone typed as a user name, for the audit log: cut short, control characters escaped."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in (username or "")[:TYPED_NAME_CHARS])
+
+
+def _bind_cookie(authenticator, users: UsersFile, sessions: Sessions, client: str) -> None:
+    """The sign-in cookie carries the id of a live server-side session, and signs in only while it is live.
+
+    streamlit-authenticator 0.4.2 hands whatever `st.context.cookies` holds to jwt.decode; anything but text
+    (under Streamlit's AppTest every cookie is a mock) is treated as no cookie, silently."""
+    model = authenticator.cookie_controller.cookie_model
+
+    def decode():
+        if not isinstance(model.token, str):
+            return False
+        try:
+            token = jwt.decode(model.token, model.cookie_key, algorithms=["HS256"])
+        except jwt.PyJWTError:
+            return False
+        session_id, user = token.get("session"), users.get(str(token.get("username")))
+        if sessions.check(session_id, user) is not None:
+            return False
+        st.session_state[KEY_SESSION] = session_id
+        return token
+
+    def set_cookie():
+        user = users.get(st.session_state["username"])
+        st.session_state[KEY_SESSION] = session_id = sessions.start(user, client)
+        expires = datetime.now() + timedelta(days=model.cookie_expiry_days)
+        token = jwt.encode({"username": user.username, "exp_date": expires.timestamp(), "session": session_id},
+                           model.cookie_key, algorithm="HS256")
+        model.cookie_manager.set(model.cookie_name, token, expires_at=expires, same_site="strict",
+                                 secure=not config.is_demo())
+
+    model._token_decode = decode
+    model.set_cookie = set_cookie
+
+
+def _session(user: User | None, authenticator, state: StateStore, lang: str) -> SignedIn | None:
     if user is None or user.disabled:
         authenticator.logout(location="unrendered")
         st.warning(t("signin.inactive", lang))
@@ -95,50 +207,20 @@ def _session(user: User | None, authenticator, lockout: Lockout, state: StateSto
             st.error(t("signin.unusable", lang, problem=problem))
             return None
         st.session_state[KEY_USER], st.session_state[KEY_SCOPE] = user.username, scope
-        lockout.succeeded(user.username)
         state.record(user.username, "login", role=user.role, branches=list(user.branches))
-    st.session_state[KEY_SEEN] = time.time()
     return SignedIn(user, st.session_state[KEY_SCOPE])
 
 
-def _failed(entries: dict, lockout: Lockout, state: StateStore, lang: str) -> None:
-    tried = [u for u, entry in entries.items() if entry.get("failed_login_attempts")]
-    if not tried:
-        state.record("(unknown)", "login_failed", reason="no such user")
-        st.error(t("signin.wrong", lang))
-        return
-    username = tried[0]
-    until = lockout.locked_until(username)
-    if until is None:
-        state.record(username, "login_failed", reason="wrong password")
-        until = lockout.failed(username)
-    if until is None:
-        st.error(t("signin.wrong", lang))
-    else:
-        st.error(t("signin.locked", lang, until=f"{until:%H:%M:%S}"))
-
-
-def _decode_text_cookies_only(authenticator) -> None:
-    """streamlit-authenticator 0.4.2 hands whatever `st.context.cookies` holds to
-    jwt.decode; anything but text (under Streamlit's AppTest every cookie is a
-    mock) makes PyJWT raise "Invalid token type. Token must be a <class 'bytes'>",
-    which the library prints on every run. A cookie that is not text cannot be
-    our token: treat it as no cookie, silently."""
-    model = authenticator.cookie_controller.cookie_model
-    decode = model._token_decode
-    model._token_decode = lambda: decode() if isinstance(model.token, str) else False
-
-
-def _idle_too_long() -> bool:
-    seen = st.session_state.get(KEY_SEEN)
-    return seen is not None and time.time() - seen > IDLE_TIMEOUT.total_seconds()
-
-
-def _sign_out(authenticator, state: StateStore, event: str) -> None:
+def _sign_out(authenticator, sessions: Sessions, state: StateStore, reason: str, lang: str) -> None:
+    """End the session (the record, the cookie, this tab's state), audited, with a notice saying why."""
     username = st.session_state.get(KEY_USER) or st.session_state.get("username") or "(unknown)"
     scope: Scope | None = st.session_state.get(KEY_SCOPE)
-    state.record(username, event, role=scope.role if scope else None)
+    if session_id := st.session_state.pop(KEY_SESSION, None):
+        sessions.end(session_id, reason)
+    event = {"logout": "logout", "session_expired": "session_expired", "too_old": "session_expired"}.get(reason,
+                                                                                                        "session_ended")
+    state.record(username, event, role=scope.role if scope else None, reason=reason)
     authenticator.logout(location="unrendered")
-    for key in (KEY_USER, KEY_SCOPE, KEY_SEEN):
+    for key in (KEY_USER, KEY_SCOPE):
         st.session_state.pop(key, None)
-
+    st.session_state[KEY_NOTICE] = t(NOTICES[reason], lang)

@@ -1,16 +1,22 @@
-"""Users (admins): who may sign in, with which role and branches. Changes go through `bankcrm users`."""
+"""Users (admins): who may sign in, with which role and branches, and who is signed in now. Changes to users go
+through `bankcrm users`; a live session can be ended here."""
 
 import pandas as pd
 import streamlit as st
 
+from analytics.state import StateStore
+from auth.sessions import Sessions
 from auth.users import UsersFile
 from ui import guard
+from ui.cache import session_scope
 from ui.i18n import t
 from ui.tables import table
 
 guard.page("users")
 
 users = UsersFile()
+scope = session_scope()
+sessions = Sessions(StateStore())
 st.title(t("page.users"))
 st.caption(t("users.caption", path=users.path))
 table(pd.DataFrame([{"username": u.username, "name": u.name, "role": t(f"role.{u.role}"),
@@ -18,3 +24,20 @@ table(pd.DataFrame([{"username": u.username, "name": u.name, "role": t(f"role.{u
                     for u in users.users()]),
       {"username": ("col.username", None), "name": ("col.name", None), "role": ("col.role", None),
        "branches": ("col.branches", None), "status": ("col.status", None)}, "users")
+
+st.subheader(t("users.sessions"))
+live = sessions.live()
+st.caption(t("users.sessions_explain", n=len(live)))
+if not live.empty:
+    table(live.assign(role=live.role.map(lambda r: t(f"role.{r}"))),
+          {"ref": ("col.session", None), "username": ("col.username", None), "role": ("col.role", None),
+           "client": ("col.client", None), "started_at": ("col.started_at", None),
+           "last_seen_at": ("col.last_seen_at", None)}, "sessions")
+    with st.form("end_session", clear_on_submit=True):
+        ref = st.selectbox(t("col.session"), live.ref, format_func=lambda r: " · ".join(
+            live.loc[live.ref == r, ["ref", "username", "client"]].iloc[0]))
+        if st.form_submit_button(t("users.end_session")):
+            if sessions.end_by_admin(ref, actor=scope.user, role=scope.role):
+                st.success(t("users.session_ended", ref=ref))
+            else:
+                st.info(t("users.session_gone", ref=ref))
