@@ -20,9 +20,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-import duckdb
 
-from analytics import generate, ingest
+from analytics import generate, ingest, store
 from analytics.spark import SparkUnavailable
 
 DEMO_CUSTOMERS, DEMO_MONTHS = 50_000, 36
@@ -104,7 +103,7 @@ def what_if(store_path: Path, customers: int, repeat: int) -> list[Measurement]:
     from analytics.scope import Scope, ScopedStore
     from analytics.whatif import Study
 
-    backend = ibis.duckdb.connect(str(store_path), read_only=True)
+    backend = ibis.duckdb.from_connection(store.connect(store_path, read_only=True))
     analyst = Slice(ScopedStore(backend, Scope.all_branches(user="bench", role="analyst", pii="pseudonym")))
     size = f"{customers:,} customers"
     median, p95 = _timed(lambda: Study(analyst), repeat)
@@ -168,7 +167,7 @@ def pages(store_path: Path, customers: int, repeat: int, target_ms: float = PAGE
     from analytics.scope import Scope, ScopedStore
     from ui.filters import default_period
 
-    scoped = ScopedStore(backend or ibis.duckdb.connect(str(store_path), read_only=True),
+    scoped = ScopedStore(backend or ibis.duckdb.from_connection(store.connect(store_path, read_only=True)),
                          Scope.all_branches(user="bench", role="executive"))
     offered = options(scoped)
     start, end = default_period(offered.months)
@@ -217,12 +216,11 @@ def _train_and_score(store_path: Path, customers: int, repeat: int, names: tuple
     are then written into it (outside the timing), for what reads them."""
     import ibis
 
-    from analytics import store
     from analytics.ml import score as scoring
     from analytics.ml import train
     from analytics.scope import Scope, ScopedStore
 
-    backend = ibis.duckdb.connect(str(store_path), read_only=True)
+    backend = ibis.duckdb.from_connection(store.connect(store_path, read_only=True))
     tables = ScopedStore(backend, Scope.all_branches(user="bench", pii="shown"))
     size = f"{customers:,} customers"
     large = customers >= 1_000_000
@@ -271,7 +269,7 @@ def campaign_preview(store_path: Path, customers: int, repeat: int) -> list[Meas
     from analytics.filters import Slice
     from analytics.scope import Scope, ScopedStore
 
-    backend = ibis.duckdb.connect(str(store_path), read_only=True)
+    backend = ibis.duckdb.from_connection(store.connect(store_path, read_only=True))
     size = f"{customers:,} customers"
     target = PREVIEW_TARGET_MS if customers >= 1_000_000 else None
     results = []
@@ -439,7 +437,7 @@ def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
                              against_pandas=False)
 
         unchanged, changed = tmp / "customers.csv", tmp / "customers_changed.csv"
-        with duckdb.connect(str(big), read_only=True) as con:
+        with store.connect(big, read_only=True) as con:
             con.table("customers").write_csv(str(unchanged), header=True)
             con.sql("SELECT * REPLACE (city || '市' AS city) FROM customers").write_csv(str(changed), header=True)
         for label, file in (("import CSV, every row changed", changed), ("re-import the same CSV", unchanged)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -28,6 +29,8 @@ parquet_app = typer.Typer(no_args_is_help=True, help="The store as Parquet table
 app.add_typer(parquet_app, name="parquet")
 products_app = typer.Typer(no_args_is_help=True, help="Next-best product: who is likely to open which product.")
 app.add_typer(products_app, name="products")
+config_app = typer.Typer(no_args_is_help=True, help="Whether this deployment may serve.")
+app.add_typer(config_app, name="config")
 
 StoreOption = Annotated[
     Optional[Path],
@@ -120,10 +123,15 @@ def import_(
 
 
 @app.command()
-def migrate(store_path: StoreOption = None) -> None:
-    """Upgrade the store's schema in place and rebuild its marts (atomically; nothing is lost)."""
+def migrate(
+    store_path: StoreOption = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the marts also when the schema is current "
+                                                            "(after a new BANKCRM_PSEUDONYM_KEY).")] = False,
+) -> None:
+    """Upgrade the store's schema in place and rebuild its marts (atomically; nothing is lost); with
+    BANKCRM_STORE_KEY set, a plain store is encrypted on the way."""
     path = _existing_store(store_path)
-    before, after = store.upgrade(path)
+    before, after = store.upgrade(path, rebuild_marts=rebuild)
     console.print(f"Store {path}: schema version {before}" + (f" -> {after}." if after != before else ", up to date."))
 
 
@@ -350,13 +358,37 @@ def parquet_export(
     console.print(f"Wrote {len(rows)} tables ({sum(rows.values()):,} rows) to {out}.", markup=False)
 
 
+@config_app.command("check")
+def config_check(
+    users_file: Annotated[Optional[Path], typer.Option("--users", help="The users file (default: $BANKCRM_USERS or "
+                                                                          "the demo file).")] = None,
+) -> None:
+    """Print every reason the app refuses this configuration (BANKCRM_ENV, the secrets, the users file) and exit 1
+    while there is one. Demo mode (BANKCRM_ENV unset or demo) passes with public demo secrets."""
+    from analytics import config
+    from auth import config as deployment
+    from auth.users import UsersFile
+
+    found = deployment.problems(UsersFile(users_file))
+    if config.is_demo():
+        console.print("Demo mode (BANKCRM_ENV unset or demo): public demo secrets, for demo data on this machine only.",
+                      markup=False)
+    else:
+        console.print(f"Production (BANKCRM_ENV={os.environ.get(config.ENV)!r}): "
+                      + (f"{len(found)} problem{'s' if len(found) != 1 else ''}." if found else "no problems."),
+                      markup=False, emoji=False)
+    for problem in found:
+        console.print(f"- {problem}", markup=False, emoji=False)
+    raise typer.Exit(code=1 if found else 0)
+
+
 @app.command()
 def info(store_path: StoreOption = None) -> None:
     """Print the store's schema version and table sizes as JSON."""
     import duckdb
 
     path = _existing_store(store_path)
-    con = duckdb.connect(str(path), read_only=True)
+    con = store.connect(path, read_only=True)
     print(json.dumps({"store": str(path), "schema_version": store.schema_version(con),
                       "rows": store.table_sizes(con)}, indent=2))
 

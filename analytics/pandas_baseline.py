@@ -17,11 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics import churn, funnel, kpis, portfolio, satisfaction, tiers
+from analytics import churn, funnel, kpis, portfolio, satisfaction, store, tiers
 from analytics.filters import Filters
 from analytics.rules import DEFAULT_RULES, TIERS
 from analytics.schema import FUNNEL_STAGES
@@ -42,7 +41,7 @@ class Frames:
 
 
 def load(store_path: Path | str) -> Frames:
-    with duckdb.connect(str(store_path), read_only=True) as con:
+    with store.connect(store_path, read_only=True) as con:
         return Frames(**{name: con.table(name).df() for name in LOADED})
 
 

@@ -84,7 +84,7 @@ def export(store_path: Path, directory: Path) -> dict[str, int]:
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        con = duckdb.connect(str(store_path), read_only=True)
+        con = store.connect(store_path, read_only=True)
         try:
             rows = store.table_sizes(con)
             for table in rows:

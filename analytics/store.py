@@ -9,6 +9,14 @@ reading processes, never both, so the two sides never share a file handle:
   with an atomic rename (`rewrite`). Readers keep the old file until they
   notice the new one, so no reader ever sees a half-written store, and a
   failed write leaves the store byte for byte as it was.
+
+With $BANKCRM_STORE_KEY set (production requires it: analytics.config) the
+store is encrypted at rest with DuckDB's own database encryption (AES-256-GCM,
+its write-ahead log and spill files included); every connection goes through
+`connect`, which attaches the file with the key. DuckDB writes encrypted
+files only with the OpenSSL of its httpfs extension (its built-in cipher
+may reuse nonces): the extension comes from the lock file as a package,
+signed by DuckDB, which checks the signature when it loads it.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import ibis
 
-from analytics import marts
+from analytics import config, marts
 
 if TYPE_CHECKING:
     from analytics import spark
@@ -84,6 +92,74 @@ def facts(setting: str | None = None) -> Store | spark.Facts:
 
 class StoreMissing(FileNotFoundError):
     pass
+
+
+class StoreKeyMismatch(RuntimeError):
+    """The store's encryption and $BANKCRM_STORE_KEY disagree: a key for a plain store, none or the wrong one for
+    an encrypted one."""
+
+
+# --- connecting: the one way to open a store file ------------------------------
+
+ENCRYPTED_CATALOG = "store"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _crypto_extension() -> Path:
+    """DuckDB's httpfs extension for this DuckDB version, as the duckdb-extension-httpfs package ships it."""
+    return Path(str(resources.files("duckdb_extension_httpfs") / "extensions" / f"v{duckdb.__version__}"
+                    / "httpfs.duckdb_extension"))
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to the store file at `path` (created when missing, unless read-only), encrypted at rest
+    when $BANKCRM_STORE_KEY is set. Take cursors with `cursor`."""
+    key = config.secret("store")
+    if not key:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.CatalogException as problem:
+            if "encrypted" not in str(problem):
+                raise
+            raise StoreKeyMismatch(f"The store {path} is encrypted: set BANKCRM_STORE_KEY to its key.") from None
+    con = duckdb.connect()
+    con.execute("LOAD " + _quoted(str(_crypto_extension())))
+    try:
+        con.execute("ATTACH " + _quoted(str(path)) + " AS " + ENCRYPTED_CATALOG + " (ENCRYPTION_KEY " + _quoted(key)
+                    + (", READ_ONLY" if read_only else "") + ")")
+    except (duckdb.CatalogException, duckdb.InvalidInputException) as problem:
+        con.close()
+        if "not encrypted" in str(problem):
+            raise StoreKeyMismatch(f"The store {path} is not encrypted, but BANKCRM_STORE_KEY is set: encrypt it "
+                                   "with `bankcrm migrate` (it rewrites the store encrypted).") from None
+        if "encryption key" in str(problem).lower():
+            raise StoreKeyMismatch(f"BANKCRM_STORE_KEY is not the key of the store {path}.") from None
+        raise
+    con.execute("USE " + ENCRYPTED_CATALOG)
+    return con
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of a `connect` connection, reading the store (a cursor starts in DuckDB's in-memory catalog)."""
+    cur = con.cursor()
+    if ENCRYPTED_CATALOG in {row[0] for row in cur.execute("SELECT database_name FROM duckdb_databases()").fetchall()}:
+        cur.execute("USE " + ENCRYPTED_CATALOG)
+    return cur
+
+
+def is_encrypted(path: Path) -> bool:
+    """Whether the store file at `path` is encrypted (read from its header: DuckDB marks encrypted files)."""
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH " + _quoted(str(path)) + " AS probe (READ_ONLY)")
+    except duckdb.CatalogException as problem:
+        return "encrypted" in str(problem)
+    finally:
+        con.close()
+    return False
 
 
 # --- migrations -------------------------------------------------------------
@@ -158,22 +234,25 @@ def writer_lock(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def rewrite(path: Path, *, fresh: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Yield a writable connection to a private copy of the store at `path`.
+def rewrite(path: Path, *, fresh: bool = False, empty: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a writable connection to a private copy of the store at `path`, at the latest schema.
 
     When the block ends normally the copy replaces the store in one rename;
     when it raises, the copy is deleted and the store is untouched. With
-    `fresh=True` the copy starts empty (a new store) instead of as a copy.
+    `fresh=True` the copy starts as a new store instead of as a copy; with
+    `empty=True` as an empty file, without even the schema (to copy a whole
+    store into).
     """
     path = Path(path)
     with writer_lock(path):
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         tmp.unlink(missing_ok=True)
-        if path.exists() and not fresh:
+        if path.exists() and not (fresh or empty):
             shutil.copyfile(path, tmp)
-        con = duckdb.connect(str(tmp))
+        con = connect(tmp)
         try:
-            migrate(con)
+            if not empty:
+                migrate(con)
             yield con
             con.execute("CHECKPOINT")
             con.close()
@@ -193,26 +272,37 @@ def latest_version() -> int:
 
 def stored_version(path: Path) -> int:
     """The schema version of the store file at `path`, read without locking out writers for long."""
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path, read_only=True)
     try:
         return schema_version(con)
     finally:
         con.close()
 
 
-def upgrade(path: Path) -> tuple[int, int]:
+def upgrade(path: Path, *, rebuild_marts: bool = False) -> tuple[int, int]:
     """Bring the store at `path` to the latest schema, in place and atomically, and rebuild its marts,
-    which this version of the code may build differently.
+    which this version of the code may build differently (or when asked: after a new pseudonym key). A plain
+    store is encrypted on the way when $BANKCRM_STORE_KEY is set.
 
     Returns (version before, version after). A store that is already current
     is not touched.
     """
+    if config.secret("store") and not is_encrypted(path):
+        _encrypt(path)
     before = stored_version(path)
-    if before < latest_version():
+    if before < latest_version() or rebuild_marts:
         with rewrite(path) as con:
             migrate(con)
             marts.rebuild(con)
     return before, latest_version()
+
+
+def _encrypt(path: Path) -> None:
+    """Rewrite the plain store at `path` encrypted with $BANKCRM_STORE_KEY (a private copy swapped in)."""
+    with rewrite(path, empty=True) as con:
+        con.execute("ATTACH " + _quoted(str(path)) + " AS plain (READ_ONLY)")
+        con.execute("COPY FROM DATABASE plain TO " + ENCRYPTED_CATALOG)
+        con.execute("DETACH plain")
 
 
 class StoreOutdated(RuntimeError):
@@ -270,7 +360,7 @@ class Store:
                         f"{needed}. Upgrade it in place with `bankcrm migrate` (nothing is lost)."
                     )
                 self._con, self._identity = con, identity
-            return self._identity, self._con.cursor()
+            return self._identity, cursor(self._con)
 
     def _connect(self, identity: tuple[int, int]) -> duckdb.DuckDBPyConnection:
         """DuckDB gives a process the database it already has open for a path, even after the file was
@@ -280,9 +370,9 @@ class Store:
             link.unlink(missing_ok=True)  # left by a process that died between the two lines below
             os.link(self.path, link)
         except OSError:  # a read-only directory: the store itself (a swap is then read after a restart)
-            return duckdb.connect(str(self.path), read_only=True)
+            return connect(self.path, read_only=True)
         try:
-            return duckdb.connect(str(link), read_only=True)
+            return connect(link, read_only=True)
         finally:
             link.unlink()
 

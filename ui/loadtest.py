@@ -21,11 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
+from analytics import store
 from auth.roles import PAGES, allowed
 from auth.users import DEMO_PASSWORD, UsersFile
 
@@ -195,7 +195,7 @@ def latest_month_files(store_path: Path, workdir: Path, raise_cny: float) -> lis
     raised by `raise_cny`, and as they are stored now."""
     latest = "SELECT * FROM monthly_balances WHERE month = (SELECT max(month) FROM monthly_balances)"
     raised, stored = workdir / "balances_raised.csv", workdir / "balances_stored.csv"
-    with duckdb.connect(str(store_path), read_only=True) as con:
+    with store.connect(store_path, read_only=True) as con:
         con.sql(latest).write_csv(str(stored), header=True)
         con.sql("SELECT * REPLACE (deposits_cny + $raise AS deposits_cny) FROM (" + latest + ")",
                 params={"raise": raise_cny}).write_csv(str(raised), header=True)
