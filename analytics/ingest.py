@@ -147,7 +147,7 @@ class Mapping:
 # --- reading -------------------------------------------------------------------
 
 def read_source(file: Path, *, encoding: str | None = None, delimiter: str | None = None) -> pa.Table:
-    """The file as a table of strings (empty cells are nulls), plus a `_row` column."""
+    """The file's columns as strings (empty cells are nulls), named as the file names them."""
     file = Path(file)
     if not file.exists():
         raise ImportRejected(file, [Problem(None, None, None, "file not found")])
@@ -164,8 +164,7 @@ def _read_parquet(file: Path) -> pa.Table:
     if table.num_rows == 0:
         raise ImportRejected(file, [Problem(None, None, None, "the file has no rows")])
     strings = [table.column(i).cast(pa.string()) for i in range(table.num_columns)]
-    rows = pa.array(range(2, table.num_rows + 2), pa.int64())
-    return pa.table(strings + [rows], names=table.column_names + [_ROW])
+    return pa.table(strings, names=table.column_names)
 
 
 def _read_csv(file: Path, encoding: str | None, delimiter: str | None) -> pa.Table:
@@ -205,8 +204,7 @@ def _read_csv(file: Path, encoding: str | None, delimiter: str | None) -> pa.Tab
         raise ImportRejected(file, [Problem(None, None, None, f"not readable as CSV with delimiter {delimiter!r}: {exc}")]) from None
     if invalid:
         raise ImportRejected(file, invalid)
-    rows = pa.array(range(2, table.num_rows + 2), pa.int64())
-    return table.append_column(_ROW, rows)
+    return table
 
 
 def _decode(file: Path, data: bytes, encoding: str | None) -> str:
@@ -237,8 +235,8 @@ def _decode(file: Path, data: bytes, encoding: str | None) -> str:
 # --- mapping applied -----------------------------------------------------------
 
 def _apply_mapping(file: Path, source: pa.Table, spec: TableSpec, mapping: Mapping) -> ir.Table:
-    """An Ibis table with exactly the spec's columns (strings) plus `_row`."""
-    present = [c for c in source.column_names if c != _ROW]
+    """An Ibis table with exactly the spec's columns (strings) plus `_row`, the spreadsheet row."""
+    present = source.column_names
     problems = []
     for target, cmap in mapping.columns.items():
         if target not in spec.column_names:
@@ -263,13 +261,21 @@ def _apply_mapping(file: Path, source: pa.Table, spec: TableSpec, mapping: Mappi
     if problems:
         raise ImportRejected(file, problems)
 
-    raw = ibis.memtable(source)
+    row = _unused_name(_ROW, present)  # a file may have a column named _row: it is the file's
+    raw = ibis.memtable(source.append_column(row, pa.array(range(2, source.num_rows + 2), pa.int64())))
     out = {}
     for col in spec.columns:
         cmap = mapping.columns.get(col.name, ColumnMap(source=sources.get(col.name)))
         out[col.name] = _convert(raw, col, cmap)
-    out[_ROW] = raw[_ROW]
+    out[_ROW] = raw[row]
     return raw.select(**out)
+
+
+def _unused_name(name: str, taken: list[str]) -> str:
+    """`name`, with underscores before it until no column in `taken` has it."""
+    while name in taken:
+        name = "_" + name
+    return name
 
 
 def _convert(raw: ir.Table, col: Column, cmap: ColumnMap) -> ir.StringValue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -41,8 +42,20 @@ def store_path(template, tmp_path) -> Path:
     return path
 
 
+def _customer(**changes) -> str:
+    values = dict(zip(CUSTOMERS_HEADER.split(","), CUSTOMER_4.split(",")))
+    values.update(changes)
+    return ",".join(values.values())
+
+
 def csv(*lines: str) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def parquet(**columns) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer)
+    return buffer.getvalue()
 
 
 def write(tmp_path: Path, name: str, content: bytes) -> Path:
@@ -150,6 +163,18 @@ def test_import_while_a_reader_has_the_store_open(store_path, tmp_path):
     assert reader.cursor().execute("SELECT count(*) FROM customers").fetchone()[0] == 4
 
 
+def test_a_column_named_like_the_importers_row_numbers_is_the_files_own(store_path, tmp_path):
+    # The importer numbers rows itself; a file's `_row` column is mapped, ignored or refused like any other.
+    ignore_row = ingest.Mapping(ignore=("_row",))
+    bad = write(tmp_path, "bad.csv", csv(CUSTOMERS_HEADER + ",_row", CUSTOMER_4 + ",98",
+                                         _customer(customer_id="5", gender="X") + ",99"))
+    with pytest.raises(ingest.ImportRejected) as rejected:
+        ingest.import_file("customers", bad, store_path=store_path, mapping=ignore_row)
+    assert [str(p) for p in rejected.value.problems] == ["row 3, column gender, value 'X': must be one of M, F"]
+    good = write(tmp_path, "good.csv", csv(CUSTOMERS_HEADER + ",_row", CUSTOMER_4 + ",98"))
+    assert ingest.import_file("customers", good, store_path=store_path, mapping=ignore_row).added == 1
+
+
 def test_churn_modelling_imports_with_its_known_figures(tmp_path, churn_modelling_csv):
     samples = ROOT / "data" / "samples" / "churn_modelling"
     path = tmp_path / "cm.duckdb"
@@ -177,10 +202,11 @@ class Bad:
     mapping: dict | None = None
 
 
-def _customer(**changes) -> str:
-    values = dict(zip(CUSTOMERS_HEADER.split(","), CUSTOMER_4.split(",")))
-    values.update(changes)
-    return ",".join(values.values())
+def _balances(**changes) -> dict:
+    """A monthly_balances row as Parquet columns."""
+    return {"customer_id": [1], "month": ["2024-08-31"], "deposits_cny": [1.0], "investments_cny": [0.0],
+            "insurance_cny": [0.0], "loans_cny": [0.0], "txn_count": [1], "txn_amount_cny": [1.0],
+            "digital_logins": [0], "last_txn_on": [None]} | changes
 
 
 HUGE = "x" * 1_048_576
@@ -259,20 +285,14 @@ CORPUS = [
     Bad("mapping_unknown_option", "customers", csv(CUSTOMERS_HEADER, CUSTOMER_4),
         ["file, column name, value 'rename': unknown option; use from, values, format, multiply, years_before, value"],
         mapping={"columns": {"name": {"rename": "x"}}}),
-    Bad("parquet_negative_loan", "monthly_balances", b"", ["row 2, column loans_cny, value '-1': must be at least 0"],
-        name="bad.parquet"),
+    Bad("parquet_negative_loan", "monthly_balances", parquet(**_balances(loans_cny=[-1.0])),
+        ["row 2, column loans_cny, value '-1': must be at least 0"], name="bad.parquet"),
     Bad("not_really_parquet", "monthly_balances", b"PAR1 this is not parquet", [], name="bad.parquet"),
+    Bad("column_named_like_the_row_numbers", "customers", csv(CUSTOMERS_HEADER + ",_row", CUSTOMER_4 + ",7"),
+        ["row 1, column _row: column not in customers; map or ignore them in a mapping file"]),
+    Bad("parquet_column_named_like_the_row_numbers", "monthly_balances", parquet(**_balances(_row=[7])),
+        ["row 1, column _row: column not in monthly_balances; map or ignore them in a mapping file"], name="bad.parquet"),
 ]
-
-
-def _write_bad(case: Bad, tmp_path: Path) -> Path:
-    if case.id == "parquet_negative_loan":
-        pq.write_table(pa.table({"customer_id": [1], "month": ["2024-08-31"], "deposits_cny": [1.0],
-                                 "investments_cny": [0.0], "insurance_cny": [0.0], "loans_cny": [-1.0],
-                                 "txn_count": [1], "txn_amount_cny": [1.0], "digital_logins": [0],
-                                 "last_txn_on": [None]}), tmp_path / case.name)
-        return tmp_path / case.name
-    return write(tmp_path, case.name, case.content)
 
 
 def test_the_corpus_is_at_least_20_files():
@@ -281,7 +301,7 @@ def test_the_corpus_is_at_least_20_files():
 
 @pytest.mark.parametrize("case", CORPUS, ids=[c.id for c in CORPUS])
 def test_bad_file_is_refused_whole_and_the_store_is_unchanged(case, store_path, tmp_path):
-    file = _write_bad(case, tmp_path)
+    file = write(tmp_path, case.name, case.content)
     before_bytes = store.file_checksum(store_path)
     with duckdb.connect(str(store_path), read_only=True) as con:
         before_content = store.content_checksum(con)
