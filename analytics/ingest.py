@@ -163,8 +163,36 @@ def _read_parquet(file: Path) -> pa.Table:
         raise ImportRejected(file, [Problem(None, None, None, f"not a readable Parquet file: {exc}")]) from None
     if table.num_rows == 0:
         raise ImportRejected(file, [Problem(None, None, None, "the file has no rows")])
-    strings = [table.column(i).cast(pa.string()) for i in range(table.num_columns)]
+    strings, problems = [], []
+    for name, column in zip(table.column_names, table.columns):
+        try:
+            strings.append(column.cast(pa.string()))
+        except pa.ArrowNotImplementedError:  # no text form for the type: lists, structs, maps, ...
+            problems.append(_no_text_form(name, column))
+        except pa.ArrowInvalid:  # a text form for the type, but not for a value: bytes that are not UTF-8
+            problems.append(_first_not_utf8(name, column) or _no_text_form(name, column))
+    if problems:
+        raise ImportRejected(file, problems)
     return pa.table(strings, names=table.column_names)
+
+
+def _no_text_form(name: str, column: pa.ChunkedArray) -> Problem:
+    return Problem(1, name, None, f"{column.type} values cannot be read as text; "
+                                  "write one text, number or date per cell, or leave the column out of the file")
+
+
+def _first_not_utf8(name: str, column: pa.ChunkedArray) -> Problem | None:
+    """The first value of a column of bytes that is not UTF-8 text, if there is one."""
+    for row, value in enumerate(column.to_pylist(), start=2):
+        if not isinstance(value, bytes):
+            continue
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Problem(row, name, value[exc.start:exc.start + 4].hex(" "),
+                           f"bytes that are not UTF-8 text (byte {exc.start} of the value); "
+                           "write the column as UTF-8 strings, or leave it out of the file")
+    return None
 
 
 def _read_csv(file: Path, encoding: str | None, delimiter: str | None) -> pa.Table:

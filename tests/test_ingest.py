@@ -28,6 +28,7 @@ BALANCES_HEADER = ("customer_id,month,deposits_cny,investments_cny,insurance_cny
 BALANCE_ROW = "1,2024-08-31,100,0,0,0,2,50,3,2024-08-20"
 SURVEYS_HEADER = "survey_id,customer_id,answered_at,touchpoint,channel,nps,csat"
 FORMULA_RULE = "starts with a character that spreadsheets run as a formula (= + - @)"
+NO_TEXT_RULE = "cannot be read as text; write one text, number or date per cell, or leave the column out of the file"
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +203,11 @@ class Bad:
     mapping: dict | None = None
 
 
+def _customer_columns(**changes) -> dict:
+    """CUSTOMER_4 as Parquet columns."""
+    return {k: [v or None] for k, v in zip(CUSTOMERS_HEADER.split(","), CUSTOMER_4.split(","))} | changes
+
+
 def _balances(**changes) -> dict:
     """A monthly_balances row as Parquet columns."""
     return {"customer_id": [1], "month": ["2024-08-31"], "deposits_cny": [1.0], "investments_cny": [0.0],
@@ -288,6 +294,16 @@ CORPUS = [
     Bad("parquet_negative_loan", "monthly_balances", parquet(**_balances(loans_cny=[-1.0])),
         ["row 2, column loans_cny, value '-1': must be at least 0"], name="bad.parquet"),
     Bad("not_really_parquet", "monthly_balances", b"PAR1 this is not parquet", [], name="bad.parquet"),
+    Bad("parquet_list_column", "monthly_balances", parquet(**_balances(txn_count=[[1, 1]])),
+        [f"row 1, column txn_count: list<element: int64> values {NO_TEXT_RULE}"], name="bad.parquet"),
+    Bad("parquet_struct_column", "monthly_balances", parquet(**_balances(deposits_cny=[{"amount": 1.0, "unit": "CNY"}])),
+        [f"row 1, column deposits_cny: struct<amount: double, unit: string> values {NO_TEXT_RULE}"], name="bad.parquet"),
+    Bad("parquet_map_column", "monthly_balances",
+        parquet(**_balances(loans_cny=pa.array([[("mortgage", 0.0)]], pa.map_(pa.string(), pa.float64())))),
+        [f"row 1, column loans_cny: map<string, double ('loans_cny')> values {NO_TEXT_RULE}"], name="bad.parquet"),
+    Bad("parquet_binary_not_utf8", "customers", parquet(**_customer_columns(name=["赵敏".encode("gbk")])),
+        ["row 2, column name, value 'd5 d4 c3 f4': bytes that are not UTF-8 text (byte 0 of the value); "
+         "write the column as UTF-8 strings, or leave it out of the file"], name="bad.parquet"),
     Bad("column_named_like_the_row_numbers", "customers", csv(CUSTOMERS_HEADER + ",_row", CUSTOMER_4 + ",7"),
         ["row 1, column _row: column not in customers; map or ignore them in a mapping file"]),
     Bad("parquet_column_named_like_the_row_numbers", "monthly_balances", parquet(**_balances(_row=[7])),
