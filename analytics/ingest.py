@@ -18,7 +18,7 @@ import csv
 import datetime as dt
 import io
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import ibis
@@ -52,6 +52,11 @@ class Problem:
             shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
             where.append(f"value {shown!r}")
         return f"{', '.join(where)}: {self.rule}"
+
+    def logged(self) -> str:
+        """The problem as the audit log keeps it: row, column and rule, never the value (it may be an ID
+        number or a name, and the log is never purged)."""
+        return str(replace(self, value=None))
 
 
 class ImportRejected(Exception):
@@ -454,7 +459,7 @@ def import_file(
         report = _import(table, Path(file), path, mapping or Mapping(), encoding, delimiter)
     except ImportRejected as rejected:
         audit.record(actor, "import_rejected", table=table, file=Path(file).name, problems=rejected.total,
-                     first=str(rejected.problems[0]) if rejected.problems else None)
+                     first=rejected.problems[0].logged() if rejected.problems else None)
         raise
     audit.record(actor, "import", table=table, file=report.file.name, rows=report.rows,
                  added=report.added, updated=report.updated, unchanged=report.unchanged)

@@ -105,6 +105,23 @@ def test_every_import_is_written_to_the_audit_log(store_path, tmp_path):
     assert rejected == {"table": "customers", "file": "e.csv", "problems": 1, "first": "file: the file is empty"}
 
 
+ID_NUMBER = "310115198503031234"
+
+
+@pytest.mark.parametrize("row, logged", [
+    (_customer(id_number=ID_NUMBER[:-2] + "A4"), "row 2, column id_number: must be 18 characters: 17 digits and a digit or X"),
+    (_customer(id_number=ID_NUMBER) + ",extra", "row 2: has 13 fields, the header has 12"),
+], ids=["bad_id_number", "whole_row_refused"])
+def test_a_rejected_import_is_audited_with_row_column_and_rule_never_the_value(store_path, tmp_path, row, logged):
+    file = write(tmp_path, "c.csv", csv(CUSTOMERS_HEADER, row))
+    with pytest.raises(ingest.ImportRejected) as rejected:
+        ingest.import_file("customers", file, store_path=store_path)
+    assert ID_NUMBER[:12] in str(rejected.value)  # the person at the console sees the value; the log does not
+    [detail] = state.StateStore(state.default_path(store_path)).audit_events()["detail_json"]
+    assert json.loads(detail)["first"] == logged
+    assert ID_NUMBER[:12] not in detail and "赵敏" not in detail
+
+
 def test_utf8_with_bom(store_path, tmp_path):
     file = write(tmp_path, "bom.csv", b"\xef\xbb\xbf" + csv(CUSTOMERS_HEADER, CUSTOMER_4))
     assert ingest.import_file("customers", file, store_path=store_path).added == 1
@@ -332,8 +349,12 @@ def test_bad_file_is_refused_whole_and_the_store_is_unchanged(case, store_path, 
         assert [str(p) for p in rejected.value.problems][0].startswith("file: not a readable Parquet file:")
     else:
         assert [str(p) for p in rejected.value.problems] == case.expected
-    assert str(file if case.mapping is None or "unknown option" not in case.expected[0] else tmp_path / "map.yaml") in str(rejected.value)
+    mapping_refused = case.mapping is not None and "unknown option" in case.expected[0]
+    assert str(tmp_path / "map.yaml" if mapping_refused else file) in str(rejected.value)
     assert "the store is unchanged" in str(rejected.value)
+    # A refused mapping file stops the command before any import starts; a refused file is audited.
+    audited = list(state.StateStore(state.default_path(store_path)).audit_events()["event"])
+    assert audited == ([] if mapping_refused else ["import_rejected"])
     assert store.file_checksum(store_path) == before_bytes
     with duckdb.connect(str(store_path), read_only=True) as con:
         assert store.content_checksum(con) == before_content
