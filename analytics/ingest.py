@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +36,7 @@ MAX_REPORTED = 50
 DELIMITERS = (",", ";", "\t", "|")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _ROW = "_row"
+LINE_END = re.compile(r"\r\n|\r|\n")  # as the CSV reader ends a line: a bare \r too (CSV for old Macintosh Excel)
 
 
 @dataclass(frozen=True)
@@ -205,14 +207,14 @@ def _read_csv(file: Path, encoding: str | None, delimiter: str | None) -> pa.Tab
     if not data.strip():
         raise ImportRejected(file, [Problem(None, None, None, "the file is empty")])
     text = _decode(file, data, encoding)
-    header_line = text.split("\n", 1)[0].rstrip("\r")
+    header_line = LINE_END.split(text, maxsplit=1)[0]
     if delimiter is None:
         delimiter = max(DELIMITERS, key=header_line.count)
     header = next(csv.reader([header_line], delimiter=delimiter))
     duplicates = sorted({h for h in header if header.count(h) > 1})
     if duplicates:
         raise ImportRejected(file, [Problem(1, h, None, "the header names this column more than once") for h in duplicates])
-    if "\n" not in text.strip("\r\n"):
+    if not LINE_END.search(text.strip("\r\n")):
         raise ImportRejected(file, [Problem(None, None, None, "the file has a header but no rows")])
 
     invalid: list[Problem] = []

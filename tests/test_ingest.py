@@ -133,6 +133,12 @@ def test_declared_gbk_export(store_path, tmp_path):
     assert query(store_path, "SELECT name, city FROM customers WHERE customer_id = 4") == [("赵敏", "上海")]
 
 
+def test_lines_ending_in_a_bare_carriage_return(store_path, tmp_path):
+    # Excel's CSV for old Macintosh ends lines with \r alone.
+    file = write(tmp_path, "mac.csv", "\r".join([CUSTOMERS_HEADER, CUSTOMER_4, _customer(customer_id="5")]).encode())
+    assert ingest.import_file("customers", file, store_path=store_path).added == 2
+
+
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
 def test_delimiter_is_found_from_the_header(store_path, tmp_path, delimiter):
     lines = [CUSTOMERS_HEADER.replace(",", delimiter), CUSTOMER_4.replace(",", delimiter)]
