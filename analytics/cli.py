@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from analytics import generate as gen
 from analytics import ingest, store
@@ -19,7 +20,8 @@ from analytics.schema import IMPORTABLE
 from auth.cli import users_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="bankcrm: the store, imports and tools behind the dashboard.")
-console = Console(stderr=True, soft_wrap=True)
+# Paths, values from files and what users typed are printed as they are: no rich markup, no :emoji: codes.
+console = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
 app.add_typer(users_app, name="users")
 churn_app = typer.Typer(no_args_is_help=True, help="The churn model.")
 app.add_typer(churn_app, name="churn")
@@ -46,7 +48,7 @@ def _progress() -> Progress:
 def _existing_store(store_path: Path | None) -> Path:
     path = store_path or store.default_path()
     if not path.exists():
-        console.print(f"No store at {path}. Create one with `bankcrm generate` or `bankcrm import`.", markup=False)
+        console.print(f"No store at {path}. Create one with `bankcrm generate` or `bankcrm import`.")
         raise typer.Exit(code=1)
     return path
 
@@ -61,7 +63,7 @@ def _facts(store_path: Path | None):
         source = store.Store(store_path) if store_path else store.facts()
         backend = source.snapshot()[1]
     except (store.StoreMissing, store.StoreOutdated, store.BadSetting, SparkUnavailable) as problem:
-        console.print(str(problem), markup=False)
+        console.print(str(problem))
         raise typer.Exit(code=1) from None
     return source, ScopedStore(backend, Scope.all_branches(user="cli", pii="shown"))
 
@@ -117,9 +119,9 @@ def import_(
         report = ingest.import_file(table, file, store_path=store_path, mapping=loaded, encoding=encoding,
                                     delimiter="\t" if sep in ("\\t", "tab") else sep)
     except ingest.ImportRejected as rejected:
-        console.print(str(rejected), markup=False, highlight=False)
+        console.print(str(rejected), highlight=False)
         raise typer.Exit(code=1) from None
-    console.print(str(report), markup=False, highlight=False)
+    console.print(str(report), highlight=False)
 
 
 @app.command()
@@ -154,12 +156,13 @@ def bench(
     write docs/benchmarks.md and .json."""
     from analytics import bench as suite
 
-    results = suite.run(customers, months, repeat, progress=lambda step: console.print(f"[bold]bench[/]: {step}"),
+    results = suite.run(customers, months, repeat,
+                        progress=lambda step: console.print(Text.assemble(("bench", "bold"), f": {step}")),
                         browser=browser, load_seconds=load_seconds, largest=largest,
                         largest_months=largest_months)
     suite.write_reports(results, json_file, markdown)
     for r in results:
-        console.print(f"{r.name:60} {r.size:>20} median {suite.shown(r.median_ms, r.unit):>9}  {r.verdict}", markup=False)
+        console.print(f"{r.name:60} {r.size:>20} median {suite.shown(r.median_ms, r.unit):>9}  {r.verdict}")
 
 
 ModelsOption = Annotated[
@@ -181,7 +184,7 @@ def _trained(fit, tables):
         try:
             return fit(tables, step)
         except trainer.TrainingError as problem:
-            console.print(str(problem), markup=False)
+            console.print(str(problem))
             raise typer.Exit(code=1) from None
 
 
@@ -194,12 +197,12 @@ def _scoring(store_path: Path | None, model: Path | None, models: Path | None, k
     source, tables = _facts(store_path)
     if isinstance(source, spark.Facts) and source.parquet is None:
         console.print(f"On Spark, scoring writes {table} into a Parquet export: give the backend "
-                      "setting parquet=DIR, or score the DuckDB store and export it again.", markup=False)
+                      "setting parquet=DIR, or score the DuckDB store and export it again.")
         raise typer.Exit(code=1)
     models = models or papers.models_dir(store_path)
     model_path = model or papers.latest(models, kind)
     if model_path is None:
-        console.print(f"No {kind} model in {models}: run `bankcrm {command}` first.", markup=False)
+        console.print(f"No {kind} model in {models}: run `bankcrm {command}` first.")
         raise typer.Exit(code=1)
     return source, tables, *trainer.load(model_path)
 
@@ -231,7 +234,7 @@ def train(
     console.print(f"Saved {saved} (trained {paper['training_window'][0]}..{paper['training_window'][1]}). "
                   f"Validated on {paper['validation_window'][0]}..{paper['validation_window'][1]}: "
                   f"ROC-AUC {v['roc_auc']}, PR-AUC {v['pr_auc']}, Brier {v['brier']}, "
-                  f"top 10% catches {v['lift_top10']:.1f}x the base rate.", markup=False)
+                  f"top 10% catches {v['lift_top10']:.1f}x the base rate.")
 
 
 @app.command()
@@ -249,7 +252,7 @@ def score(
     month = trainer.month_ends(tables)[-1]
     with console.status(f"features, probabilities and reasons as of {month}"):
         written = _write_scores(source, scorer.score(tables, pipeline_, paper, month), "churn_scores")
-    console.print(f"Scored {written:,} customers as of {month} with model {paper['version']}.", markup=False)
+    console.print(f"Scored {written:,} customers as of {month} with model {paper['version']}.")
 
 
 @products_app.command("train")
@@ -266,13 +269,11 @@ def products_train(
     _, tables = _facts(store_path)
     fitted, paper = _trained(nbp.train_all, tables)
     saved = trainer.save(fitted, paper, models or papers.models_dir(store_path), nbp.KIND)
-    console.print(f"Saved {saved}. Validated on {paper['validation_window'][0]}..{paper['validation_window'][1]}:",
-                  markup=False)
+    console.print(f"Saved {saved}. Validated on {paper['validation_window'][0]}..{paper['validation_window'][1]}:")
     for product, report in paper["products"].items():
         v = report.get("validation")
         console.print(f"  {product:14} " + (f"ROC-AUC {v['roc_auc']}, top 10% opens {v['lift_top10']:.1f}x the base rate "
-                                            f"({v['base_rate']:.2%})" if v else f"not modelled: {report['skipped']}"),
-                      markup=False)
+                                            f"({v['base_rate']:.2%})" if v else f"not modelled: {report['skipped']}"))
 
 
 @products_app.command("score")
@@ -292,7 +293,7 @@ def products_score(
         scores = nbp.score_all(tables, fitted, paper, month)
         written = _write_scores(source, scores, "product_scores")
     console.print(f"Scored {scores.customer_id.nunique():,} customers ({written:,} products not held) as of {month} "
-                  f"with models {paper['version']}.", markup=False)
+                  f"with models {paper['version']}.")
 
 
 @churn_app.command("evaluate")
@@ -310,7 +311,7 @@ def churn_evaluate(
     try:
         result = evaluate.evaluate_file(file, target, positive, id_column, tuple(drop or ()), sep)
     except (evaluate.EvaluationError, OSError) as problem:
-        console.print(f"{file}: {problem}", markup=False)
+        console.print(f"{file}: {problem}")
         raise typer.Exit(code=1) from None
     print(json.dumps(result))
 
@@ -330,7 +331,7 @@ def care_generate(
     try:
         day = dt.date.fromisoformat(on) if on else None
     except ValueError:
-        console.print(f"--on {on!r} is not a date (YYYY-MM-DD).", markup=False)
+        console.print(f"--on {on!r} is not a date (YYYY-MM-DD).")
         raise typer.Exit(code=2) from None
     _, tables = _facts(store_path)
     states = state.StateStore(state.default_path(store_path))
@@ -338,7 +339,7 @@ def care_generate(
     day = day or sl.as_of_date()
     created = care.generate(states, care.due(sl, day), on=day, actor="cli")
     console.print(f"Care tasks as of {day}: " + ", ".join(f"{n:,} {kind}" for kind, n in created.items())
-                  + " created.", markup=False)
+                  + " created.")
 
 
 @parquet_app.command("export")
@@ -355,7 +356,7 @@ def parquet_export(
     path = _existing_store(store_path)
     out = out or path.parent / "parquet"
     rows = spark.export(path, out)
-    console.print(f"Wrote {len(rows)} tables ({sum(rows.values()):,} rows) to {out}.", markup=False)
+    console.print(f"Wrote {len(rows)} tables ({sum(rows.values()):,} rows) to {out}.")
 
 
 @config_app.command("check")

@@ -17,8 +17,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import ibis
@@ -35,6 +36,7 @@ MAX_REPORTED = 50
 DELIMITERS = (",", ";", "\t", "|")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _ROW = "_row"
+LINE_END = re.compile(r"\r\n|\r|\n")  # as the CSV reader ends a line: a bare \r too (CSV for old Macintosh Excel)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ class Problem:
             shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
             where.append(f"value {shown!r}")
         return f"{', '.join(where)}: {self.rule}"
+
+    def logged(self) -> str:
+        """The problem as the audit log keeps it: row, column and rule, never the value (it may be an ID
+        number or a name, and the log is never purged)."""
+        return str(replace(self, value=None))
 
 
 class ImportRejected(Exception):
@@ -147,7 +154,7 @@ class Mapping:
 # --- reading -------------------------------------------------------------------
 
 def read_source(file: Path, *, encoding: str | None = None, delimiter: str | None = None) -> pa.Table:
-    """The file as a table of strings (empty cells are nulls), plus a `_row` column."""
+    """The file's columns as strings (empty cells are nulls), named as the file names them."""
     file = Path(file)
     if not file.exists():
         raise ImportRejected(file, [Problem(None, None, None, "file not found")])
@@ -163,9 +170,36 @@ def _read_parquet(file: Path) -> pa.Table:
         raise ImportRejected(file, [Problem(None, None, None, f"not a readable Parquet file: {exc}")]) from None
     if table.num_rows == 0:
         raise ImportRejected(file, [Problem(None, None, None, "the file has no rows")])
-    strings = [table.column(i).cast(pa.string()) for i in range(table.num_columns)]
-    rows = pa.array(range(2, table.num_rows + 2), pa.int64())
-    return pa.table(strings + [rows], names=table.column_names + [_ROW])
+    strings, problems = [], []
+    for name, column in zip(table.column_names, table.columns):
+        try:
+            strings.append(column.cast(pa.string()))
+        except pa.ArrowNotImplementedError:  # no text form for the type: lists, structs, maps, ...
+            problems.append(_no_text_form(name, column))
+        except pa.ArrowInvalid:  # a text form for the type, but not for a value: bytes that are not UTF-8
+            problems.append(_first_not_utf8(name, column) or _no_text_form(name, column))
+    if problems:
+        raise ImportRejected(file, problems)
+    return pa.table(strings, names=table.column_names)
+
+
+def _no_text_form(name: str, column: pa.ChunkedArray) -> Problem:
+    return Problem(1, name, None, f"{column.type} values cannot be read as text; "
+                                  "write one text, number or date per cell, or leave the column out of the file")
+
+
+def _first_not_utf8(name: str, column: pa.ChunkedArray) -> Problem | None:
+    """The first value of a column of bytes that is not UTF-8 text, if there is one."""
+    for row, value in enumerate(column.to_pylist(), start=2):
+        if not isinstance(value, bytes):
+            continue
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Problem(row, name, value[exc.start:exc.start + 4].hex(" "),
+                           f"bytes that are not UTF-8 text (byte {exc.start} of the value); "
+                           "write the column as UTF-8 strings, or leave it out of the file")
+    return None
 
 
 def _read_csv(file: Path, encoding: str | None, delimiter: str | None) -> pa.Table:
@@ -173,14 +207,14 @@ def _read_csv(file: Path, encoding: str | None, delimiter: str | None) -> pa.Tab
     if not data.strip():
         raise ImportRejected(file, [Problem(None, None, None, "the file is empty")])
     text = _decode(file, data, encoding)
-    header_line = text.split("\n", 1)[0].rstrip("\r")
+    header_line = LINE_END.split(text, maxsplit=1)[0]
     if delimiter is None:
         delimiter = max(DELIMITERS, key=header_line.count)
     header = next(csv.reader([header_line], delimiter=delimiter))
     duplicates = sorted({h for h in header if header.count(h) > 1})
     if duplicates:
         raise ImportRejected(file, [Problem(1, h, None, "the header names this column more than once") for h in duplicates])
-    if "\n" not in text.strip("\r\n"):
+    if not LINE_END.search(text.strip("\r\n")):
         raise ImportRejected(file, [Problem(None, None, None, "the file has a header but no rows")])
 
     invalid: list[Problem] = []
@@ -205,8 +239,7 @@ def _read_csv(file: Path, encoding: str | None, delimiter: str | None) -> pa.Tab
         raise ImportRejected(file, [Problem(None, None, None, f"not readable as CSV with delimiter {delimiter!r}: {exc}")]) from None
     if invalid:
         raise ImportRejected(file, invalid)
-    rows = pa.array(range(2, table.num_rows + 2), pa.int64())
-    return table.append_column(_ROW, rows)
+    return table
 
 
 def _decode(file: Path, data: bytes, encoding: str | None) -> str:
@@ -237,8 +270,8 @@ def _decode(file: Path, data: bytes, encoding: str | None) -> str:
 # --- mapping applied -----------------------------------------------------------
 
 def _apply_mapping(file: Path, source: pa.Table, spec: TableSpec, mapping: Mapping) -> ir.Table:
-    """An Ibis table with exactly the spec's columns (strings) plus `_row`."""
-    present = [c for c in source.column_names if c != _ROW]
+    """An Ibis table with exactly the spec's columns (strings) plus `_row`, the spreadsheet row."""
+    present = source.column_names
     problems = []
     for target, cmap in mapping.columns.items():
         if target not in spec.column_names:
@@ -263,13 +296,21 @@ def _apply_mapping(file: Path, source: pa.Table, spec: TableSpec, mapping: Mappi
     if problems:
         raise ImportRejected(file, problems)
 
-    raw = ibis.memtable(source)
+    row = _unused_name(_ROW, present)  # a file may have a column named _row: it is the file's
+    raw = ibis.memtable(source.append_column(row, pa.array(range(2, source.num_rows + 2), pa.int64())))
     out = {}
     for col in spec.columns:
         cmap = mapping.columns.get(col.name, ColumnMap(source=sources.get(col.name)))
         out[col.name] = _convert(raw, col, cmap)
-    out[_ROW] = raw[_ROW]
+    out[_ROW] = raw[row]
     return raw.select(**out)
+
+
+def _unused_name(name: str, taken: list[str]) -> str:
+    """`name`, with underscores before it until no column in `taken` has it."""
+    while name in taken:
+        name = "_" + name
+    return name
 
 
 def _convert(raw: ir.Table, col: Column, cmap: ColumnMap) -> ir.StringValue:
@@ -420,7 +461,7 @@ def import_file(
         report = _import(table, Path(file), path, mapping or Mapping(), encoding, delimiter)
     except ImportRejected as rejected:
         audit.record(actor, "import_rejected", table=table, file=Path(file).name, problems=rejected.total,
-                     first=str(rejected.problems[0]) if rejected.problems else None)
+                     first=rejected.problems[0].logged() if rejected.problems else None)
         raise
     audit.record(actor, "import", table=table, file=report.file.name, rows=report.rows,
                  added=report.added, updated=report.updated, unchanged=report.unchanged)

@@ -17,7 +17,8 @@ from auth.sessions import Sessions
 from auth.users import UsersError, UsersFile
 
 users_app = typer.Typer(no_args_is_help=True, help="Manage who may sign in: the users file ($BANKCRM_USERS).")
-console = Console(stderr=True, soft_wrap=True)
+# Paths, values from files and what users typed are printed as they are: no rich markup, no :emoji: codes.
+console = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
 
 FileOption = Annotated[Optional[Path], typer.Option("--file", help="The users file (default: $BANKCRM_USERS or the demo file).")]
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")]
@@ -39,13 +40,13 @@ def _apply(event: str, username: str, change, **detail) -> None:
     try:
         change()
     except UsersError as problem:
-        console.print(f"Not changed: {problem}", markup=False)
+        console.print(f"Not changed: {problem}")
         raise typer.Exit(code=1) from None
     store = state.StateStore()
     ended = 0 if event == "user_added" else Sessions(store).end_all(username, "ended_by_cli")
     store.record(getpass.getuser(), event, role="cli", username=username, sessions_ended=ended, **detail)
     console.print(f"{event.replace('_', ' ')}: {username}" + (f" ({ended} open session{'s' if ended != 1 else ''} "
-                                                               "ended)" if ended else ""), markup=False)
+                                                               "ended)" if ended else ""))
 
 
 @users_app.command("add")
@@ -65,7 +66,7 @@ def list_(file: FileOption = None) -> None:
     table = Table("username", "name", "role", "branches", "status")
     for user in UsersFile(file).users():
         table.add_row(user.username, user.name, user.role, ",".join(user.branches), "disabled" if user.disabled else "active")
-    Console().print(table)
+    Console(markup=False, emoji=False).print(table)
 
 
 @users_app.command("disable")

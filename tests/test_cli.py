@@ -36,6 +36,16 @@ def test_rejected_import_exits_1_and_names_the_problem(tmp_path):
     assert "the store is unchanged" in result.output
 
 
+def test_a_refused_value_is_printed_exactly_as_the_file_has_it(tmp_path):
+    # Neither an emoji code nor rich markup in a file turns into something else at the console.
+    bad = tmp_path / "branches.csv"
+    bad.write_text("branch_code,name,name_en,city,region\n:x:,a,a,b,c\n[bold]SH02[/bold],a,a,b,c\n", encoding="utf-8")
+    result = runner.invoke(cli.app, ["import", "branches", str(bad), "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 1
+    assert "row 2, column branch_code, value ':x:'" in result.output
+    assert "row 3, column branch_code, value '[bold]SH02[/bold]'" in result.output
+
+
 def test_good_import_reports_what_it_did(tmp_path):
     good = tmp_path / "branches.csv"
     good.write_text("branch_code\tname\tname_en\tcity\tregion\nSH01\t上海\tShanghai\t上海\t华东\n", encoding="utf-8")

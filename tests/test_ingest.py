@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ BALANCES_HEADER = ("customer_id,month,deposits_cny,investments_cny,insurance_cny
 BALANCE_ROW = "1,2024-08-31,100,0,0,0,2,50,3,2024-08-20"
 SURVEYS_HEADER = "survey_id,customer_id,answered_at,touchpoint,channel,nps,csat"
 FORMULA_RULE = "starts with a character that spreadsheets run as a formula (= + - @)"
+NO_TEXT_RULE = "cannot be read as text; write one text, number or date per cell, or leave the column out of the file"
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +43,20 @@ def store_path(template, tmp_path) -> Path:
     return path
 
 
+def _customer(**changes) -> str:
+    values = dict(zip(CUSTOMERS_HEADER.split(","), CUSTOMER_4.split(",")))
+    values.update(changes)
+    return ",".join(values.values())
+
+
 def csv(*lines: str) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def parquet(**columns) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer)
+    return buffer.getvalue()
 
 
 def write(tmp_path: Path, name: str, content: bytes) -> Path:
@@ -91,6 +105,23 @@ def test_every_import_is_written_to_the_audit_log(store_path, tmp_path):
     assert rejected == {"table": "customers", "file": "e.csv", "problems": 1, "first": "file: the file is empty"}
 
 
+ID_NUMBER = "310115198503031234"
+
+
+@pytest.mark.parametrize("row, logged", [
+    (_customer(id_number=ID_NUMBER[:-2] + "A4"), "row 2, column id_number: must be 18 characters: 17 digits and a digit or X"),
+    (_customer(id_number=ID_NUMBER) + ",extra", "row 2: has 13 fields, the header has 12"),
+], ids=["bad_id_number", "whole_row_refused"])
+def test_a_rejected_import_is_audited_with_row_column_and_rule_never_the_value(store_path, tmp_path, row, logged):
+    file = write(tmp_path, "c.csv", csv(CUSTOMERS_HEADER, row))
+    with pytest.raises(ingest.ImportRejected) as rejected:
+        ingest.import_file("customers", file, store_path=store_path)
+    assert ID_NUMBER[:12] in str(rejected.value)  # the person at the console sees the value; the log does not
+    [detail] = state.StateStore(state.default_path(store_path)).audit_events()["detail_json"]
+    assert json.loads(detail)["first"] == logged
+    assert ID_NUMBER[:12] not in detail and "赵敏" not in detail
+
+
 def test_utf8_with_bom(store_path, tmp_path):
     file = write(tmp_path, "bom.csv", b"\xef\xbb\xbf" + csv(CUSTOMERS_HEADER, CUSTOMER_4))
     assert ingest.import_file("customers", file, store_path=store_path).added == 1
@@ -100,6 +131,12 @@ def test_declared_gbk_export(store_path, tmp_path):
     file = write(tmp_path, "gbk.csv", (CUSTOMERS_HEADER + "\n" + CUSTOMER_4 + "\n").encode("gbk"))
     ingest.import_file("customers", file, store_path=store_path, encoding="gb18030")
     assert query(store_path, "SELECT name, city FROM customers WHERE customer_id = 4") == [("赵敏", "上海")]
+
+
+def test_lines_ending_in_a_bare_carriage_return(store_path, tmp_path):
+    # Excel's CSV for old Macintosh ends lines with \r alone.
+    file = write(tmp_path, "mac.csv", "\r".join([CUSTOMERS_HEADER, CUSTOMER_4, _customer(customer_id="5")]).encode())
+    assert ingest.import_file("customers", file, store_path=store_path).added == 2
 
 
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
@@ -150,6 +187,18 @@ def test_import_while_a_reader_has_the_store_open(store_path, tmp_path):
     assert reader.cursor().execute("SELECT count(*) FROM customers").fetchone()[0] == 4
 
 
+def test_a_column_named_like_the_importers_row_numbers_is_the_files_own(store_path, tmp_path):
+    # The importer numbers rows itself; a file's `_row` column is mapped, ignored or refused like any other.
+    ignore_row = ingest.Mapping(ignore=("_row",))
+    bad = write(tmp_path, "bad.csv", csv(CUSTOMERS_HEADER + ",_row", CUSTOMER_4 + ",98",
+                                         _customer(customer_id="5", gender="X") + ",99"))
+    with pytest.raises(ingest.ImportRejected) as rejected:
+        ingest.import_file("customers", bad, store_path=store_path, mapping=ignore_row)
+    assert [str(p) for p in rejected.value.problems] == ["row 3, column gender, value 'X': must be one of M, F"]
+    good = write(tmp_path, "good.csv", csv(CUSTOMERS_HEADER + ",_row", CUSTOMER_4 + ",98"))
+    assert ingest.import_file("customers", good, store_path=store_path, mapping=ignore_row).added == 1
+
+
 def test_churn_modelling_imports_with_its_known_figures(tmp_path, churn_modelling_csv):
     samples = ROOT / "data" / "samples" / "churn_modelling"
     path = tmp_path / "cm.duckdb"
@@ -177,10 +226,16 @@ class Bad:
     mapping: dict | None = None
 
 
-def _customer(**changes) -> str:
-    values = dict(zip(CUSTOMERS_HEADER.split(","), CUSTOMER_4.split(",")))
-    values.update(changes)
-    return ",".join(values.values())
+def _customer_columns(**changes) -> dict:
+    """CUSTOMER_4 as Parquet columns."""
+    return {k: [v or None] for k, v in zip(CUSTOMERS_HEADER.split(","), CUSTOMER_4.split(","))} | changes
+
+
+def _balances(**changes) -> dict:
+    """A monthly_balances row as Parquet columns."""
+    return {"customer_id": [1], "month": ["2024-08-31"], "deposits_cny": [1.0], "investments_cny": [0.0],
+            "insurance_cny": [0.0], "loans_cny": [0.0], "txn_count": [1], "txn_amount_cny": [1.0],
+            "digital_logins": [0], "last_txn_on": [None]} | changes
 
 
 HUGE = "x" * 1_048_576
@@ -259,20 +314,24 @@ CORPUS = [
     Bad("mapping_unknown_option", "customers", csv(CUSTOMERS_HEADER, CUSTOMER_4),
         ["file, column name, value 'rename': unknown option; use from, values, format, multiply, years_before, value"],
         mapping={"columns": {"name": {"rename": "x"}}}),
-    Bad("parquet_negative_loan", "monthly_balances", b"", ["row 2, column loans_cny, value '-1': must be at least 0"],
-        name="bad.parquet"),
+    Bad("parquet_negative_loan", "monthly_balances", parquet(**_balances(loans_cny=[-1.0])),
+        ["row 2, column loans_cny, value '-1': must be at least 0"], name="bad.parquet"),
     Bad("not_really_parquet", "monthly_balances", b"PAR1 this is not parquet", [], name="bad.parquet"),
+    Bad("parquet_list_column", "monthly_balances", parquet(**_balances(txn_count=[[1, 1]])),
+        [f"row 1, column txn_count: list<element: int64> values {NO_TEXT_RULE}"], name="bad.parquet"),
+    Bad("parquet_struct_column", "monthly_balances", parquet(**_balances(deposits_cny=[{"amount": 1.0, "unit": "CNY"}])),
+        [f"row 1, column deposits_cny: struct<amount: double, unit: string> values {NO_TEXT_RULE}"], name="bad.parquet"),
+    Bad("parquet_map_column", "monthly_balances",
+        parquet(**_balances(loans_cny=pa.array([[("mortgage", 0.0)]], pa.map_(pa.string(), pa.float64())))),
+        [f"row 1, column loans_cny: map<string, double ('loans_cny')> values {NO_TEXT_RULE}"], name="bad.parquet"),
+    Bad("parquet_binary_not_utf8", "customers", parquet(**_customer_columns(name=["赵敏".encode("gbk")])),
+        ["row 2, column name, value 'd5 d4 c3 f4': bytes that are not UTF-8 text (byte 0 of the value); "
+         "write the column as UTF-8 strings, or leave it out of the file"], name="bad.parquet"),
+    Bad("column_named_like_the_row_numbers", "customers", csv(CUSTOMERS_HEADER + ",_row", CUSTOMER_4 + ",7"),
+        ["row 1, column _row: column not in customers; map or ignore them in a mapping file"]),
+    Bad("parquet_column_named_like_the_row_numbers", "monthly_balances", parquet(**_balances(_row=[7])),
+        ["row 1, column _row: column not in monthly_balances; map or ignore them in a mapping file"], name="bad.parquet"),
 ]
-
-
-def _write_bad(case: Bad, tmp_path: Path) -> Path:
-    if case.id == "parquet_negative_loan":
-        pq.write_table(pa.table({"customer_id": [1], "month": ["2024-08-31"], "deposits_cny": [1.0],
-                                 "investments_cny": [0.0], "insurance_cny": [0.0], "loans_cny": [-1.0],
-                                 "txn_count": [1], "txn_amount_cny": [1.0], "digital_logins": [0],
-                                 "last_txn_on": [None]}), tmp_path / case.name)
-        return tmp_path / case.name
-    return write(tmp_path, case.name, case.content)
 
 
 def test_the_corpus_is_at_least_20_files():
@@ -281,7 +340,7 @@ def test_the_corpus_is_at_least_20_files():
 
 @pytest.mark.parametrize("case", CORPUS, ids=[c.id for c in CORPUS])
 def test_bad_file_is_refused_whole_and_the_store_is_unchanged(case, store_path, tmp_path):
-    file = _write_bad(case, tmp_path)
+    file = write(tmp_path, case.name, case.content)
     before_bytes = store.file_checksum(store_path)
     with duckdb.connect(str(store_path), read_only=True) as con:
         before_content = store.content_checksum(con)
@@ -296,8 +355,12 @@ def test_bad_file_is_refused_whole_and_the_store_is_unchanged(case, store_path, 
         assert [str(p) for p in rejected.value.problems][0].startswith("file: not a readable Parquet file:")
     else:
         assert [str(p) for p in rejected.value.problems] == case.expected
-    assert str(file if case.mapping is None or "unknown option" not in case.expected[0] else tmp_path / "map.yaml") in str(rejected.value)
+    mapping_refused = case.mapping is not None and "unknown option" in case.expected[0]
+    assert str(tmp_path / "map.yaml" if mapping_refused else file) in str(rejected.value)
     assert "the store is unchanged" in str(rejected.value)
+    # A refused mapping file stops the command before any import starts; a refused file is audited.
+    audited = list(state.StateStore(state.default_path(store_path)).audit_events()["event"])
+    assert audited == ([] if mapping_refused else ["import_rejected"])
     assert store.file_checksum(store_path) == before_bytes
     with duckdb.connect(str(store_path), read_only=True) as con:
         assert store.content_checksum(con) == before_content

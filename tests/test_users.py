@@ -86,3 +86,15 @@ def test_cli_refusal_exits_1_and_changes_nothing(tmp_path, monkeypatch):
     result = runner.invoke(cli.app, ["users", "set-role", "ghost", "admin", "--file", str(tmp_path / "u.yaml")])
     assert result.exit_code == 1 and "no user 'ghost'" in result.output
     assert StateStore(tmp_path / "state.sqlite").audit_events().empty
+
+
+def test_cli_shows_what_users_typed_exactly(tmp_path, monkeypatch):
+    # A display name or username with an emoji code or rich markup is printed as typed, not turned into either.
+    file = tmp_path / "users.yaml"
+    monkeypatch.setenv("BANKCRM_STATE", str(tmp_path / "state.sqlite"))
+    added = runner.invoke(cli.app, ["users", "add", "li", "--role", "analyst", "--name", "[bold]李:x:[/bold]",
+                                    "--password-stdin", "--file", str(file)], input="long-enough-pass\n")
+    assert added.exit_code == 0, added.output
+    assert "[bold]李:x:[/bold]" in runner.invoke(cli.app, ["users", "list", "--file", str(file)]).output
+    refused = runner.invoke(cli.app, ["users", "disable", ":x:", "--file", str(file)])
+    assert refused.exit_code == 1 and "no user ':x:'" in refused.output
