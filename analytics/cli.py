@@ -372,14 +372,12 @@ def config_check(
 
     found = deployment.problems(UsersFile(users_file))
     if config.is_demo():
-        console.print("Demo mode (BANKCRM_ENV unset or demo): public demo secrets, for demo data on this machine only.",
-                      markup=False)
+        console.print("Demo mode (BANKCRM_ENV unset or demo): public demo secrets, for demo data on this machine only.")
     else:
         console.print(f"Production (BANKCRM_ENV={os.environ.get(config.ENV)!r}): "
-                      + (f"{len(found)} problem{'s' if len(found) != 1 else ''}." if found else "no problems."),
-                      markup=False, emoji=False)
+                      + (f"{len(found)} problem{'s' if len(found) != 1 else ''}." if found else "no problems."))
     for problem in found:
-        console.print(f"- {problem}", markup=False, emoji=False)
+        console.print(f"- {problem}")
     raise typer.Exit(code=1 if found else 0)
 
 
