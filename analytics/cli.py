@@ -28,6 +28,8 @@ parquet_app = typer.Typer(no_args_is_help=True, help="The store as Parquet table
 app.add_typer(parquet_app, name="parquet")
 products_app = typer.Typer(no_args_is_help=True, help="Next-best product: who is likely to open which product.")
 app.add_typer(products_app, name="products")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit log in the state store.")
+app.add_typer(audit_app, name="audit")
 
 StoreOption = Annotated[
     Optional[Path],
@@ -348,6 +350,30 @@ def parquet_export(
     out = out or path.parent / "parquet"
     rows = spark.export(path, out)
     console.print(f"Wrote {len(rows)} tables ({sum(rows.values()):,} rows) to {out}.", markup=False)
+
+
+@audit_app.command("verify", short_help="Check that no audit event was changed, removed or inserted.")
+def audit_verify(
+    state_path: Annotated[Optional[Path], typer.Option("--state", help="The state store (default: $BANKCRM_STATE "
+                                                                       "or beside the store).")] = None,
+) -> None:
+    """Walk the audit log's chain with $BANKCRM_AUDIT_KEY, reading the file only. Intact: print the number of
+    events and the head (the last event and its hash: note it somewhere else) and exit 0. Otherwise exit 1 and
+    name the first broken event and what is wrong: changed (or written without the key), removed (a gap in
+    the event numbers or a broken link) or inserted. Limits: a chain cannot see its own end. Deleted last
+    events are noticed through SQLite's record of the largest event number handed out (sqlite_sequence),
+    unless whoever deleted them rewrote that record too, and a log emptied along with it reads as new: compare
+    the head with one noted earlier. Whoever holds the key can rewrite the whole chain."""
+    from analytics import state
+
+    try:
+        check = state.StateStore(state_path or state.default_path()).verify_audit()
+    except state.AuditUnreadable as problem:
+        console.print(str(problem), markup=False)
+        raise typer.Exit(code=1) from None
+    print(check)
+    if not check.intact:
+        raise typer.Exit(code=1)
 
 
 @app.command()
