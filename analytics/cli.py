@@ -33,6 +33,8 @@ products_app = typer.Typer(no_args_is_help=True, help="Next-best product: who is
 app.add_typer(products_app, name="products")
 config_app = typer.Typer(no_args_is_help=True, help="Whether this deployment may serve.")
 app.add_typer(config_app, name="config")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit log in the state store.")
+app.add_typer(audit_app, name="audit")
 
 StoreOption = Annotated[
     Optional[Path],
@@ -379,6 +381,30 @@ def config_check(
     for problem in found:
         console.print(f"- {problem}")
     raise typer.Exit(code=1 if found else 0)
+
+
+@audit_app.command("verify", short_help="Check that no audit event was changed, removed or inserted.")
+def audit_verify(
+    state_path: Annotated[Optional[Path], typer.Option("--state", help="The state store (default: $BANKCRM_STATE "
+                                                                       "or beside the store).")] = None,
+) -> None:
+    """Walk the audit log's chain with $BANKCRM_AUDIT_KEY, reading the file only. Intact: print the number of
+    events and the head (the last event and its hash: note it somewhere else) and exit 0. Otherwise exit 1 and
+    name the first broken event and what is wrong: changed (or written without the key), removed (a gap in
+    the event numbers or a broken link) or inserted. Limits: a chain cannot see its own end. Deleted last
+    events are noticed through SQLite's record of the largest event number handed out (sqlite_sequence),
+    unless whoever deleted them rewrote that record too, and a log emptied along with it reads as new: compare
+    the head with one noted earlier. Whoever holds the key can rewrite the whole chain."""
+    from analytics import state
+
+    try:
+        check = state.StateStore(state_path or state.default_path()).verify_audit()
+    except state.AuditUnreadable as problem:
+        console.print(str(problem), markup=False)
+        raise typer.Exit(code=1) from None
+    print(check)
+    if not check.intact:
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 
 from typer.testing import CliRunner
 
-from analytics import bench, cli, pandas_baseline
+from analytics import bench, cli, pandas_baseline, state
 
 runner = CliRunner()
 
@@ -52,6 +53,21 @@ def test_good_import_reports_what_it_did(tmp_path):
     result = runner.invoke(cli.app, ["import", "branches", str(good), "--sep", "tab", "--store", str(tmp_path / "s.duckdb")])
     assert result.exit_code == 0, result.output
     assert "1 rows into branches (1 added, 0 updated, 0 unchanged)" in result.output
+
+
+def test_audit_verify_passes_on_a_fresh_store_and_fails_naming_a_row_deleted_behind_the_triggers(tmp_path):
+    path = tmp_path / "s.sqlite"
+    for event in ("login", "download", "logout"):
+        state.StateStore(path).record("alice", event, role="admin")
+    intact = runner.invoke(cli.app, ["audit", "verify", "--state", str(path)])
+    assert intact.exit_code == 0, intact.output
+    assert "intact: 3 events, head event 3, hash " in intact.output
+    con = sqlite3.connect(path, isolation_level=None)
+    con.executescript("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE event_id = 2;")
+    con.close()
+    broken = runner.invoke(cli.app, ["audit", "verify", "--state", str(path)])
+    assert broken.exit_code == 1
+    assert "broken at event 2: event 2 removed: the log goes from event 1 to event 3" in broken.output
 
 
 def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
