@@ -29,7 +29,7 @@ from typing import Literal
 
 import pandas as pd
 
-from analytics import store
+from analytics import config, store
 
 PACKAGE = "analytics.state_migrations"
 
@@ -59,15 +59,15 @@ def utc_now() -> str:
 
 # --- the audit chain -------------------------------------------------------------
 
-DEMO_AUDIT_KEY = "bankcrm-demo-audit-key-not-for-production"
 LOCAL_CLIENT = "local"
 _this_thread = threading.local()
 
 
 def audit_key() -> str:
-    """The secret the audit chain is keyed with: $BANKCRM_AUDIT_KEY, else the public demo key. Without it
-    nobody can rewrite the chain after changing a row; with another one every row reads as changed."""
-    return os.environ.get("BANKCRM_AUDIT_KEY") or DEMO_AUDIT_KEY
+    """The secret the audit chain is keyed with: $BANKCRM_AUDIT_KEY (analytics.config: the public demo key in
+    demo mode; production refuses a missing or weak one). Without it nobody can rewrite the chain after
+    changing a row; with another one every row reads as changed."""
+    return config.secret("audit")
 
 
 def chain_hash(key: bytes, event_id: int, occurred_at: str, actor: str, role: str | None, event: str,

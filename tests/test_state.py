@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from analytics import state, store
+from analytics import config, state, store
 
 
 def test_audit_log_refuses_update_and_delete(tmp_path):
@@ -195,12 +195,16 @@ def test_the_chain_is_keyed_so_it_cannot_be_rebuilt_without_the_key(logged, monk
 
 
 def test_the_audit_key_comes_from_the_environment_else_the_public_demo_key(monkeypatch):
+    demo = config.SECRETS["audit"].demo
     monkeypatch.delenv("BANKCRM_AUDIT_KEY", raising=False)
-    assert state.audit_key() == state.DEMO_AUDIT_KEY
+    assert state.audit_key() == demo
     monkeypatch.setenv("BANKCRM_AUDIT_KEY", "")
-    assert state.audit_key() == state.DEMO_AUDIT_KEY
+    assert state.audit_key() == demo
     monkeypatch.setenv("BANKCRM_AUDIT_KEY", "a-long-random-secret")
     assert state.audit_key() == "a-long-random-secret"
+    monkeypatch.setenv("BANKCRM_ENV", "production")
+    with pytest.raises(config.Refused, match="BANKCRM_AUDIT_KEY is too weak"):
+        state.audit_key()
 
 
 def test_verify_refuses_a_file_that_holds_no_audit_chain(tmp_path):
