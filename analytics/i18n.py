@@ -639,6 +639,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "col.status": ("Status", "状态"),
     "col.occurred_at": ("When (UTC)", "时间（UTC）"),
     "col.actor": ("User", "用户"),
+    "col.client": ("Client address", "客户端地址"),
     "col.event": ("Event", "事件"),
     "col.detail": ("Detail", "详情"),
     "col.value": ("Value", "数值"),

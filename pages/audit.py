@@ -18,5 +18,6 @@ event = middle.selectbox(t("audit.event"), [None, *AUDIT_EVENTS], format_func=te
 since = right.date_input(t("audit.since"), dt.date.today() - dt.timedelta(days=30))
 events = StateStore().audit_events(actor=actor.strip() or None, event=event, since=since)
 st.caption(t("audit.count", n=len(events)))
-table(events, {"occurred_at": ("col.occurred_at", None), "actor": ("col.actor", None), "role": ("col.role", None),
-               "event": ("col.event", None), "detail_json": ("col.detail", None)}, "audit_log")
+table(events, {"occurred_at": ("col.occurred_at", None), "actor": ("col.actor", None),
+               "client": ("col.client", None), "role": ("col.role", None), "event": ("col.event", None),
+               "detail_json": ("col.detail", None)}, "audit_log")

@@ -8,6 +8,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics import i18n, state
 from auth import signin
 from auth.roles import PAGES, allowed
 from auth.users import DEMO_USERS_FILE, UsersFile
@@ -178,3 +179,17 @@ def test_only_branch_heads_may_assign_care_tasks(env):
         at = apptest.sign_in(apptest.app(), username)
         apptest.open_page(at, "churn")
         assert at.dataframe and not [b for b in at.button if b.label == "Assign"], username
+
+
+def test_the_audit_page_shows_each_event_s_client_beside_its_user(env):
+    state.set_client("203.0.113.7")
+    try:
+        env.record("exec", "download", role="executive", what="customers")
+    finally:
+        state.set_client(None)
+    at = apptest.open_page(apptest.sign_in(apptest.app(), "admin"), "audit")
+    assert not at.exception
+    frame = apptest.frame_with(at, "col.client")
+    headers = list(frame.columns)
+    assert headers.index(i18n.t("col.client")) == headers.index(i18n.t("col.actor")) + 1
+    assert frame.loc[frame[i18n.t("col.actor")] == "exec", i18n.t("col.client")].tolist() == ["203.0.113.7"]
