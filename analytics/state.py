@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics import store
+from analytics import files, store
 
 PACKAGE = "analytics.state_migrations"
 
@@ -61,8 +61,9 @@ class StateStore:
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         """A short-lived connection; the schema is brought up to date first."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+        files.make_dir(self.path.parent)
+        # SQLite gives the -wal and -shm files the mode of the database file
+        con = sqlite3.connect(files.private_file(self.path), timeout=15, isolation_level=None)
         try:
             # Turning a new file to WAL can fail at once with "database is locked" (SQLite calls no busy
             # handler there) while another connection does the same: one at a time; a no-op once done.
