@@ -66,3 +66,15 @@ def private_file(path: Path) -> Path:
     finally:
         os.close(fd)
     return Path(path)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8) in one rename, so that a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        private_file(tmp).write_text(text, "utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analytics import cli, files, generate, state, store
+from auth.users import UsersFile
 
 from .conftest import DEMO_END
 
@@ -106,3 +107,16 @@ def test_overlapping_private_umask_blocks_give_the_caller_s_umask_back_when_the_
     assert umask() == 0o077
     second.__exit__(None, None, None)
     assert umask() == 0o022
+
+
+def test_users_add_and_reset_password_leave_a_0644_users_file_private(tmp_path, monkeypatch):
+    monkeypatch.setenv("BANKCRM_STATE", str(tmp_path / "state.sqlite"))
+    file = tmp_path / "users.yaml"
+    UsersFile(file).add("wang", "王", "executive", "long-enough-pass")
+    file.chmod(0o644)
+    invoke("users", "add", "li", "--role", "analyst", "--password-stdin", "--file", str(file),
+           stdin="long-enough-pass\n")
+    assert not_private(tmp_path) == {}
+    file.chmod(0o644)
+    invoke("users", "reset-password", "li", "--password-stdin", "--file", str(file), stdin="another-long-pass\n")
+    assert not_private(tmp_path) == {}
