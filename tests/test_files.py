@@ -120,3 +120,10 @@ def test_users_add_and_reset_password_leave_a_0644_users_file_private(tmp_path, 
     file.chmod(0o644)
     invoke("users", "reset-password", "li", "--password-stdin", "--file", str(file), stdin="another-long-pass\n")
     assert not_private(tmp_path) == {}
+
+
+def test_train_saves_a_private_model_and_paper_in_a_private_folder(demo_store, tmp_path):
+    models = tmp_path / "new" / "models"
+    invoke("train", "--store", str(demo_store), "--models", str(models))
+    assert sorted(p.suffix for p in models.iterdir()) == [".json", ".skops"]
+    assert not_private(tmp_path / "new") == {}
