@@ -7,10 +7,11 @@ import os
 import stat
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analytics import cli, files, generate, state, store
+from analytics import cli, files, generate, spark, state, store
 from auth.users import UsersFile
 
 from .conftest import DEMO_END
@@ -127,3 +128,16 @@ def test_train_saves_a_private_model_and_paper_in_a_private_folder(demo_store, t
     invoke("train", "--store", str(demo_store), "--models", str(models))
     assert sorted(p.suffix for p in models.iterdir()) == [".json", ".skops"]
     assert not_private(tmp_path / "new") == {}
+
+
+def test_parquet_export_and_scores_written_into_it_are_private(tmp_path):
+    path = tmp_path / "bank.duckdb"
+    generate.build_store(path, SMALL)
+    out = tmp_path / "new" / "parquet"
+    invoke("parquet", "export", "--store", str(path), "--out", str(out))
+    invoke("parquet", "export", "--store", str(path), "--out", str(out))  # swapped over the first one
+    scores = pd.DataFrame({"customer_id": [1], "as_of": [DEMO_END], "model_version": ["v1"],
+                           "probability": [0.5], "reasons_json": ["[]"], "actions_json": ["[]"]})
+    spark.write_scores(out, scores)
+    assert (out / "churn_scores" / "part-0.parquet").exists() and (out / spark.MANIFEST).exists()
+    assert not_private(tmp_path) == {}
