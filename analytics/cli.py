@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from analytics import generate as gen
-from analytics import ingest, store
+from analytics import files, ingest, store
 from analytics.schema import IMPORTABLE
 from auth.cli import users_app
 
@@ -362,4 +362,5 @@ def info(store_path: StoreOption = None) -> None:
 
 
 def main() -> None:
+    files.private_by_default()
     app()

@@ -26,6 +26,11 @@ _umask_blocks = 0
 _umask_outside = 0
 
 
+def private_by_default() -> None:
+    """For the process's entry point (the CLI, the app): whatever else it creates is private too."""
+    os.umask(PRIVATE_UMASK)
+
+
 @contextlib.contextmanager
 def private_umask() -> Iterator[None]:
     """Files and folders a library (DuckDB, pyarrow) creates inside the block are private, its WAL included.
