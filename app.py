@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from analytics import files
 from analytics.state import StateStore
 from analytics.spark import SparkUnavailable
 from analytics.store import BadSetting, StoreMissing, StoreOutdated
@@ -19,6 +20,8 @@ from ui import filters, guard, theme  # noqa: F401  (theme: the plotly template 
 from ui.cache import filter_options, pin_store, read_active_rules
 from ui.i18n import switch, t
 
+# The writers make their own files private; whatever else this process creates is private too.
+files.private_by_default()
 st.set_page_config(page_title="bankcrm", page_icon="🏦", layout="wide")
 
 users = UsersFile()

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from analytics import generate as gen
-from analytics import ingest, store
+from analytics import files, ingest, store
 from analytics.schema import IMPORTABLE
 from auth.cli import users_app
 
@@ -419,4 +419,5 @@ def info(store_path: StoreOption = None) -> None:
 
 
 def main() -> None:
+    files.private_by_default()
     app()

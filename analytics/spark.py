@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 import ibis
 
-from analytics import store
+from analytics import files, store
 
 MANIFEST = "_bankcrm.json"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -81,11 +81,10 @@ def export(store_path: Path, directory: Path) -> dict[str, int]:
 
     HUGEINT columns (DuckDB's sum over integers) are written as BIGINT, which every Parquet reader knows."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    files.make_dir(directory.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))  # private, as mkdtemp makes it
     try:
-        con = store.connect(store_path, read_only=True)
-        try:
+        with files.private_umask(), store.connect(store_path, read_only=True) as con:  # private Parquet
             rows = store.table_sizes(con)
             for table in rows:
                 relation = con.table(table)
@@ -95,9 +94,7 @@ def export(store_path: Path, directory: Path) -> dict[str, int]:
                                   for c, kind in zip(columns, relation.types))
                                 ).write_parquet(str(staging / table / "part-0.parquet"))
             manifest = {"store": str(store_path), "schema_version": store.schema_version(con), "rows": rows}
-        finally:
-            con.close()
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        files.write_private(staging / MANIFEST, json.dumps(manifest, indent=2))
         _swap(staging, directory)
         return rows
     except BaseException:
@@ -131,12 +128,12 @@ def write_scores(directory: Path, scores, table: str = "churn_scores") -> int:
                    pc.equal(kept["model_version"], version))
     new = pa.Table.from_pandas(scores[kept.schema.names], preserve_index=False).cast(kept.schema)
     written = pa.concat_tables([kept.filter(pc.invert(same)), new])
-    staging = Path(tempfile.mkdtemp(prefix=f".{table}.", dir=directory))
-    pq.write_table(written, staging / "part-0.parquet")
+    staging = Path(tempfile.mkdtemp(prefix=f".{table}.", dir=directory))  # private, as mkdtemp makes it
+    with files.private_umask():
+        pq.write_table(written, staging / "part-0.parquet")
     _swap(staging, folder)
     manifest["rows"][table] = written.num_rows
-    (directory / f".{MANIFEST}.tmp").write_text(json.dumps(manifest, indent=2))
-    os.replace(directory / f".{MANIFEST}.tmp", directory / MANIFEST)
+    files.write_private(directory / MANIFEST, json.dumps(manifest, indent=2))
     return len(scores)
 
 

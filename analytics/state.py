@@ -29,7 +29,7 @@ from typing import Literal
 
 import pandas as pd
 
-from analytics import config, store
+from analytics import config, files, store
 
 PACKAGE = "analytics.state_migrations"
 
@@ -195,8 +195,9 @@ class StateStore:
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         """A short-lived connection; the schema is brought up to date first."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+        files.make_dir(self.path.parent)
+        # SQLite gives the -wal and -shm files the mode of the database file
+        con = sqlite3.connect(files.private_file(self.path), timeout=15, isolation_level=None)
         try:
             con.create_function("audit_hash", 8, functools.partial(chain_hash, audit_key().encode()),
                                 deterministic=True)

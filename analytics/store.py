@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import ibis
 
-from analytics import config, marts
+from analytics import config, files, marts
 
 if TYPE_CHECKING:
     from analytics import spark
@@ -224,8 +224,8 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> int:
 @contextlib.contextmanager
 def writer_lock(path: Path) -> Iterator[None]:
     """One writer at a time per file, across processes (a lock file beside it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as handle:
+    files.make_dir(path.parent)
+    with open(files.private_file(path.with_name(path.name + ".lock")), "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -241,10 +241,12 @@ def rewrite(path: Path, *, fresh: bool = False, empty: bool = False) -> Iterator
     when it raises, the copy is deleted and the store is untouched. With
     `fresh=True` the copy starts as a new store instead of as a copy; with
     `empty=True` as an empty file, without even the schema (to copy a whole
-    store into).
+    store into). The copy and its WAL are private from the moment they are
+    created (the block runs under `files.private_umask`), whatever the old
+    store's mode.
     """
     path = Path(path)
-    with writer_lock(path):
+    with writer_lock(path), files.private_umask():
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         tmp.unlink(missing_ok=True)
         if path.exists() and not (fresh or empty):

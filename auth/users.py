@@ -18,7 +18,7 @@ from pathlib import Path
 import bcrypt
 import yaml
 
-from analytics import config
+from analytics import config, files
 from auth.roles import ROLES
 
 DEMO_USERS_FILE = Path(__file__).with_name("demo_users.yaml")
@@ -83,10 +83,8 @@ class UsersFile:
         return copy.deepcopy(self._parsed[1])
 
     def _write(self, config: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), "utf-8")
-        os.replace(tmp, self.path)
+        files.make_dir(self.path.parent)
+        files.write_private(self.path, yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
 
     @property
     def cookie(self) -> dict:

@@ -23,6 +23,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
+from analytics import files
 from analytics.ml import features as F
 from analytics.ml import pipeline
 from analytics.ml.papers import SCORE_BINS
@@ -169,10 +170,10 @@ def train(tables: ScopedStore, progress: Progress = lambda step, done, total: No
 
 def save(model: Pipeline | dict[str, Pipeline], paper: dict, directory: Path, kind: str = "churn") -> Path:
     """Save a model (or one per product) and its paper as `<kind>-<version>.skops` and `.json`."""
-    directory.mkdir(parents=True, exist_ok=True)
+    files.make_dir(directory)
     path = directory / f"{kind}-{paper['version']}.skops"
-    sio.dump(model, path)
-    path.with_suffix(".json").write_text(json.dumps(paper, indent=2) + "\n", "utf-8")
+    sio.dump(model, files.private_file(path))
+    files.write_private(path.with_suffix(".json"), json.dumps(paper, indent=2) + "\n")
     return path
 
 
