@@ -94,7 +94,9 @@ class ScopedStore:
     def _source(self, name: str) -> ir.Table:
         t = self._backend.table(name)
         if name in self._added:
-            t = t.union(ibis.memtable(self._added[name][list(t.columns)]).cast(t.schema()))
+            # distinct: rows the state store adds are unique by key anyway, and it keeps DuckDB 1.5 from pushing a
+            # join's bloom filter into the Arrow scan, which it cannot do yet (duckdb-python#463)
+            t = t.union(ibis.memtable(self._added[name][list(t.columns)]).cast(t.schema()).distinct())
         return t
 
     def table(self, name: str) -> ir.Table:

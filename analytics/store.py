@@ -114,17 +114,19 @@ def _crypto_extension() -> Path:
                     / "httpfs.duckdb_extension"))
 
 
-def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path | str, *, read_only: bool = False, named: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A connection to the store file at `path` (created when missing, unless read-only), encrypted at rest
-    when $BANKCRM_STORE_KEY is set. Take cursors with `cursor`."""
-    key = config.secret("store")
+    when $BANKCRM_STORE_KEY is set; messages name the store `named` (default: `path`). Take cursors with
+    `cursor`."""
+    key, path = config.secret("store"), Path(path)
+    named = named or path
     if not key:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.CatalogException as problem:
             if "encrypted" not in str(problem):
                 raise
-            raise StoreKeyMismatch(f"The store {path} is encrypted: set BANKCRM_STORE_KEY to its key.") from None
+            raise StoreKeyMismatch(f"The store {named} is encrypted: set BANKCRM_STORE_KEY to its key.") from None
     con = duckdb.connect()
     con.execute("LOAD " + _quoted(str(_crypto_extension())))
     try:
@@ -133,10 +135,10 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     except (duckdb.CatalogException, duckdb.InvalidInputException) as problem:
         con.close()
         if "not encrypted" in str(problem):
-            raise StoreKeyMismatch(f"The store {path} is not encrypted, but BANKCRM_STORE_KEY is set: encrypt it "
+            raise StoreKeyMismatch(f"The store {named} is not encrypted, but BANKCRM_STORE_KEY is set: encrypt it "
                                    "with `bankcrm migrate` (it rewrites the store encrypted).") from None
         if "encryption key" in str(problem).lower():
-            raise StoreKeyMismatch(f"BANKCRM_STORE_KEY is not the key of the store {path}.") from None
+            raise StoreKeyMismatch(f"BANKCRM_STORE_KEY is not the key of the store {named}.") from None
         raise
     con.execute("USE " + ENCRYPTED_CATALOG)
     return con
@@ -374,7 +376,7 @@ class Store:
         except OSError:  # a read-only directory: the store itself (a swap is then read after a restart)
             return connect(self.path, read_only=True)
         try:
-            return connect(link, read_only=True)
+            return connect(link, read_only=True, named=self.path)
         finally:
             link.unlink()
 

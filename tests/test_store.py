@@ -160,3 +160,67 @@ def test_upgrade_rebuilds_the_marts_that_the_new_code_reads(tmp_path):
         assert {"customer_segments", "found_segments"} <= set(store.table_names(con))
     finally:
         con.close()
+
+
+# --- encryption at rest ------------------------------------------------------------------
+
+KEY = "0123456789abcdef" * 4  # 64 hex digits
+
+
+def small_store(path, customers=300):
+    import datetime as dt
+
+    from analytics import generate
+
+    generate.build_store(path, generate.DemoSpec(customers=customers, months=6, seed=3, end_month=dt.date(2026, 6, 30)))
+    return path
+
+
+def test_with_a_key_the_store_is_encrypted_at_rest_and_opens_only_with_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("BANKCRM_STORE_KEY", KEY)
+    path = small_store(tmp_path / "enc.duckdb")
+    assert store.is_encrypted(path)
+    con = store.connect(path, read_only=True)
+    names = [n for (n,) in con.execute("SELECT name FROM customers LIMIT 20").fetchall()]
+    ids = [i for (i,) in con.execute("SELECT id_number FROM customers WHERE id_number IS NOT NULL LIMIT 20").fetchall()]
+    con.close()
+    raw = path.read_bytes()
+    for secret in [*names, *ids, "customer_month", "monthly_balances"]:
+        assert secret.encode("utf-8") not in raw, secret
+    assert not list(tmp_path.glob("*.wal"))
+    backend = store.Store(path).snapshot()[1]
+    assert backend.table("customers").count().execute() == 300
+    monkeypatch.setenv("BANKCRM_STORE_KEY", "f" + KEY[1:])
+    with pytest.raises(store.StoreKeyMismatch, match="not the key of the store"):
+        store.connect(path, read_only=True)
+    monkeypatch.delenv("BANKCRM_STORE_KEY")
+    with pytest.raises(store.StoreKeyMismatch, match="is encrypted: set BANKCRM_STORE_KEY"):
+        store.Store(path).snapshot()
+    with pytest.raises(duckdb.Error):
+        duckdb.connect(str(path), read_only=True).execute("SELECT count(*) FROM customers")
+
+
+def test_an_import_into_an_encrypted_store_keeps_it_encrypted(tmp_path, monkeypatch):
+    from analytics import ingest
+
+    monkeypatch.setenv("BANKCRM_STORE_KEY", KEY)
+    monkeypatch.setenv("BANKCRM_STATE", str(tmp_path / "state.sqlite"))
+    path = small_store(tmp_path / "enc.duckdb")
+    (tmp_path / "branches.csv").write_text("branch_code,name,name_en,city,region\nZZ01,新支行,New branch,上海,华东\n",
+                                           "utf-8")
+    report = ingest.import_file("branches", tmp_path / "branches.csv", store_path=path)
+    assert report.added == 1 and store.is_encrypted(path)
+    assert "新支行".encode() not in path.read_bytes()
+
+
+def test_migrate_encrypts_a_plain_store_keeping_every_row(tmp_path, monkeypatch):
+    path = small_store(tmp_path / "plain.duckdb")
+    with duckdb.connect(str(path), read_only=True) as con:
+        before = store.content_checksum(con)
+    monkeypatch.setenv("BANKCRM_STORE_KEY", KEY)
+    with pytest.raises(store.StoreKeyMismatch, match="not encrypted, but BANKCRM_STORE_KEY is set"):
+        store.Store(path).snapshot()
+    store.upgrade(path)
+    assert store.is_encrypted(path)
+    with store.connect(path, read_only=True) as con:
+        assert store.content_checksum(con) == before
