@@ -181,7 +181,7 @@ WITH latest AS (
 SELECT c.customer_id, c.branch_code, c.rm_id, c.gender, c.city,
        coalesce(l.month, s.as_of) AS as_of,
        l.month = s.as_of AS in_latest_month,
-       datediff('year', c.birth_date, s.as_of) AS age_years,
+       date_sub('year', c.birth_date, s.as_of) AS age_years,  -- whole years lived, not year boundaries crossed
        c.opened_on,
        datediff('month', c.opened_on, s.as_of) AS tenure_months,
        l.aum_cny, l.aum_3m_avg_cny, l.aum_3m_ago_cny,
