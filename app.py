@@ -7,14 +7,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from analytics import files
-from analytics.state import StateStore
+from analytics import config, files
 from analytics.spark import SparkUnavailable
-from analytics.store import BadSetting, StoreMissing, StoreOutdated
+from analytics.state import StateStore
+from analytics.store import BadSetting, StoreKeyMismatch, StoreMissing, StoreOutdated
+from auth import config as deployment
 from auth.roles import PAGES, allowed
 from auth.signin import signed_in
-from analytics import config
-from auth import config as deployment
 from auth.users import UsersFile
 from ui import filters, guard, theme  # noqa: F401  (theme: the plotly template every chart uses)
 from ui.cache import filter_options, pin_store, read_active_rules
@@ -23,6 +22,8 @@ from ui.i18n import switch, t
 # The writers make their own files private; whatever else this process creates is private too.
 files.private_by_default()
 st.set_page_config(page_title="bankcrm", page_icon="🏦", layout="wide")
+# Tables' own CSV download and copy would bypass the audited, neutralised export of ui.tables.
+st.set_option("client.disableDataExport", True)
 
 users = UsersFile()
 
@@ -48,8 +49,10 @@ if refusals(str(users.path), users.path.stat().st_mtime_ns if users.path.exists(
 
 try:
     pin_store()
-except (StoreMissing, StoreOutdated, BadSetting, SparkUnavailable) as problem:
-    st.error(str(problem))
+except (StoreMissing, StoreOutdated, StoreKeyMismatch, BadSetting, SparkUnavailable) as problem:
+    # the operator's own machine in demo mode reads what to do; anywhere else the reason (a path) goes to the log
+    logging.getLogger("bankcrm").error("store unavailable: %s", problem)
+    st.error(str(problem) if config.is_demo() else t("store.unavailable"))
     st.stop()
 
 # Every page is registered (so a link to any of them survives sign-in and a

@@ -208,6 +208,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "config.refused": ("This bankcrm server refuses its configuration and serves nobody. Its administrator finds why "
                        "with `bankcrm config check`.",
                        "此 bankcrm 服务器的配置未通过检查，暂不提供服务。管理员可运行 `bankcrm config check` 查看原因。"),
+    "store.unavailable": ("bankcrm cannot read its data right now. Its administrator finds why in the server log.",
+                          "bankcrm 暂时无法读取数据。管理员可在服务器日志中查看原因。"),
     "signin.form": ("Sign in to bankcrm", "登录 bankcrm"),
     "signin.username": ("Username", "用户名"),
     "signin.password": ("Password", "密码"),
@@ -525,7 +527,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "users.session_ended": ("Session {ref} is ended.", "会话 {ref} 已终止。"),
     "users.session_gone": ("Session {ref} had ended already.", "会话 {ref} 已经结束。"),
     "col.session": ("Session", "会话"),
-    "col.client": ("Client address", "客户端地址"),
     "col.started_at": ("Signed in at (UTC)", "登录时间（UTC）"),
     "col.last_seen_at": ("Last used (UTC)", "最近操作（UTC）"),
     "audit.user": ("User", "用户"),

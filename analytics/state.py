@@ -29,7 +29,7 @@ from typing import Literal
 
 import pandas as pd
 
-from analytics import config, files, store
+from analytics import config, files, permissions, store
 
 PACKAGE = "analytics.state_migrations"
 
@@ -268,6 +268,12 @@ class StateStore:
             raise AuditUnreadable(f"{self.path}: {problem}") from None
         finally:
             con.close()
+
+    def audit_log(self, role: str, **filters) -> pd.DataFrame:
+        """The audit log as a person reads it: only roles that may "audit:read" (analytics.permissions);
+        `filters` as audit_events takes them."""
+        permissions.check(role, "audit:read")
+        return self.audit_events(**filters)
 
     def audit_events(self, *, actor: str | None = None, event: str | None = None,
                      since: dt.date | None = None, limit: int = 1000) -> pd.DataFrame:

@@ -31,9 +31,13 @@ def _normal(address: str) -> str:
 
 def address() -> str:
     """This run's client address (Streamlit gives none for a loopback peer, nor under AppTest: 127.0.0.1)."""
-    peer = _normal(st.context.ip_address or LOOPBACK)
+    peer = _normal(_text(st.context.ip_address) or LOOPBACK)
     proxies = trusted_proxies()
     if peer not in proxies:
         return peer
-    hops = [_normal(a) for a in (st.context.headers.get("X-Forwarded-For") or "").split(",") if a.strip()]
+    hops = [_normal(a) for a in _text(st.context.headers.get("X-Forwarded-For")).split(",") if a.strip()]
     return next((hop for hop in reversed(hops) if hop not in proxies), peer)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""  # under AppTest the context is a mock

@@ -115,7 +115,7 @@ class Gate:
         actor, typed = (username, {}) if known else ("(unknown)", {"typed": _typed(username)})
         if wait := self.throttling.wait_s(self.client):
             self.state.record(actor, "sign_in_throttled", wait_s=wait, **typed)
-            time.sleep(wait)
+            _wait(wait)
         # the same bcrypt work for every name, so the time taken does not tell whether it exists
         matches = password_matches(password, user.password_hash if known else _unusable_hash(self.users))
         if known and (until := self.lockout.locked_until(username, self.client)):
@@ -139,6 +139,10 @@ class Gate:
     def _refused(key: str, **values) -> bool:
         st.session_state[KEY_REFUSAL] = (key, values)
         return False
+
+
+def _wait(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 @st.cache_resource(show_spinner=False)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from analytics.state import AUDIT_EVENTS, StateStore
 from ui import guard
+from ui.cache import session_scope
 from ui.i18n import t, texts
 from ui.tables import table
 
@@ -16,7 +17,7 @@ left, middle, right = st.columns(3)
 actor = left.text_input(t("audit.user"))
 event = middle.selectbox(t("audit.event"), [None, *AUDIT_EVENTS], format_func=texts({None: "filters.all"}))
 since = right.date_input(t("audit.since"), dt.date.today() - dt.timedelta(days=30))
-events = StateStore().audit_events(actor=actor.strip() or None, event=event, since=since)
+events = StateStore().audit_log(session_scope().role, actor=actor.strip() or None, event=event, since=since)
 st.caption(t("audit.count", n=len(events)))
 table(events, {"occurred_at": ("col.occurred_at", None), "actor": ("col.actor", None),
                "client": ("col.client", None), "role": ("col.role", None), "event": ("col.event", None),

@@ -74,8 +74,8 @@ if at["customer"]:
         st.stop()
     profile = view.profile
     if st.session_state.get(KEY_OPENED) != profile["customer_id"]:  # by pseudonym for an analyst: what they saw
-        StateStore().record(scope.user, "customer_360_opened", role=scope.role, customer_id=profile["customer_id"],
-                            branch_code=profile["branch_code"])
+        StateStore().record(scope.user, "customer_360_opened", role=scope.role,
+                            customer_id=scope.customer_key(profile["customer_id"]), branch_code=profile["branch_code"])
         st.session_state[KEY_OPENED] = profile["customer_id"]
     at["branch"], at["rm"] = at["branch"] or profile["branch_code"], at["rm"] or profile["rm_id"]
     breadcrumb(names.get(profile["branch_code"]), profile["rm_name"])

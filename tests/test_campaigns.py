@@ -13,7 +13,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from analytics import campaigns, funnel, i18n, portfolio, segments, tags
+from analytics import campaigns, funnel, i18n, permissions, portfolio, segments, tags
 from analytics import format as fmt
 from analytics.filters import Slice
 from analytics.rules import DEFAULT_RULES
@@ -202,11 +202,15 @@ def test_saving_writes_exactly_the_listed_leads_and_the_audit_row(demo_store, pr
 def test_only_branch_heads_and_admins_turn_lists_into_leads(demo_store, product, tmp_path):
     state = StateStore(tmp_path / "state.sqlite")
     spec = campaigns.ListSpec(product, 0.05)
-    for role in ("analyst", "executive"):
-        scope = Scope.all_branches(role, role)
-        with pytest.raises(OutOfScope, match=role):
-            campaigns.save(state, scope, spec, campaigns.preview(sliced(demo_store, scope), spec), name="x",
-                           channel="rm_call", rules_version=0)
+    analyst = Scope.all_branches("analyst", "analyst", pii="pseudonym")
+    shown = campaigns.preview(sliced(demo_store, analyst), spec)
+    with pytest.raises(permissions.Forbidden, match="analyst may not campaign:save"):
+        campaigns.save(state, analyst, spec, shown, name="x", channel="rm_call", rules_version=0)
+    executive = Scope.all_branches("exec", "executive")
+    with pytest.raises(permissions.Forbidden, match="executive may not campaign:build"):
+        campaigns.preview(sliced(demo_store, executive), spec)
+    with pytest.raises(permissions.Forbidden, match="executive may not campaign:save"):
+        campaigns.save(state, executive, spec, shown, name="x", channel="rm_call", rules_version=0)
     assert campaigns.version(state) == 0
     empty = campaigns.preview(sliced(demo_store, ADMIN), campaigns.ListSpec(product, 1.0))
     with pytest.raises(campaigns.BadList, match="empty"):
@@ -275,6 +279,7 @@ def test_an_analyst_s_lists_are_pseudonymised_and_cannot_be_saved(app_env, demo_
     assert not at.exception
     shown = apptest.frame_with(at, "col.propensity")
     assert len(shown) > 0 and shown["Customer"].str.fullmatch(PSEUDONYM).all()
+    assert list(shown["Customer id"]) == list(shown["Customer"])  # the pseudonym, never the real id
     assert i18n.t("campaigns.save") not in [b.label for b in at.button]
     assert any(i18n.t("campaigns.may_not_save", role=i18n.t("role.analyst")) == info.value for info in at.info)
 

@@ -9,6 +9,7 @@ plants an unscoped query to prove the check catches a leak.
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import ibis
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 
 from analytics import format as fmt
-from analytics import kpis
+from analytics import i18n, kpis
 from analytics.filters import Slice
 from analytics.rules import TIERS
 from analytics.scope import Scope, ScopedStore
@@ -183,3 +184,70 @@ def test_no_unmasked_name_phone_or_id_for_roles_without_pii(env, username):
             assert not pii & (cells(at) | {m.value for m in at.metric}), (username, page.key)
             text = shown(at)
             assert not [v for v in pii if len(v) > 4 and v in text], (username, page.key)  # phones, ID numbers
+
+
+def birth_date_forms(store_path) -> set[str]:
+    """Every customer's birth date as a page or a download could write it: the 8 digits an ID number's mask hides."""
+    con = duckdb.connect(str(store_path), read_only=True)
+    found = set()
+    for (born,) in con.execute("SELECT DISTINCT birth_date FROM customers WHERE birth_date IS NOT NULL").fetchall():
+        found |= {born.isoformat(), born.strftime("%Y%m%d"), fmt.date(born, "en"), fmt.date(born, "zh")}
+    return found
+
+
+@pytest.fixture
+def downloaded(monkeypatch):
+    """Every frame a download button of the app was built from, in this test."""
+    from analytics import export
+
+    frames = []
+    original = export.csv_bytes
+    monkeypatch.setattr(export, "csv_bytes", lambda frame: frames.append(frame) or original(frame))
+    return frames
+
+
+@pytest.mark.parametrize("username", ["exec", "analyst"])
+def test_no_page_or_download_gives_back_an_id_number_s_hidden_digits_or_an_analyst_a_real_customer_id(
+        env, app_env, downloaded, username):
+    """Walk every page, the customer 360s of customers with birthday tasks and their downloads: no birth date (the
+    8 digits an ID number's mask hides), an age only as its band, and for the analyst no real customer id."""
+    from analytics import care
+    from analytics.filters import Slice
+    from analytics.scope import PSEUDONYM
+
+    tables = Slice(ScopedStore(ibis.duckdb.connect(str(env), read_only=True), Scope.all_branches(pii="shown")))
+    due = care.due(tables, tables.as_of_date())
+    care.generate(app_env, due, on=tables.as_of_date(), actor="cli")
+    birthdays = due[due.kind == "birthday"].customer_id.head(3).tolist()
+    assert birthdays, "the demo store has birthdays within the week of its last day"
+    at = apptest.sign_in(apptest.app(), username)
+    pseudonymised = at.session_state["bankcrm_scope"].pii == "pseudonym"
+    seen: list[str] = []
+    for page in PAGES:
+        if allowed(at.session_state["bankcrm_scope"].role, page.key):
+            apptest.open_page(at, page.key)
+            seen.append(shown(at))
+    keys = birthdays
+    if pseudonymised:
+        names = ScopedStore(ibis.duckdb.connect(str(env), read_only=True), at.session_state["bankcrm_scope"])
+        customers = names.table("customers").execute()
+        keys = customers.customer_id.head(3).tolist()
+    apptest.open_page(at, "portfolio")
+    for key in keys:
+        at.query_params["customer"] = str(key)
+        at.run()
+        assert not at.exception and not at.error, key
+        seen.append(shown(at))
+        facts = apptest.frame_with(at, "col.value")
+        age = facts.loc[facts[i18n.t("col.feature")] == i18n.t("field.age"), i18n.t("col.value")].iloc[0]
+        assert age == "–" or re.fullmatch(r"[0-9]+0–[0-9]+9", age), age
+        id_number = facts.loc[facts[i18n.t("col.feature")] == i18n.t("field.id_number"), i18n.t("col.value")].iloc[0]
+        assert re.fullmatch(r"\*{14}[0-9X]{4}|–", id_number), id_number
+    seen += [frame.to_csv() for frame in downloaded]
+    text = "\n".join(seen)
+    assert downloaded, "the walk passes download buttons"
+    assert not [d for d in birth_date_forms(env) if d in text]
+    if pseudonymised:
+        for frame in downloaded:
+            for column in [c for c in frame.columns if c == i18n.t("col.customer_id")]:
+                assert frame[column].astype(str).str.fullmatch(PSEUDONYM).all(), column

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import i18n, state
+from analytics import i18n, state, store
 from auth import signin
 from auth.roles import PAGES, allowed
+from auth.sessions import Sessions
 from auth.users import DEMO_USERS_FILE, UsersFile
 
 from . import apptest
@@ -115,12 +117,51 @@ def test_sign_out_returns_to_the_form_and_is_audited(env):
     assert env.audit_events(event="logout")["actor"].tolist() == ["exec"]
 
 
+def _age_sessions(state, **columns) -> None:
+    """Move every session's times back, as if they had been used that long ago."""
+    with state.transaction() as con:
+        for column, when in columns.items():
+            con.execute(f"UPDATE sessions SET {column} = ?", [when])  # noqa: S608 (a column name of this test)
+
+
 def test_idle_session_expires(env):
     at = apptest.sign_in(apptest.app(), "exec")
-    at.session_state[signin.KEY_SEEN] = at.session_state[signin.KEY_SEEN] - signin.IDLE_TIMEOUT.total_seconds() - 1
+    _age_sessions(env, last_seen_at="2000-01-01 00:00:00.000")
     at.run()
     assert apptest.signed_in_form_shown(at) and not shows_data(at)
+    assert "Your session expired after 30 minutes without activity. Please sign in again." in [i.value for i in at.info]
     assert env.audit_events(event="session_expired")["actor"].tolist() == ["exec"]
+
+
+def test_the_idle_timeout_holds_across_tabs(env):
+    """Tabs share the session record: one tab's use keeps the other alive, and after 30 minutes of no use in any
+    of them, the next click in any tab (or a new tab, whose cookie names the same session) asks for the password."""
+    first = apptest.sign_in(apptest.app(), "exec")
+    session = first.session_state[signin.KEY_SESSION]
+    assert Sessions(env).check(session, UsersFile().get("exec")) is None  # what a second tab's cookie does
+    _age_sessions(env, last_seen_at="2000-01-01 00:00:00.000")
+    assert Sessions(env).check(session, UsersFile().get("exec")) == "session_expired"
+    first.run()
+    assert apptest.signed_in_form_shown(first) and not shows_data(first)
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda users: users.reset_password("exec", "another-long-password"), "account_changed"),
+    (lambda users: users.set_role("exec", "analyst"), "account_changed"),
+    (lambda users: users.disable("exec"), "account_changed"),
+])
+def test_a_password_reset_role_change_or_disabling_ends_the_user_s_open_sessions(env, tmp_path, monkeypatch,
+                                                                                 change, reason):
+    users_file = tmp_path / "users.yaml"
+    shutil.copyfile(DEMO_USERS_FILE, users_file)
+    monkeypatch.setenv("BANKCRM_USERS", str(users_file))
+    at = apptest.sign_in(apptest.app(), "exec")
+    assert at.metric
+    change(UsersFile(users_file))
+    at.run()
+    assert apptest.signed_in_form_shown(at) and not shows_data(at)
+    [ended] = env.audit_events(event="session_ended")["detail_json"].map(json.loads)
+    assert ended["reason"] == reason
 
 
 def test_a_disabled_user_cannot_sign_in(env, tmp_path, monkeypatch):
@@ -137,22 +178,33 @@ def test_the_library_prints_no_token_noise(env, capsys):
     assert "Invalid token type" not in capsys.readouterr().out
 
 
-def test_production_refuses_demo_settings_and_says_why(env, monkeypatch):
-    monkeypatch.setenv("BANKCRM_ENV", "production")
+@pytest.mark.parametrize("mode", ["production", "Production", "prod", "prodcution"])
+def test_anything_but_demo_mode_refuses_demo_settings_and_says_only_that(env, monkeypatch, caplog, mode):
+    """Fail closed: any BANKCRM_ENV but unset or demo is production. Visitors read one sentence, no user names
+    and no paths; the reasons go to the server log."""
+    monkeypatch.setenv("BANKCRM_ENV", mode)
     at = apptest.app().run()
-    message = at.error[0].value
-    assert "will not start in production" in message
-    for reason in ("demo users file", "demo password", "demo key", "pseudonyms"):
-        assert reason in message
-    assert not apptest.signed_in_form_shown(at)
+    [message] = [e.value for e in at.error]
+    assert message == i18n.t("config.refused")
+    assert not apptest.signed_in_form_shown(at) and not shows_data(at)
+    logged = caplog.text
+    for reason in ("demo users file", "demo password", "BANKCRM_COOKIE_KEY is not set", "BANKCRM_PSEUDONYM_KEY",
+                   "BANKCRM_AUDIT_KEY", "BANKCRM_STORE_KEY"):
+        assert reason in logged and reason not in message
 
 
-def test_production_starts_with_own_users_and_secrets(env, tmp_path, monkeypatch):
+def test_production_starts_with_own_users_and_secrets(env, demo_store, tmp_path, monkeypatch):
     users = UsersFile(tmp_path / "users.yaml")
     users.add("ops", "Ops", "admin", "a-long-and-private-pass")
+    keys = {name: secrets.token_hex(32) for name in ("COOKIE", "PSEUDONYM", "AUDIT", "STORE")}
+    for name, key in keys.items():
+        monkeypatch.setenv(f"BANKCRM_{name}_KEY", key)
+    encrypted = tmp_path / "encrypted.duckdb"
+    shutil.copyfile(demo_store, encrypted)
+    store.upgrade(encrypted, rebuild_marts=True)  # encrypted, and pseudonyms with this deployment's key
+    assert store.is_encrypted(encrypted)
+    monkeypatch.setenv("BANKCRM_STORE", str(encrypted))
     monkeypatch.setenv("BANKCRM_USERS", str(users.path))
-    monkeypatch.setenv("BANKCRM_COOKIE_KEY", "k" * 40)
-    monkeypatch.setenv("BANKCRM_PSEUDONYM_KEY", "p" * 40)
     monkeypatch.setenv("BANKCRM_ENV", "production")
     at = apptest.sign_in(apptest.app(), "ops", "a-long-and-private-pass")
     assert not at.exception and at.metric
