@@ -49,7 +49,7 @@ def figures(backend, scope: Scope) -> dict[str, object]:
     sl = Slice(tables, filters, DEFAULT_RULES)
     first = tables.table("customers").order_by("customer_id").limit(1).execute().iloc[0]
     out["portfolio.customers"] = portfolio.customers(sl, first.rm_id)
-    out["portfolio.customer_360"] = portfolio.customer_360(sl, int(first.customer_id))
+    out["portfolio.customer_360"] = portfolio.customer_360(sl, first.customer_id)  # an analyst: by pseudonym
     out["care.due"] = care.due(sl, sl.as_of_date())
     out["churn.latest_scores"] = churn.latest_scores(sl).order_by("customer_id").execute()
     out["ml.features.training_frame"] = features.training_frame(tables, dt.date(2025, 12, 31)).sort_values(

@@ -103,7 +103,9 @@ def test_five_failures_lock_the_user_even_against_the_right_password(env):
     apptest.sign_in(at, "analyst")
     assert any("locked until" in e.value for e in at.error)
     assert not shows_data(at)
-    assert env.audit_events(event="login_failed")["actor"].tolist() == ["analyst"] * 5
+    failed = env.audit_events(event="login_failed")
+    assert failed["actor"].tolist() == ["analyst"] * 6  # the right password during the lock is refused and audited
+    assert [json.loads(d)["reason"] for d in failed.detail_json] == ["locked"] + ["wrong password"] * 5
     assert len(env.audit_events(event="lockout")) == 1
     other = apptest.sign_in(apptest.app(), "exec")
     assert other.metric, "one user's lock must not lock another"

@@ -11,12 +11,13 @@ import pytest
 from playwright.sync_api import expect
 
 from analytics.kpis import KPIS
-from analytics.scope import PSEUDONYM
+from analytics.scope import PSEUDONYM, Scope
 from auth.roles import PAGES, allowed
 
 from ..conftest import ROOT
 from .conftest import main_text, sign_in, wait_idle
 
+HEAD_SH01 = Scope.for_branches({"SH01"}, user="head_sh01")
 USERS = {"exec": "executive", "analyst": "analyst", "admin": "admin", "head_sh01": "branch_head"}
 
 
@@ -265,7 +266,7 @@ def test_a_branch_head_closes_a_rule_s_care_task_in_the_browser(page, app_url, s
                          env={**os.environ, "BANKCRM_STATE": str(state.path)}, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "Care tasks as of" in run.stderr
-    first = care.tasks(state, frozenset({"SH01"})).iloc[0]
+    first = care.tasks(state, HEAD_SH01).iloc[0]
     sign_in(page, app_url, "head_sh01")
     page.goto(page_url(app_url, "churn"))
     wait_idle(page)
@@ -274,7 +275,7 @@ def test_a_branch_head_closes_a_rule_s_care_task_in_the_browser(page, app_url, s
     page.get_by_role("button", name="Done").click()
     wait_idle(page)
     assert f"Task {first.task_id} is done: stays with us." in main_text(page)
-    [done] = care.tasks(state, frozenset({"SH01"}), status="done").to_dict("records")
+    [done] = care.tasks(state, HEAD_SH01, status="done").to_dict("records")
     assert (done["task_id"], done["outcome"], done["outcome_note"], done["done_by"]) == (
         first.task_id, "retained", "called, booked a review", "head_sh01")
     assert "Task history" in main_text(page)
