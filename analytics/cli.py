@@ -410,8 +410,6 @@ def audit_verify(
 @app.command()
 def info(store_path: StoreOption = None) -> None:
     """Print the store's schema version and table sizes as JSON."""
-    import duckdb
-
     path = _existing_store(store_path)
     con = store.connect(path, read_only=True)
     print(json.dumps({"store": str(path), "schema_version": store.schema_version(con),
