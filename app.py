@@ -14,6 +14,7 @@ from auth.users import UsersFile, production_problems
 from ui import filters, guard, theme  # noqa: F401  (theme: the plotly template every chart uses)
 from ui.cache import filter_options, pin_store, read_active_rules
 from ui.i18n import switch, t
+from ui.text import plain
 
 st.set_page_config(page_title="bankcrm", page_icon="🏦", layout="wide")
 
@@ -54,8 +55,8 @@ if session is None:
     st.stop()
 
 role = t(f"role.{session.user.role}")
-st.sidebar.caption(f"{session.user.name} · {role}"
-                   + (f" · {', '.join(session.user.branches)}" if session.user.branches else ""))
+st.sidebar.caption(plain(f"{session.user.name} · {role}"
+                         + (f" · {', '.join(session.user.branches)}" if session.user.branches else "")))
 for spec in PAGES:
     if allowed(session.user.role, spec.key):
         st.sidebar.page_link(pages[spec.key], label=spec.title_in(lang), icon=spec.icon)

@@ -24,6 +24,7 @@ from analytics.state import StateStore
 from auth.lockout import Lockout
 from auth.roles import scope_for
 from auth.users import User, UsersFile
+from ui.text import plain
 
 IDLE_TIMEOUT = dt.timedelta(minutes=30)
 # A valid bcrypt hash of a random secret: no password matches it.
@@ -92,7 +93,7 @@ def _session(user: User | None, authenticator, lockout: Lockout, state: StateSto
             scope = scope_for(user.username, user.role, user.branches)
         except ValueError as problem:
             authenticator.logout(location="unrendered")
-            st.error(t("signin.unusable", lang, problem=problem))
+            st.error(t("signin.unusable", lang, problem=plain(problem)))
             return None
         st.session_state[KEY_USER], st.session_state[KEY_SCOPE] = user.username, scope
         lockout.succeeded(user.username)
