@@ -18,6 +18,7 @@ from auth.users import UsersFile
 from ui import filters, guard, theme  # noqa: F401  (theme: the plotly template every chart uses)
 from ui.cache import filter_options, pin_store, read_active_rules
 from ui.i18n import switch, t
+from ui.text import plain
 
 # The writers make their own files private; whatever else this process creates is private too.
 files.private_by_default()
@@ -69,8 +70,8 @@ if session is None:
     st.stop()
 
 role = t(f"role.{session.user.role}")
-st.sidebar.caption(f"{session.user.name} · {role}"
-                   + (f" · {', '.join(session.user.branches)}" if session.user.branches else ""))
+st.sidebar.caption(plain(f"{session.user.name} · {role}"
+                         + (f" · {', '.join(session.user.branches)}" if session.user.branches else "")))
 for spec in PAGES:
     if allowed(session.user.role, spec.key):
         st.sidebar.page_link(pages[spec.key], label=spec.title_in(lang), icon=spec.icon)

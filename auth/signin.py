@@ -42,6 +42,7 @@ from auth.roles import scope_for
 from auth.sessions import Sessions
 from auth.throttle import Throttling
 from auth.users import User, UsersFile, password_matches
+from ui.text import plain
 
 KEY_USER, KEY_SCOPE, KEY_NOTICE = "bankcrm_user", "bankcrm_scope", "bankcrm_notice"
 KEY_SESSION = "bankcrm_session"    # the id of the server-side session this browser tab runs in
@@ -208,7 +209,7 @@ def _session(user: User | None, authenticator, state: StateStore, lang: str) -> 
             scope = scope_for(user.username, user.role, user.branches)
         except ValueError as problem:
             authenticator.logout(location="unrendered")
-            st.error(t("signin.unusable", lang, problem=problem))
+            st.error(t("signin.unusable", lang, problem=plain(problem)))
             return None
         st.session_state[KEY_USER], st.session_state[KEY_SCOPE] = user.username, scope
         state.record(user.username, "login", role=user.role, branches=list(user.branches))

@@ -13,7 +13,7 @@ from analytics.ml import papers
 from ui import guard, theme
 from ui.cache import compute
 from ui.charts import chart
-from ui.i18n import lang, t, term
+from ui.i18n import lang, message, t, term
 from ui.tables import table
 
 guard.page("model")
@@ -102,8 +102,8 @@ with right:
         labels = [f"{bins[i]:.0%}–{bins[i + 1]:.0%}" for i in range(len(bins) - 1)]
         psi = churn.population_stability(trained["shares"], list(today.share))
         compare = pd.DataFrame({"bin": labels * 2, "share": list(trained["shares"]) + list(today.share),
-                                "when": [t("model.at_training", month=trained["month"])] * len(labels)
-                                + [t("model.today", as_of=fmt.date(today.as_of.iloc[0], lang()))] * len(labels)})
+                                "when": [message("model.at_training", month=trained["month"])] * len(labels)
+                                + [message("model.today", as_of=fmt.date(today.as_of.iloc[0], lang()))] * len(labels)})
         figure = px.bar(compare, x="bin", y="share", color="when", barmode="group", title=t("model.distribution"),
                         labels={"bin": t("col.probability"), "share": t("col.share"), "when": ""})
         figure.update_yaxes(type="log", tickformat=".1%", title=t("model.share_log"))

@@ -10,6 +10,7 @@ from analytics.filters import period
 from analytics.kpis import KPIS, snapshot
 from ui import guard, theme
 from ui.cache import compute, filter_options
+from ui.charts import chart
 from ui.filters import current
 from ui.i18n import lang, t
 from ui.tables import table
@@ -63,8 +64,8 @@ for row in (listed[i:i + 3] for i in range(0, len(listed), 3)):
         trend = frame[(pd.to_datetime(frame["month"]) >= pd.Timestamp(first))
                       & (pd.to_datetime(frame["month"]) <= pd.Timestamp(month))]
         target = goals.get(kpi.key)
-        column.plotly_chart(sparkline(trend, target), width="stretch", config={"displayModeBar": False},
-                            key=f"spark_{kpi.key}")
+        with column:
+            chart(sparkline(trend, target), key=f"spark_{kpi.key}")
         notes = [t("overview.vs_year", change=change_text(snap.change_year, kpi.unit) or "–")]
         if target is not None:
             notes.append(t("overview.target", target=fmt.BY_UNIT[kpi.unit](target, lang())))

@@ -14,7 +14,7 @@ from ui import guard, theme
 from ui.cache import active_rules, compute, filter_options, session_scope, what_if
 from ui.charts import chart, migration
 from ui.filters import current
-from ui.i18n import lang, t, term
+from ui.i18n import lang, message, t, term
 from ui.tables import table
 
 guard.page("studio")
@@ -87,7 +87,7 @@ def step(name: str, choices: list[int], buttons: dict) -> None:
 
 def label(version: int) -> str:
     row = versions[versions.version == version].iloc[0]
-    name = t("studio.defaults") if version == 0 else t("studio.version", version=version)
+    name = t("studio.defaults") if version == 0 else message("studio.version", version=version)
     return f"{name} · {t('studio.status.' + row.status)}" + (f" · {t('studio.active')}" if row.active else "")
 
 

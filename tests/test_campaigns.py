@@ -21,6 +21,7 @@ from analytics.scope import PSEUDONYM, OutOfScope, Scope, ScopedStore
 from analytics.state import StateStore
 
 from . import apptest
+from .rendering import shown_markdown
 
 ADMIN = Scope.all_branches("admin", "admin", pii="shown")
 HEAD = Scope.for_branches(["SH01"], user="head_sh01")
@@ -264,7 +265,7 @@ def test_a_branch_head_previews_saves_and_finds_the_campaign_on_the_funnel_page(
     at.text_input(key="campaign_name").input("Fund offer SH01")
     next(b for b in at.button if b.label == i18n.t("campaigns.save")).click().run()
     assert not at.exception
-    assert at.success[0].value.startswith("Saved LIST-0001 “Fund offer SH01”")
+    assert shown_markdown(at.success[0].value).startswith("Saved LIST-0001 “Fund offer SH01”")
     assert campaigns.saved(app_env, frozenset({"SH01"})).leads.tolist() == [len(expected.listed)]
     at = apptest.open_page(at, "funnel")
     lists = apptest.frame_with(at, "col.campaign_id")

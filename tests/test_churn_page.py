@@ -12,6 +12,7 @@ from analytics.filters import Slice
 from analytics.scope import Scope, ScopedStore
 
 from . import apptest
+from .rendering import shown_markdown
 
 HEAD_SH01 = Scope.for_branches({"SH01"}, user="head_sh01")
 ADMIN = Scope.all_branches(user="admin", role="admin", pii="shown")
@@ -82,14 +83,14 @@ def test_the_model_page_shows_the_validation_figures_and_today_s_scores(env, dem
         at = apptest.sign_in(apptest.app(), username)
         apptest.open_page(at, "model")
         assert not at.exception and not at.error, username
-        metrics = {m.label: m.value for m in at.metric}
+        metrics = {shown_markdown(m.label): m.value for m in at.metric}
         assert metrics["ROC-AUC"] == f"{paper['validation']['roc_auc']:.3f}"
         assert metrics["Brier score"] == f"{paper['validation']['brier']:.4f}"
         assert metrics["Top 10% catches"] == f"{paper['validation']['caught_top10']:.1%}"
         assert len(at.get("plotly_chart")) == 4  # calibration, churners caught, importance, score distribution
         text = " ".join(c.value for c in at.caption)
         assert "Population stability index" in text
-        assert paper["training_window"][0] in " ".join(m.value for m in at.markdown)
+        assert paper["training_window"][0] in " ".join(shown_markdown(m.value) for m in at.markdown)
 
 
 @pytest.mark.parametrize("username", ["exec", "head_sh01"])

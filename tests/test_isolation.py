@@ -25,6 +25,7 @@ from auth.roles import PAGES, allowed
 from ui.filters import KEY_FILTERS, WIDGET
 
 from . import apptest
+from .rendering import shown_markdown
 
 BRANCHES_TO_CHECK = ("SH01", "BJ02", "CS01")
 KPI_LABELS = {k.label_en for k in kpis.KPIS.values()}
@@ -46,8 +47,11 @@ def fresh_cache():
 
 
 def shown(at) -> str:
-    parts = [e.value for kind in ("markdown", "title", "caption", "error", "info", "warning", "text") for e in at.get(kind)]
-    parts += [f"{m.label} {m.value}" for m in at.metric]
+    """Everything on screen, markdown as it reads (values in it are escaped, ui.text.plain)."""
+    parts = [shown_markdown(e.value) for kind in ("markdown", "title", "caption", "error", "info", "warning")
+             for e in at.get(kind)]
+    parts += [e.value for e in at.get("text")]
+    parts += [f"{shown_markdown(m.label)} {shown_markdown(m.value)}" for m in at.metric]
     parts += [df.value.to_csv() for df in at.dataframe]
     parts += [json.dumps(chart.proto.spec) if hasattr(chart, "proto") else str(chart) for chart in at.get("plotly_chart")]
     return "\n".join(str(p) for p in parts)

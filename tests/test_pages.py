@@ -17,6 +17,7 @@ from auth.roles import PAGES, allowed
 from ui.filters import KEY_FILTERS
 
 from . import apptest
+from .rendering import shown_markdown
 
 VIEWS = [p.key for p in PAGES if allowed("executive", p.key)]  # the six dashboard views, open to every role
 
@@ -109,7 +110,7 @@ def test_choosing_another_region_drops_a_branch_outside_it(env):
 def test_a_link_with_a_bad_filter_says_what_was_wrong(env):
     at = signed_in("exec", tiers="Gold")
     assert not at.exception
-    assert any("tiers: unknown 'Gold'" in w.value for w in at.sidebar.warning)
+    assert any("tiers: unknown 'Gold'" in shown_markdown(w.value) for w in at.sidebar.warning)
 
 
 def test_tiers_page_shows_the_tier_summary(env):
@@ -138,7 +139,7 @@ def test_portfolio_drills_from_branch_to_rm_to_customer_360(env):
                                                  "box": [], "lasso": []}}
     at.run()
     assert param(at, "rm") == rms.rm_id.iloc[0]
-    assert f"Customers of {rms.rm_id.iloc[0]}" in [s.value for s in at.subheader]
+    assert f"Customers of {rms.rm_id.iloc[0]}" in [shown_markdown(s.value) for s in at.subheader]
     customer = int(at.dataframe[0].value["Customer id"].iloc[0])
     at.query_params["customer"] = str(customer)
     at.run()
@@ -169,8 +170,9 @@ def test_a_customer_of_another_branch_is_refused_by_link(env):
 
 
 def page_text(at) -> str:
-    parts = [e.value for kind in ("title", "subheader", "caption", "info", "markdown") for e in at.get(kind)]
-    parts += [m.label for m in at.metric] + [b.label for b in at.button]
+    """The page's words as they read (a value in a message is escaped markdown, ui.text.plain)."""
+    parts = [shown_markdown(e.value) for kind in ("title", "subheader", "caption", "info", "markdown") for e in at.get(kind)]
+    parts += [shown_markdown(m.label) for m in at.metric] + [shown_markdown(b.label) for b in at.button]
     parts += [" ".join(map(str, df.value.columns)) for df in at.dataframe]
     return "\n".join(parts)
 

@@ -17,6 +17,7 @@ from auth.users import DEMO_USERS_FILE, UsersFile
 
 from . import apptest
 from .conftest import ROOT
+from .rendering import shown_markdown
 
 DEMO_USERS = {"exec": "executive", "analyst": "analyst", "admin": "admin", "head_sh01": "branch_head"}
 
@@ -221,7 +222,7 @@ def test_branch_head_assigns_a_care_task_to_the_customer_s_rm(env):
     note.input("Call about the falling balance")
     next(b for b in at.button if b.label == "Assign").click().run()
     assert not at.exception
-    assert any(f"assigned to {first['rm']}" in s.value for s in at.success)
+    assert any(f"assigned to {first['rm']}" in shown_markdown(s.value) for s in at.success)
     [event] = env.audit_events(event="care_task_assigned")["detail_json"].map(json.loads)
     assert (event["customer_id"], event["rm_id"], event["kind"]) == (int(first["customer_id"]), first["rm"], "churn_risk")
     tasks = at.dataframe[1].value

@@ -15,6 +15,7 @@ from analytics.scope import Scope, ScopedStore
 from analytics.whatif import Study
 
 from . import apptest
+from .rendering import shown_markdown
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_maker_checker_from_proposal_to_the_tiers_page(book, demo_store):
     # every page now reads the approved rule set
     tiers_page = apptest.open_page(admin, "tiers")
     c1, c2, c3 = (fmt.money(c) for c in wider.tier_cutoffs_cny)
-    assert i18n.t("tiers.rules", version=version, c1=c1, c2=c2, c3=c3) in [c.value for c in tiers_page.caption]
+    assert i18n.t("tiers.rules", version=version, c1=c1, c2=c2, c3=c3) in [shown_markdown(c.value) for c in tiers_page.caption]
     backend = ibis.duckdb.connect(str(demo_store), read_only=True)
     expected = tiers.summary(Slice(ScopedStore(backend, Scope.all_branches(pii="shown")), Filters(), book.active()))
     shown = tiers_page.dataframe[0].value

@@ -1,4 +1,5 @@
-"""Chart helpers every page shares: what a click selected, and a plain message instead of an empty chart."""
+"""Chart helpers every page shares: drawing a figure (its text shown as text, never as plotly's HTML), and what a
+click selected."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import streamlit as st
 from analytics.rules import STAGES
 from ui import theme
 from ui.i18n import term
+from ui.text import from_figure, plain_figure
 
 
 def clicked(event, position: int = 0):
@@ -18,19 +20,19 @@ def clicked(event, position: int = 0):
     for point in points:
         data = point.get("customdata")
         if data is not None:
-            return data[position] if isinstance(data, list | tuple) else data
+            return from_figure(data[position] if isinstance(data, list | tuple) else data)
     return None
 
 
 def drillable(figure, key: str):
     """A chart whose bars can be clicked; returns the selection event."""
     figure.update_layout(clickmode="event+select", dragmode=False)
-    return st.plotly_chart(figure, width="stretch", key=key, on_select="rerun", selection_mode="points",
+    return st.plotly_chart(plain_figure(figure), width="stretch", key=key, on_select="rerun", selection_mode="points",
                            config={"displayModeBar": False})
 
 
 def chart(figure, key: str | None = None) -> None:
-    st.plotly_chart(figure, width="stretch", key=key, config={"displayModeBar": False})
+    st.plotly_chart(plain_figure(figure), width="stretch", key=key, config={"displayModeBar": False})
 
 
 def migration(moves: pd.DataFrame, nodes: list[str], left: str, right: str, key: str) -> None:

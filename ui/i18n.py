@@ -8,6 +8,7 @@ import streamlit as st
 
 from analytics import format as fmt
 from analytics import i18n
+from ui.text import plain
 
 KEY_LANG, KEY_CHOICE = "lang", "lang_choice"
 
@@ -17,6 +18,14 @@ def lang() -> str:
 
 
 def t(key: str, **values) -> str:
+    """The message `key` for a Streamlit element, which reads it as markdown (nearly all do): the message's own
+    markdown works, each value reads as itself, whatever it holds (ui.text.plain)."""
+    return i18n.t(key, lang(), **{name: plain(value) for name, value in values.items()})
+
+
+def message(key: str, **values) -> str:
+    """The message `key` with its values as they are, for a place that reads no markdown: a chart (ui.charts
+    shows its text as text), a selectbox option, a table cell."""
     return i18n.t(key, lang(), **values)
 
 

@@ -40,16 +40,19 @@ class App:
 
 
 @contextlib.contextmanager
-def running(store_path: Path, state_path: Path, log_path: Path, backend: str | None = None) -> Iterator[App]:
+def running(store_path: Path, state_path: Path, log_path: Path, backend: str | None = None,
+            users_path: Path | None = None) -> Iterator[App]:
     """`streamlit run app.py` on a free port against `store_path` (or the facts a BANKCRM_BACKEND `backend`
-    names) with the demo users; yields it once the health check answers, and stops it afterwards, also when
-    the body fails."""
+    names) with the demo users (or those of `users_path`); yields it once the health check answers, and stops
+    it afterwards, also when the body fails."""
     port = free_port()
     env = {**os.environ, "BANKCRM_STORE": str(store_path), "BANKCRM_STATE": str(state_path)}
     env.pop("BANKCRM_BACKEND", None)
     if backend:
         env["BANKCRM_BACKEND"] = backend
     env.pop("BANKCRM_USERS", None)
+    if users_path:
+        env["BANKCRM_USERS"] = str(users_path)
     env.pop("BANKCRM_ENV", None)
     with open(log_path, "w") as log:
         server = subprocess.Popen(

@@ -23,11 +23,15 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
+def needs_chromium() -> None:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make test installs it with scripts/ensure-chromium)")
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """Start `streamlit run app.py` on a free port against a small generated store; stop it afterwards."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (make test installs it with scripts/ensure-chromium)")
+    needs_chromium()
     workdir = tmp_path_factory.mktemp("e2e")
     store_path = workdir / "bank.duckdb"
     build_scored_demo(store_path, generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END))
@@ -41,9 +45,10 @@ def store_path(app_url, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser(app_url):
+def browser():
     from playwright.sync_api import sync_playwright
 
+    needs_chromium()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium
