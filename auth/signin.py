@@ -217,7 +217,9 @@ def _session(user: User | None, authenticator, state: StateStore, lang: str) -> 
 
 
 def _sign_out(authenticator, sessions: Sessions, state: StateStore, reason: str, lang: str) -> None:
-    """End the session (the record, the cookie, this tab's state), audited, with a notice saying why."""
+    """End the session (the record, the cookie, this tab's state), audited, with a notice saying why, and run the
+    page again: Streamlit drops a file a download button served once two runs have not drawn it, so after the
+    next run nothing this tab downloaded can be fetched from the server any more."""
     username = st.session_state.get(KEY_USER) or st.session_state.get("username") or "(unknown)"
     scope: Scope | None = st.session_state.get(KEY_SCOPE)
     if session_id := st.session_state.pop(KEY_SESSION, None):
@@ -229,3 +231,4 @@ def _sign_out(authenticator, sessions: Sessions, state: StateStore, reason: str,
     for key in (KEY_USER, KEY_SCOPE):
         st.session_state.pop(key, None)
     st.session_state[KEY_NOTICE] = t(NOTICES[reason], lang)
+    st.rerun()
