@@ -140,9 +140,12 @@ class _Run:
 
 
 def run(url: str, users: Sequence[str], seconds: float,
-        background: Callable[[threading.Event], None] | None = None) -> Report:
+        background: Callable[[threading.Event], None] | None = None,
+        until: Callable[[Sequence[PageRun]], bool] | None = None) -> Report:
     """Sign in one session per username in `users` (a name may repeat), all at once, and click through its pages
-    in turn for `seconds`; `background(stop)` runs alongside (an import loop) until the clicking ends."""
+    in turn for `seconds`, and on until every page of every role was opened and `until(runs so far)` holds (what
+    the caller needs to have happened, however slow the machine), but never beyond MAX_SECONDS;
+    `background(stop)` runs alongside (an import loop) until the clicking ends."""
     if not 0 < len(users) <= MAX_SESSIONS or not 0 < seconds <= MAX_SECONDS:
         raise ValueError(f"at most {MAX_SESSIONS} sessions and {MAX_SECONDS} s")
     runs: list[PageRun] = []
@@ -150,8 +153,12 @@ def run(url: str, users: Sequence[str], seconds: float,
     lock = threading.Lock()
     stop = threading.Event()
     started = threading.Barrier(len(users) + 1)
+    # The sessions of one person start their rounds spread over that person's pages, so that every page is
+    # opened early on however few rounds a slow machine allows.
+    nth = [users[:i].count(name) for i, name in enumerate(users)]
+    pages_due = {spec.key for spec in PAGES if any(allowed(UsersFile().get(name).role, spec.key) for name in users)}
 
-    def click_through(turn: int, username: str) -> None:
+    def click_through(nth: int, username: str) -> None:
         session = None
         try:
             session = Session(url, username)
@@ -162,7 +169,8 @@ def run(url: str, users: Sequence[str], seconds: float,
             started.wait()
         if session is None:
             return
-        pages = session.pages  # each session starts on a page of its own (turn), so that every page is seen
+        pages = session.pages
+        turn = nth * len(pages) // users.count(username)
         try:
             while not stop.is_set():
                 done = session.open(pages[turn % len(pages)])
@@ -175,7 +183,7 @@ def run(url: str, users: Sequence[str], seconds: float,
         finally:
             session.close()
 
-    threads = [threading.Thread(target=click_through, args=user, daemon=True) for user in enumerate(users)]
+    threads = [threading.Thread(target=click_through, args=user, daemon=True) for user in zip(nth, users)]
     for thread in threads:
         thread.start()
     started.wait()  # every session has signed in (or failed to): the clock starts now
@@ -184,6 +192,14 @@ def run(url: str, users: Sequence[str], seconds: float,
         helper.start()
     began = time.perf_counter()
     stop.wait(seconds)
+
+    def enough() -> bool:
+        with lock:
+            done = list(runs)
+        return {r.page for r in done} >= pages_due and (until is None or until(done))
+
+    while not failures and not enough() and time.perf_counter() - began < MAX_SECONDS:
+        stop.wait(0.5)
     stop.set()
     for thread in [*threads, *([helper] if helper else [])]:
         thread.join()
