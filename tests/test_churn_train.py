@@ -78,3 +78,12 @@ def test_models_live_beside_the_store_unless_told_otherwise(tmp_path, monkeypatc
     assert papers.models_dir(tmp_path / "bank.duckdb") == tmp_path / "models"
     monkeypatch.setenv("BANKCRM_MODELS", str(tmp_path / "elsewhere"))
     assert papers.models_dir(tmp_path / "bank.duckdb") == tmp_path / "elsewhere"
+
+
+def test_models_fit_and_score_on_one_openmp_thread():
+    """The booster's OpenMP threads (one per core) spin against the app's sessions and other processes."""
+    from threadpoolctl import threadpool_info
+
+    from analytics.ml import pipeline  # noqa: F401  (importing it sets the limit)
+
+    assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"} == {1}

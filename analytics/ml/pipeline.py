@@ -5,6 +5,12 @@ takes missing values and categories natively) with probabilities
 calibrated by Platt scaling on internal cross-validation. `ensemble=False`
 keeps one booster fitted on all the training rows, so calibration reshapes
 the probabilities without costing ranking quality.
+
+Every model fits and scores on one OpenMP thread (set once, for the whole
+process, when this module is imported): the booster's threads, one per
+core, spin against whatever else runs there (the app's sessions, a second
+process) and slowed training several times over on 2 busy cores, while
+one thread costs about a tenth on an idle machine.
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
+from threadpoolctl import threadpool_limits
+
+threadpool_limits(limits=1, user_api="openmp")  # after scikit-learn loaded its OpenMP runtime
 
 MAX_CATEGORIES = 250  # the booster bins categories; rarer ones share one code
 
