@@ -46,3 +46,20 @@ class SparkCopies:
 
 def duckdb_connect(path: Path) -> ibis.BaseBackend:
     return ibis.duckdb.connect(str(path), read_only=True)
+
+
+SPARK_EXAMPLES = 5  # each Spark example costs seconds; test_engines holds every page's figures equal on both
+
+
+def properties(engine: str, examples: int):
+    """`@given(data=st.data())` with `examples` examples on DuckDB and SPARK_EXAMPLES on Spark, for a property
+    test's inner check (the engine is a fixture, known only when the test runs)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    def decorate(check):
+        return settings(max_examples=examples if engine == "duckdb" else min(examples, SPARK_EXAMPLES),
+                        deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])(
+            given(data=st.data())(check))
+
+    return decorate

@@ -15,7 +15,6 @@ import math
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics import funnel, marts, store
@@ -24,7 +23,7 @@ from analytics.rules import TIERS
 from analytics.schema import CHANNELS, FUNNEL_STAGES, PRODUCTS
 from analytics.scope import Scope, ScopedStore
 
-from . import handbuilt
+from . import engines, handbuilt
 
 APRIL_TO_JUNE = Filters(start=dt.date(2024, 4, 30), end=dt.date(2024, 6, 30))
 
@@ -253,40 +252,42 @@ def within_0_1(values) -> bool:
     return all(0 <= v <= 1 for v in values if not pd.isna(v))
 
 
-@settings(max_examples=25, deadline=None)
-@given(data=st.data())
-def test_funnel_counts_never_grow_and_conversions_are_shares_for_any_filters(demo, data):
-    backend, offered = demo
-    start = data.draw(st.one_of(st.none(), st.sampled_from(offered.months)), label="start")
-    later = [m for m in offered.months if start is None or m >= start]
-    end = data.draw(st.one_of(st.none(), st.sampled_from(later)), label="end")
-    filters = Filters(start=start, end=end, regions=data.draw(some(offered.regions), label="regions"),
-                      tiers=data.draw(some(TIERS), label="tiers"), products=data.draw(some(PRODUCTS), label="products"),
-                      channels=data.draw(some(CHANNELS), label="channels"))
-    sl = sliced(backend, filters)
+def test_funnel_counts_never_grow_and_conversions_are_shares_for_any_filters(demo, engine):
+    @engines.properties(engine, examples=25)
+    def check(data):
+        backend, offered = demo
+        start = data.draw(st.one_of(st.none(), st.sampled_from(offered.months)), label="start")
+        later = [m for m in offered.months if start is None or m >= start]
+        end = data.draw(st.one_of(st.none(), st.sampled_from(later)), label="end")
+        filters = Filters(start=start, end=end, regions=data.draw(some(offered.regions), label="regions"),
+                          tiers=data.draw(some(TIERS), label="tiers"), products=data.draw(some(PRODUCTS), label="products"),
+                          channels=data.draw(some(CHANNELS), label="channels"))
+        sl = sliced(backend, filters)
 
-    stages = funnel.stages(sl)
-    leads = stages["leads"].tolist()
-    assert never_grows(leads)
-    assert within_0_1(stages["stage_conversion"]) and within_0_1(stages["overall_conversion"])
+        stages = funnel.stages(sl)
+        leads = stages["leads"].tolist()
+        assert never_grows(leads)
+        assert within_0_1(stages["stage_conversion"]) and within_0_1(stages["overall_conversion"])
 
-    for dimension in funnel.DIMENSIONS:
-        frame = funnel.by(sl, dimension)
-        assert frame["leads"].sum() == leads[0], dimension  # every lead in exactly one group
-        assert (frame["lead"] == frame["leads"]).all()
-        assert all(never_grows(row) for row in frame[list(FUNNEL_STAGES)].values.tolist()), dimension
-        assert within_0_1(frame["conversion"])
+        for dimension in funnel.DIMENSIONS:
+            frame = funnel.by(sl, dimension)
+            assert frame["leads"].sum() == leads[0], dimension  # every lead in exactly one group
+            assert (frame["lead"] == frame["leads"]).all()
+            assert all(never_grows(row) for row in frame[list(FUNNEL_STAGES)].values.tolist()), dimension
+            assert within_0_1(frame["conversion"])
 
-    cohorts = funnel.cohorts(sl)
-    assert cohorts["leads"].sum() == leads[0]
-    assert all(never_grows(row) and within_0_1(row) for row in cohorts[list(FUNNEL_STAGES[1:])].values.tolist())
+        cohorts = funnel.cohorts(sl)
+        assert cohorts["leads"].sum() == leads[0]
+        assert all(never_grows(row) and within_0_1(row) for row in cohorts[list(FUNNEL_STAGES[1:])].values.tolist())
 
-    monthly = funnel.monthly(sl)
-    assert monthly["leads"].sum() == leads[0] and monthly["activated"].sum() <= leads[-1]
+        monthly = funnel.monthly(sl)
+        assert monthly["leads"].sum() == leads[0] and monthly["activated"].sum() <= leads[-1]
 
-    drop_outs = funnel.drop_outs(sl)
-    assert drop_outs["leads"].sum() + leads[-1] == leads[0]
+        drop_outs = funnel.drop_outs(sl)
+        assert drop_outs["leads"].sum() + leads[-1] == leads[0]
 
-    times = funnel.stage_times(sl)
-    assert (times["leads"] <= pd.Series(leads[1:])).all()
-    assert (times["median_days"].dropna() >= 0).all()  # the generator's events happen in stage order
+        times = funnel.stage_times(sl)
+        assert (times["leads"] <= pd.Series(leads[1:])).all()
+        assert (times["median_days"].dropna() >= 0).all()  # the generator's events happen in stage order
+
+    check()

@@ -7,7 +7,6 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics import marts, satisfaction, store
@@ -16,7 +15,7 @@ from analytics.rules import TIERS, RuleSet
 from analytics.schema import CHANNELS, PRODUCTS
 from analytics.scope import Scope, ScopedStore
 
-from . import handbuilt
+from . import engines, handbuilt
 
 D = dt.date
 
@@ -260,7 +259,7 @@ def demo(demo_store, connect):
 def draw_slice(data, demo) -> Slice:
     tables, months, regions = demo
     start, end = sorted(data.draw(st.lists(st.sampled_from(months), min_size=2, max_size=2)))
-    some = lambda values: st.lists(st.sampled_from(values), max_size=2)  # noqa: E731
+    some = lambda values: st.lists(st.sampled_from(values), max_size=2)
     filters = Filters(
         start=data.draw(st.one_of(st.none(), st.just(start))),
         end=data.draw(st.one_of(st.none(), st.just(end))),
@@ -277,48 +276,54 @@ def within(values, low, high) -> bool:
     return bool(((values >= low) & (values <= high)).all())
 
 
-@settings(max_examples=25, deadline=None)
-@given(data=st.data())
-def test_nps_and_its_band_stay_within_minus_100_and_100(demo, data):
-    sl = draw_slice(data, demo)
-    monthly = satisfaction.nps_by_month(sl)
-    for column in ("value", "low", "high"):
-        assert within(monthly[column], -100, 100), column
-    assert (monthly.low.fillna(-100) <= monthly.value).all() and (monthly.value <= monthly.high.fillna(100)).all()
-    assert (monthly.promoters + monthly.passives + monthly.detractors == monthly.answers).all()
-    for column in ("nps", "nps_low", "nps_high"):
-        assert within(satisfaction.by(sl, "channel")[column], -100, 100), column
+def test_nps_and_its_band_stay_within_minus_100_and_100(demo, engine):
+    @engines.properties(engine, examples=25)
+    def check(data):
+        sl = draw_slice(data, demo)
+        monthly = satisfaction.nps_by_month(sl)
+        for column in ("value", "low", "high"):
+            assert within(monthly[column], -100, 100), column
+        assert (monthly.low.fillna(-100) <= monthly.value).all() and (monthly.value <= monthly.high.fillna(100)).all()
+        assert (monthly.promoters + monthly.passives + monthly.detractors == monthly.answers).all()
+        for column in ("nps", "nps_low", "nps_high"):
+            assert within(satisfaction.by(sl, "channel")[column], -100, 100), column
+
+    check()
 
 
-@settings(max_examples=25, deadline=None)
-@given(data=st.data())
-def test_csat_and_sla_compliance_are_shares(demo, data):
-    sl = draw_slice(data, demo)
-    csat = satisfaction.csat_by_month(sl)
-    for column in ("value", "low", "high"):
-        assert within(csat[column], 0, 1), column
-    assert (csat.low <= csat.value + 1e-12).all() and (csat.value <= csat.high + 1e-12).all()
-    assert within(satisfaction.by(sl, "touchpoint")["csat"], 0, 1)
-    assert within(satisfaction.sla_by_month(sl)["value"], 0, 1)
-    categories = satisfaction.complaints_by_category(sl)
-    assert within(categories["sla_compliance"], 0, 1)
-    assert (categories.open + categories.resolved == categories.complaints).all()
-    assert (categories.within_sla <= categories.resolved).all()
+def test_csat_and_sla_compliance_are_shares(demo, engine):
+    @engines.properties(engine, examples=25)
+    def check(data):
+        sl = draw_slice(data, demo)
+        csat = satisfaction.csat_by_month(sl)
+        for column in ("value", "low", "high"):
+            assert within(csat[column], 0, 1), column
+        assert (csat.low <= csat.value + 1e-12).all() and (csat.value <= csat.high + 1e-12).all()
+        assert within(satisfaction.by(sl, "touchpoint")["csat"], 0, 1)
+        assert within(satisfaction.sla_by_month(sl)["value"], 0, 1)
+        categories = satisfaction.complaints_by_category(sl)
+        assert within(categories["sla_compliance"], 0, 1)
+        assert (categories.open + categories.resolved == categories.complaints).all()
+        assert (categories.within_sla <= categories.resolved).all()
+
+    check()
 
 
-@settings(max_examples=25, deadline=None)
-@given(data=st.data())
-def test_answers_by_tier_never_exceed_all_answers(demo, data):
-    sl = draw_slice(data, demo)
-    nps_total = satisfaction.nps_by_month(sl)["answers"].sum()
-    csat_total = satisfaction.csat_by_month(sl)["answers"].sum()
-    tiers = satisfaction.by(sl, "tier")
-    assert set(tiers["tier"]) <= set(TIERS)
-    assert tiers["nps_answers"].sum() <= nps_total and tiers["csat_answers"].sum() <= csat_total
-    # every survey has a channel and every customer a branch: those splits add up exactly
-    for dimension in ("channel", "branch"):
-        split = satisfaction.by(sl, dimension)
-        assert (split["nps_answers"].sum(), split["csat_answers"].sum()) == (nps_total, csat_total), dimension
+def test_answers_by_tier_never_exceed_all_answers(demo, engine):
+    @engines.properties(engine, examples=25)
+    def check(data):
+        sl = draw_slice(data, demo)
+        nps_total = satisfaction.nps_by_month(sl)["answers"].sum()
+        csat_total = satisfaction.csat_by_month(sl)["answers"].sum()
+        tiers = satisfaction.by(sl, "tier")
+        assert set(tiers["tier"]) <= set(TIERS)
+        assert tiers["nps_answers"].sum() <= nps_total and tiers["csat_answers"].sum() <= csat_total
+        # every survey has a channel and every customer a branch: those splits add up exactly
+        for dimension in ("channel", "branch"):
+            split = satisfaction.by(sl, dimension)
+            assert (split["nps_answers"].sum(), split["csat_answers"].sum()) == (nps_total, csat_total), dimension
+
+    check()
 
 
 def test_backlog_has_a_row_for_every_month_of_the_period(demo):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics import kpis, tiers
@@ -13,6 +12,8 @@ from analytics.filters import Filters, Slice
 from analytics.rules import TIERS, RuleSet
 from analytics.schema import CHANNELS, PRODUCTS
 from analytics.scope import Scope, ScopedStore
+
+from . import engines
 
 JUNE, JULY = dt.date(2024, 6, 30), dt.date(2024, 7, 31)
 # customer 1's 3-month average AUM: 5,000 in June, 6,000 in July; customer 3's: 50
@@ -70,22 +71,24 @@ def demo(demo_store, connect):
 
 
 def filters_strategy(regions):
-    subset = lambda values: st.lists(st.sampled_from(values), max_size=2, unique=True).map(tuple)  # noqa: E731
+    subset = lambda values: st.lists(st.sampled_from(values), max_size=2, unique=True).map(tuple)
     return st.builds(Filters, regions=subset(regions), tiers=subset(TIERS), products=subset(PRODUCTS),
                      channels=subset(CHANNELS))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_totals_across_tiers_equal_the_whole(demo, data):
-    backend, regions = demo
-    filters = data.draw(filters_strategy(regions))
-    sl = Slice(ScopedStore(backend, Scope.all_branches()), filters)
-    summary = tiers.summary(sl)
-    whole = kpis.customers(sl)
-    as_of = sl.as_of().execute()
-    customers_then = whole[whole.month == as_of].value.sum()
-    assert summary.customers.sum() == customers_then
-    assert summary.aum_cny.sum() == pytest.approx(kpis.aum(sl)[lambda f: f.month == as_of].value.sum())
-    by_branch = tiers.by_branch(sl)
-    assert by_branch.customers.sum() == customers_then
+def test_totals_across_tiers_equal_the_whole(demo, engine):
+    @engines.properties(engine, examples=20)
+    def check(data):
+        backend, regions = demo
+        filters = data.draw(filters_strategy(regions))
+        sl = Slice(ScopedStore(backend, Scope.all_branches()), filters)
+        summary = tiers.summary(sl)
+        whole = kpis.customers(sl)
+        as_of = sl.as_of().execute()
+        customers_then = whole[whole.month == as_of].value.sum()
+        assert summary.customers.sum() == customers_then
+        assert summary.aum_cny.sum() == pytest.approx(kpis.aum(sl)[lambda f: f.month == as_of].value.sum())
+        by_branch = tiers.by_branch(sl)
+        assert by_branch.customers.sum() == customers_then
+
+    check()
