@@ -66,7 +66,8 @@ def page(browser):
 def wait_idle(page) -> None:
     """Let a rerun start, then wait until the script has finished and the frontend settled."""
     page.wait_for_timeout(300)
-    page.wait_for_selector(IDLE, timeout=30_000)
+    # generous: the first query on a cold local Spark, or any run while other work keeps the cores busy
+    page.wait_for_selector(IDLE, timeout=180_000)
     page.wait_for_timeout(500)
 
 

@@ -168,6 +168,7 @@ def test_what_a_person_types_is_shown_as_text(browser, bank):
     field = page.get_by_label("Affluent from (CNY)")
     field.fill("30000")
     field.press("Enter")
+    wait_idle(page)  # while a run draws, the figure it replaces is still shown beside the new one
     moved = page.locator('[data-testid="stMetric"]').filter(has_text="Customers changing tier")
     # the rerun that computes the effect (the first, on a cold server) may not have started when wait_idle looked
     expect(moved.locator('[data-testid="stMetricValue"]')).not_to_have_text("0", timeout=60_000)
