@@ -39,10 +39,18 @@ def load(rules: RuleSet) -> None:
     """Put a rule set into the editors."""
     for key, value in zip(CUTOFFS, rules.tier_cutoffs_cny):
         st.session_state[f"rule_{key}"] = int(value)
-    for name in (*SHARES, *WHOLES, *AMOUNTS):
+    for name in (*SHARES, *WHOLES):
         st.session_state[f"rule_{name}"] = getattr(rules, name)
+    for name in AMOUNTS:
+        st.session_state[f"rule_{name}"] = float(getattr(rules, name))
     for tier_name in ALL_TIERS:
         st.session_state[f"rule_per_rm_{tier_name}"] = rules.customers_per_rm_of(tier_name)
+
+
+def number(label: str, key: str, **options) -> None:
+    """A number editor whose default is the value it holds: a browser that missed the run which put a rule set
+    into the editors (a busy server) shows that value, not 0, and sends it back on the next edit."""
+    st.number_input(label, value=st.session_state[key], key=key, **options)
 
 
 def edited(base: RuleSet) -> RuleSet:
@@ -114,26 +122,26 @@ with edit_tab:
     with tiers_col:
         st.markdown(f"**{t('rule.tier_cutoffs_cny')}**")
         for key in CUTOFFS:
-            st.number_input(t(f"rule.{key}"), step=10_000, key=f"rule_{key}")
+            number(t(f"rule.{key}"), f"rule_{key}", step=10_000)
         st.slider(t("rule.potential_aum_rise_share"), 0.0, 0.99, step=0.01, key="rule_potential_aum_rise_share",
                   format="%.2f")
-        st.number_input(t("rule.potential_min_txns"), step=1, key="rule_potential_min_txns")
+        number(t("rule.potential_min_txns"), "rule_potential_min_txns", step=1)
     with stages_col:
         st.markdown(f"**{t('studio.lifecycle')}**")
-        st.number_input(t("rule.new_tenure_months"), step=1, key="rule_new_tenure_months")
-        st.number_input(t("rule.dormant_days"), step=10, key="rule_dormant_days")
-        st.number_input(t("rule.active_min_txns"), step=1, key="rule_active_min_txns")
+        number(t("rule.new_tenure_months"), "rule_new_tenure_months", step=1)
+        number(t("rule.dormant_days"), "rule_dormant_days", step=10)
+        number(t("rule.active_min_txns"), "rule_active_min_txns", step=1)
         st.slider(t("rule.warning_aum_drop_share"), 0.01, 0.99, step=0.01, key="rule_warning_aum_drop_share",
                   format="%.2f")
         st.slider(t("rule.warning_probability"), 0.01, 0.99, step=0.01, key="rule_warning_probability", format="%.2f")
-        st.number_input(t("rule.cross_sell_products"), step=1, key="rule_cross_sell_products")
-        st.number_input(t("rule.contact_quiet_days"), step=1, key="rule_contact_quiet_days",
+        number(t("rule.cross_sell_products"), "rule_cross_sell_products", step=1)
+        number(t("rule.contact_quiet_days"), "rule_contact_quiet_days", step=1,
                         help=t("rule.contact_quiet_days_help"))
     with service_col:
         st.markdown(f"**{t('rule.customers_per_rm')}**")
         for tier_name in ALL_TIERS:
-            st.number_input(t("rule.customers_per_rm_of", tier=term("tier", tier_name)), step=10,
-                            key=f"rule_per_rm_{tier_name}")
+            number(t("rule.customers_per_rm_of", tier=term("tier", tier_name)), f"rule_per_rm_{tier_name}",
+                   step=10)
     st.markdown(f"**{t('studio.tags')}**")
     for column, names in zip(st.columns(3), (("tag_digital_logins_per_month", "tag_investment_share"),
                                              ("tag_term_deposit_share", "tag_holiday_spend_ratio"),
@@ -143,7 +151,7 @@ with edit_tab:
                 if name in SHARES:
                     st.slider(t(f"rule.{name}"), 0.01, 0.99, step=0.01, key=f"rule_{name}", format="%.2f")
                 else:
-                    st.number_input(t(f"rule.{name}"), min_value=0.0, step=AMOUNTS[name], key=f"rule_{name}")
+                    number(t(f"rule.{name}"), f"rule_{name}", min_value=0.0, step=AMOUNTS[name])
     st.button(t("studio.reset"), on_click=load, args=(base,), key="studio_reset")
 
     try:

@@ -153,3 +153,22 @@ def test_the_studio_shows_the_segments_found_beside_the_tiers(book, demo_store):
     assert list(shown[i18n.t("col.customers")]) == [fmt.count(v) for v in found.customers]
     assert any(f"{model['k']} segments found by k-means" in c.value for c in at.caption)
     assert i18n.t("studio.found_by_tier") in [s.value for s in at.subheader]
+
+
+def test_every_rule_editor_tells_the_browser_the_value_it_holds(book):
+    """CI failed when a busy server's browser missed the run that put the rule set into the editors: the number
+    editors then showed their default, 0, and sent it back with the next edit (every cut-off but the edited one
+    read 0). Each editor's default is the value it holds, on the first run and after "Start from" loads another."""
+    book.save(RuleSet(dormant_days=45, tier_cutoffs_cny=(60_000, 700_000, 7_000_000)), author="analyst",
+              role="analyst", comment="v1")
+    at = studio("analyst")
+    editors = [n for n in at.number_input if n.key.startswith("rule_")]
+    assert len(editors) == 17
+    assert {n.key: n.proto.default for n in editors} == {n.key: n.value for n in editors}
+    assert at.number_input(key="rule_dormant_days").proto.default == DEFAULT_RULES.dormant_days
+    at.selectbox(key="studio_base").set_value(1).run()
+    assert not at.exception
+    assert at.number_input(key="rule_dormant_days").proto.default == 45
+    assert at.number_input(key="rule_cutoff_wealth").proto.default == 700_000
+    assert {n.key: n.proto.default for n in at.number_input if n.key.startswith("rule_")} == {
+        n.key: n.value for n in at.number_input if n.key.startswith("rule_")}
