@@ -13,6 +13,8 @@ import platform
 import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,6 +22,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 
 from analytics import generate, ingest, store
 from analytics.spark import SparkUnavailable
@@ -256,6 +260,55 @@ def product_models(store_path: Path, customers: int, repeat: int) -> list[Measur
                             products.train_all, products.score_all, (300_000, 60_000), "product_scores")
 
 
+EVALUATE_ROWS = (10_000, 41_000)  # `bankcrm churn evaluate` on tables this long, 20 columns
+EVALUATE_TARGETS_MS = {10_000: 10_000, 41_000: 30_000}
+
+
+def drifting_table(rows: int, seed: int = 0) -> pd.DataFrame:
+    """A customer table of 20 columns in date order whose outcome rate drifts strongly over 24 months (from
+    about 2% to 70%), like public bank marketing tables: numbers with up to four decimals, a monthly rate figure
+    that stands for the period, a date, categories. A pipeline calibrated on unshuffled folds (blocks of time)
+    turns its ranking upside down here."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.random(rows))
+    month = np.floor(t * 24)
+    x = rng.normal(size=(rows, 12))
+    logit = month / 23 * 5 - 4 + 0.5 * (x[:, 0] - 0.8 * x[:, 1] + 0.5 * x[:, 2])
+    left = rng.random(rows) < 1 / (1 + np.exp(-logit))
+    frame = pd.DataFrame({f"x{i}": x[:, i].round(4) for i in range(12)})
+    frame["rate_index"] = month / 4 + 1  # 1.0, 1.25, ...
+    frame["contacted_on"] = (pd.Timestamp("2008-05-01") + pd.to_timedelta((t * 730).astype(int), unit="D")
+                             ).strftime("%Y-%m-%d")
+    for name, values in {"job": ["admin.", "blue-collar", "technician", "services", "retired"],
+                         "marital": ["married", "single", "divorced"],
+                         "education": ["primary", "secondary", "tertiary", "unknown"],
+                         "contact": ["cellular", "telephone"],
+                         "housing": ["yes", "no"]}.items():
+        frame[name] = rng.choice(values, rows)
+    frame["y"] = np.where(left, "yes", "no")
+    return frame
+
+
+def churn_evaluate(workdir: Path, repeat: int, rows: tuple[int, ...] = EVALUATE_ROWS) -> list[Measurement]:
+    """`bankcrm churn evaluate` (5 folds and the time-ordered validation) on a drifting table of each length,
+    from reading the file to the report, while another process keeps one core busy."""
+    from analytics.ml import evaluate
+
+    results = []
+    for n in rows:
+        path = workdir / f"drifting-{n}.csv"
+        drifting_table(n).to_csv(path, index=False)
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            median, p95 = _timed(lambda path=path: evaluate.evaluate_file(path, "y", "yes"), repeat)
+        finally:
+            busy.kill()
+            busy.wait()
+        results.append(Measurement("churn evaluate, one core kept busy", f"{n:,} rows x 20 columns", median, p95,
+                                   repeat, EVALUATE_TARGETS_MS.get(n)))
+    return results
+
+
 PREVIEW_TARGET_MS = 300  # a campaign list's preview at 1,000,000 customers
 
 
@@ -378,9 +431,10 @@ def _sign_in_times(url: str, browser, repeat: int) -> list[float]:
 
 def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
         progress: Callable[[str], None] = print, browser: bool = True, load_seconds: float = 60,
-        largest: int | None = None, largest_months: int | None = None) -> list[Measurement]:
+        largest: int | None = None, largest_months: int | None = None,
+        evaluate_rows: tuple[int, ...] = EVALUATE_ROWS) -> list[Measurement]:
     """Measure everything at `customers` (and the demo size): generation, page analytics against pandas,
-    what-if, the churn model, server memory, import, and (with `browser`) sign-in and (`load_seconds` > 0) the
+    what-if, the churn model, churn evaluate (`evaluate_rows` rows), server memory, import, and (with `browser`) sign-in and (`load_seconds` > 0) the
     load test, and (`largest`) page analytics on a store of that many customers and `largest_months` (default:
     `months`); return one Measurement per figure."""
     results: list[Measurement] = []
@@ -422,6 +476,8 @@ def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
             results += campaign_preview(big, customers, repeat)
         except TrainingError as too_few:  # a small store may hold too few openings to learn from
             progress(f"not measured: {too_few}")
+        progress("churn evaluate on drifting customer tables, one core kept busy")
+        results += churn_evaluate(tmp, repeat, evaluate_rows)
         progress("server memory with 10 sessions open")
         results.append(server_memory(big, customers, tmp))
         if largest:

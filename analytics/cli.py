@@ -17,6 +17,7 @@ from rich.text import Text
 from analytics import generate as gen
 from analytics import files, ingest, store
 from analytics.schema import IMPORTABLE
+from analytics.ml import papers
 from auth.cli import users_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="bankcrm: the store, imports and tools behind the dashboard.")
@@ -173,8 +174,9 @@ ModelsOption = Annotated[
 ]
 
 
-def _trained(fit, tables):
-    """Run a training function with a progress bar; a TrainingError ends the command with its message."""
+def _trained(fit, tables, directory: Path, kind: str, min_auc: float):
+    """Run a training function with a progress bar; a TrainingError ends the command with its message, and a
+    refused model's paper is saved alone (what `score` and the model page read to say why there is no model)."""
     from analytics.ml import train as trainer
 
     with _progress() as progress:
@@ -184,7 +186,11 @@ def _trained(fit, tables):
             progress.update(task, description=name, completed=done, total=total)
 
         try:
-            return fit(tables, step)
+            return fit(tables, step, min_auc=min_auc)
+        except trainer.Refused as refused:
+            trainer.save(None, refused.paper, directory, kind)
+            console.print(f"{refused} No {kind} model is published; the previous one, if any, is not used.")
+            raise typer.Exit(code=1) from None
         except trainer.TrainingError as problem:
             console.print(str(problem))
             raise typer.Exit(code=1) from None
@@ -193,7 +199,6 @@ def _trained(fit, tables):
 def _scoring(store_path: Path | None, model: Path | None, models: Path | None, kind: str, table: str, command: str):
     """The facts, the saved model of `kind` (the given file or the newest) and its paper, or a message and exit."""
     from analytics import spark
-    from analytics.ml import papers
     from analytics.ml import train as trainer
 
     source, tables = _facts(store_path)
@@ -202,6 +207,10 @@ def _scoring(store_path: Path | None, model: Path | None, models: Path | None, k
                       "setting parquet=DIR, or score the DuckDB store and export it again.")
         raise typer.Exit(code=1)
     models = models or papers.models_dir(store_path)
+    if model is None and (refused := papers.refusal(models, kind)):
+        console.print(f"No {kind} model is published: training {refused['version']} refused its model: "
+                      f"{refused['refused']}.")
+        raise typer.Exit(code=1)
     model_path = model or papers.latest(models, kind)
     if model_path is None:
         console.print(f"No {kind} model in {models}: run `bankcrm {command}` first.")
@@ -220,18 +229,24 @@ def _write_scores(source, scores, table: str) -> int:
         return scorer.write(con, scores, table)
 
 
+MinAucOption = Annotated[float, typer.Option(
+    "--min-auc", min=0.5, max=1.0, help="A model whose held-out ROC-AUC is below this is not published.")]
+
+
 @app.command()
 def train(
     store_path: StoreOption = None,
     models: ModelsOption = None,
+    min_auc: MinAucOption = papers.MIN_AUC,
 ) -> None:
-    """Train the churn model on the store's history (validated on its latest months) and save it."""
-    from analytics.ml import papers
+    """Train the churn model on the store's history (validated on its latest months) and save it, unless it
+    fails its checks (held-out ROC-AUC below --min-auc, a calibration that reverses its order)."""
     from analytics.ml import train as trainer
 
     _, tables = _facts(store_path)
-    model, paper = _trained(trainer.train, tables)
-    saved = trainer.save(model, paper, models or papers.models_dir(store_path))
+    directory = models or papers.models_dir(store_path)
+    model, paper = _trained(trainer.train, tables, directory, "churn", min_auc)
+    saved = trainer.save(model, paper, directory)
     v = paper["validation"]
     console.print(f"Saved {saved} (trained {paper['training_window'][0]}..{paper['training_window'][1]}). "
                   f"Validated on {paper['validation_window'][0]}..{paper['validation_window'][1]}: "
@@ -261,20 +276,22 @@ def score(
 def products_train(
     store_path: StoreOption = None,
     models: ModelsOption = None,
+    min_auc: MinAucOption = papers.MIN_AUC,
 ) -> None:
     """Train one model per product on the store's history: who opens it within 3 months (validated on the
-    latest months, like the churn model); save them."""
-    from analytics.ml import papers
+    latest months, like the churn model, with the same checks per product); save them."""
     from analytics.ml import products as nbp
     from analytics.ml import train as trainer
 
     _, tables = _facts(store_path)
-    fitted, paper = _trained(nbp.train_all, tables)
-    saved = trainer.save(fitted, paper, models or papers.models_dir(store_path), nbp.KIND)
+    directory = models or papers.models_dir(store_path)
+    fitted, paper = _trained(nbp.train_all, tables, directory, nbp.KIND, min_auc)
+    saved = trainer.save(fitted, paper, directory, nbp.KIND)
     console.print(f"Saved {saved}. Validated on {paper['validation_window'][0]}..{paper['validation_window'][1]}:")
     for product, report in paper["products"].items():
         v = report.get("validation")
-        console.print(f"  {product:14} " + (f"ROC-AUC {v['roc_auc']}, top 10% opens {v['lift_top10']:.1f}x the base rate "
+        console.print(f"  {product:14} " + (f"not published: {report['refused']}" if "refused" in report else
+                                            f"ROC-AUC {v['roc_auc']}, top 10% opens {v['lift_top10']:.1f}x the base rate "
                                             f"({v['base_rate']:.2%})" if v else f"not modelled: {report['skipped']}"))
 
 
@@ -306,19 +323,29 @@ def churn_evaluate(
     id_column: Annotated[Optional[str], typer.Option("--id", help="The customer id column (not a feature).")] = None,
     drop: Annotated[Optional[list[str]], typer.Option(help="A column to leave out; repeat for more.")] = None,
     sep: Annotated[Optional[str], typer.Option(help="The separator (default: guessed).")] = None,
+    thousands: Annotated[Optional[str], typer.Option(
+        help="The thousands separator of the numbers, , or . (default: read from each column; a column that "
+             "reads both ways, like 1.234, is read with a decimal point).")] = None,
+    time_column: Annotated[Optional[str], typer.Option(
+        "--time", help="The date column of the time-ordered validation (default: the newest date column).")] = None,
 ) -> None:
-    """Cross-validate the churn pipeline on any customer table; print one JSON object."""
+    """Cross-validate the churn pipeline on any customer table; print one JSON object. Exits with 2, and says
+    why on standard error, when the figures cannot be trusted (ROC-AUC below chance, a reversed calibration)."""
     from analytics.ml import evaluate
 
     try:
-        result = evaluate.evaluate_file(file, target, positive, id_column, tuple(drop or ()), sep)
+        result = evaluate.evaluate_file(file, target, positive, id_column, tuple(drop or ()), sep, thousands,
+                                        time_column)
     except (evaluate.EvaluationError, OSError) as problem:
         console.print(f"{file}: {problem}")
         raise typer.Exit(code=1) from None
     print(json.dumps(result))
+    for warning in result["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
+    if result["warnings"]:
+        raise typer.Exit(code=2)
 
 
-@care_app.command("generate")
 def care_generate(
     store_path: StoreOption = None,
     on: Annotated[Optional[str], typer.Option(help="The day the rules look from, YYYY-MM-DD (default: the store's "

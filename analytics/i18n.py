@@ -454,6 +454,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "model.lift_top10": ("Lift in the top 10%", "前 10% 提升度"),
     "model.openings": ("Openings (validation)", "开通数（验证期）"),
     "model.not_modelled": ("not modelled: too few openings", "未建模：开通数太少"),
+    "model.not_published": ("not published: failed its checks", "未发布：未通过检验"),
+    "model.refused": ("Training {version} did not publish its model: {reason}. `bankcrm score` will not score "
+                      "with an older one until a training publishes a model; the pages work without scores.",
+                      "训练 {version} 未发布模型：{reason}。在有训练发布新模型之前，`bankcrm score` 不会用旧模型评分；"
+                      "各页面在没有评分时照常可用。"),
     "model.trained_at": ("Trained at (UTC)", "训练时间（UTC）"),
     "model.features": ("Features", "特征"),
     "model.libraries": ("Libraries", "依赖库"),

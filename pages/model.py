@@ -21,6 +21,9 @@ guard.page("model")
 st.title(t("page.model"))
 st.caption(t("model.explain"))
 models = papers.models_dir()
+for kind in ("churn", "products"):
+    if refused := papers.refusal(models, kind):
+        st.warning(t("model.refused", version=refused["version"], reason=refused["refused"]))
 today = compute(churn.score_distribution, ALL, papers.SCORE_BINS)  # the whole scope: training saw every customer
 newest = papers.latest(models)
 version = today.model_version.iloc[0] if not today.empty else (newest.stem.removeprefix("churn-") if newest else None)
@@ -136,7 +139,8 @@ else:
         v_ = report.get("validation") or {}
         rows.append({"product": product, "roc_auc": v_.get("roc_auc"), "lift_top10": v_.get("lift_top10"),
                      "base_rate": v_.get("base_rate"), "openings": report["openings"]["validation"],
-                     "note": t("model.not_modelled") if "skipped" in report else ""})
+                     "note": t("model.not_published") if "refused" in report
+                     else t("model.not_modelled") if "skipped" in report else ""})
     table(pd.DataFrame(rows), {"product": ("col.product", "term:product"), "roc_auc": ("model.roc_auc", None),
                                "lift_top10": ("model.lift_top10", None), "base_rate": ("model.base_rate", "pct"),
                                "openings": ("model.openings", "count"), "note": ("col.note", None)}, "product_models")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import ibis
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from analytics import cli
-from analytics.ml import papers, train
+from analytics.ml import papers, pipeline, train
 from analytics.scope import Scope, ScopedStore
 
 runner = CliRunner()
@@ -87,3 +89,69 @@ def test_models_fit_and_score_on_one_openmp_thread():
     from analytics.ml import pipeline  # noqa: F401  (importing it sets the limit)
 
     assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"} == {1}
+
+
+def _shuffled(frame_of, columns):
+    """A training-frame function whose labels (`columns`) are shuffled: nothing is left to learn."""
+    rng = np.random.default_rng(0)
+
+    def frame(tables, month):
+        out = frame_of(tables, month)
+        for column in columns:
+            out[column] = rng.permutation(out[column].to_numpy())
+        return out
+    return frame
+
+
+def _said(result) -> str:
+    return " ".join(result.output.split())  # the console wraps long lines
+
+
+def test_a_model_no_better_than_chance_is_not_published_and_everything_says_why(app_env, demo_store, tmp_path,
+                                                                                  monkeypatch):
+    from analytics.ml import features
+
+    from . import apptest
+    from .rendering import shown_markdown
+
+    monkeypatch.setattr(features, "training_frame", _shuffled(features.training_frame, ["churned"]))
+    models = tmp_path / "m"
+    result = runner.invoke(cli.app, ["train", "--store", str(demo_store), "--models", str(models)])
+    assert result.exit_code == 1
+    assert "Not published: its ROC-AUC on the held-out later months is" in _said(result)
+    assert "below the 0.55 a published model needs" in _said(result)
+    assert not list(models.glob("*.skops"))
+    [paper_file] = models.glob("churn-*.json")
+    paper = json.loads(paper_file.read_text())
+    assert paper["refused"].startswith("its ROC-AUC") and paper["validation"]["calibration_check"]["roc_auc_raw"] < 0.55
+    assert papers.refusal(models) == paper
+
+    scored = runner.invoke(cli.app, ["score", "--store", str(demo_store), "--models", str(models)])
+    assert scored.exit_code == 1
+    assert f"No churn model is published: training {paper['version']} refused its model: its ROC-AUC" in _said(scored)
+
+    monkeypatch.setenv("BANKCRM_MODELS", str(models))
+    at = apptest.open_page(apptest.sign_in(apptest.app(), "analyst"), "model")
+    assert not at.exception
+    assert any(f"Training {paper['version']} did not publish its model: its ROC-AUC" in shown_markdown(w.value)
+               for w in at.warning)
+
+
+def test_the_published_model_records_its_checks(trained):
+    _, paper = trained
+    check = paper["validation"]["calibration_check"]
+    assert check["problem"] is None and check["slope"] > 0 and paper["calibration_slope"] > 0
+    assert check["roc_auc"] >= check["roc_auc_raw"] - pipeline.MAX_AUC_LOSS and paper["min_auc"] == 0.55
+
+
+def test_product_models_are_refused_one_by_one_with_their_reasons(demo_store, monkeypatch):
+    from analytics.ml import products
+
+    monkeypatch.setattr(products, "training_frame", _shuffled(products.training_frame,
+                                                              [f"opened_{p}" for p in products.PRODUCTS]))
+    tables = ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), Scope.all_branches(pii="shown"))
+    with pytest.raises(train.Refused) as refused:
+        products.train_all(tables, min_auc=0.9)
+    reports = refused.value.paper["products"]
+    assert all("refused" in r or "skipped" in r for r in reports.values())
+    assert any(r.get("refused", "").startswith("its ROC-AUC") for r in reports.values())

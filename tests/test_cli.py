@@ -75,7 +75,8 @@ def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "DEMO_MONTHS", 6)
     monkeypatch.setattr(bench, "KEPT", tmp_path / "kept")
     results = bench.run(customers=400, months=12, repeat=1, workdir=tmp_path, progress=lambda step: None,
-                        browser=False, load_seconds=0, largest=450)  # the load test runs in tests/e2e/test_load.py
+                        browser=False, load_seconds=0, largest=450,
+                        evaluate_rows=(2_000,))  # the load test runs in tests/e2e/test_load.py
     bench.write_reports(results, tmp_path / "b.json", tmp_path / "b.md")
     names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())["results"]]
     pages = [f"{page} page analytics, {label}" for label in ("default filters", "one branch")
@@ -89,7 +90,7 @@ def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
                      "train the next-best-product models", "score every current customer for every product",
                      "campaign list preview, whole bank: credit card >= 10%, at most 5,000",
                      "campaign list preview, one branch: Affluent, wealth-minded, Active, wealth fund >= 30%",
-                     "server RSS with 10 sessions open", "generate store", *pages,
+                     "churn evaluate, one core kept busy", "server RSS with 10 sessions open", "generate store", *pages,
                      "import CSV, every row changed", "re-import the same CSV"]
     assert [r.size for r in results if r.name == "generate store"] == ["400 x 12", "450 x 12"]
     assert (tmp_path / "kept" / "store-450x12.duckdb").exists()  # kept for the next run

@@ -83,10 +83,10 @@ def training_frame(tables: ScopedStore, month: dt.date) -> pd.DataFrame:
     return frame.order_by("customer_id").execute()
 
 
-def train_all(tables: ScopedStore, progress: train.Progress = lambda step, done, total: None
-              ) -> tuple[dict[str, Pipeline], dict]:
+def train_all(tables: ScopedStore, progress: train.Progress = lambda step, done, total: None,
+              min_auc: float = train.MIN_AUC) -> tuple[dict[str, Pipeline], dict]:
     """One model per product; the paper says per product how it did on the held-out later months, or why
-    it was not modelled."""
+    it was not modelled or not published (train.validated, train.refitted: a refusal is per product)."""
     eligible = train.eligible_months(tables)
     data = train.history(tables, eligible, training_frame, progress, ROWS_PER_MONTH)
     validation_start = eligible[-train.VALIDATION_MONTHS]
@@ -101,21 +101,28 @@ def train_all(tables: ScopedStore, progress: train.Progress = lambda step, done,
         if min(openings.values()) < MIN_OPENINGS:
             report[product] = {"openings": openings, "skipped": f"fewer than {MIN_OPENINGS} openings to learn from"}
             continue
+        report[product] = {"openings": openings, "rows": {"training": int((~later).sum()), "validation": int(later.sum())}}
         try:
-            model = pipeline.build(FEATURES, train.RANDOM_STATE).fit(X[~later], y[~later])
-            validation = train.scores_report(y[later], model.predict_proba(X[later])[:, 1])
-            models[product] = pipeline.build(FEATURES, train.RANDOM_STATE).fit(X, y)
+            _, report[product]["validation"], problem = train.validated((X[~later], y[~later]), (X[later], y[later]),
+                                                                        FEATURES, min_auc)
+            final, problem = (None, problem) if problem else train.refitted(X, y, FEATURES)
         except ValueError as problem:  # e.g. a feature with no value at all in a fold of a small store
             report[product] = {"openings": openings, "skipped": f"could not be fitted: {problem}"}
             continue
-        report[product] = {"openings": openings, "rows": {"training": int((~later).sum()), "validation": int(later.sum())},
-                           "validation": validation,
-                           # the typical customer who did not open it: what attributions compare with
-                           "reference": train.typical(X[y == 0], FEATURES)}
+        if problem:
+            report[product]["refused"] = problem
+            continue
+        models[product] = final
+        # the typical customer who did not open it: what attributions compare with
+        report[product]["reference"] = train.typical(X[y == 0], FEATURES)
+    paper = train.paper_head(eligible, FEATURES) | {"products": report, "min_auc": min_auc,
+                                                     "libraries": train.libraries()}
+    if not models and any("refused" in r for r in report.values()):
+        reasons = "; ".join(f"{p}: {r['refused']}" for p, r in report.items() if "refused" in r)
+        raise train.Refused(f"no product model passed its checks ({reasons})", paper | {"refused": reasons})
     if not models:
         raise train.TrainingError(f"no product was opened {MIN_OPENINGS} times in both the training and the "
                                   "validation months: nothing to learn from")
-    paper = train.paper_head(eligible, FEATURES) | {"products": report, "libraries": train.libraries()}
     progress("done", len(eligible) + 2, len(eligible) + 2)
     return models, paper
 

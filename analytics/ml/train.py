@@ -5,7 +5,11 @@ outcome after them are eligible. The model is validated on the last
 eligible month-ends after training on the earlier ones (never the other way
 round), then refitted on all of them; it is saved as a skops file (which
 loads without running pickled code) beside a JSON paper: version, training
-and validation windows, features, metrics and library versions.
+and validation windows, features, metrics, the publishing checks and
+library versions. A model is not published (`Refused`, its paper saved
+alone) when its held-out ROC-AUC is below MIN_AUC or its calibration
+reversed or blurred the booster's order (pipeline.calibration_check), on
+the validation fit or in the refitted model.
 """
 
 from __future__ import annotations
@@ -19,14 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import skops.io as sio
-from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from analytics import files
 from analytics.ml import features as F
 from analytics.ml import pipeline
-from analytics.ml.papers import SCORE_BINS
+from analytics.ml.papers import MIN_AUC, SCORE_BINS
 from analytics.scope import ScopedStore
 
 VALIDATION_MONTHS = 3
@@ -36,6 +39,37 @@ RANDOM_STATE = 0
 
 class TrainingError(ValueError):
     pass
+
+
+class Refused(TrainingError):
+    """A model was fitted and validated but must not be used; `paper` says what it did and why not."""
+
+    def __init__(self, reason: str, paper: dict):
+        super().__init__(f"Not published: {reason}.")
+        self.reason, self.paper = reason, paper
+
+
+def validated(earlier: tuple[pd.DataFrame, np.ndarray], later: tuple[pd.DataFrame, np.ndarray],
+              features: pipeline.Features, min_auc: float) -> tuple[Pipeline, dict, str | None]:
+    """Fit on the earlier months (calibrated on blocks of them in time order), report on the later ones; and
+    why the model must not be published, or None."""
+    model = pipeline.build(features, RANDOM_STATE, by_time=True).fit(*earlier)
+    report = scores_report(later[1], model.predict_proba(later[0])[:, 1])
+    report["calibration_check"] = pipeline.calibration_check(model, *later)
+    problem = report["calibration_check"]["problem"]
+    if report["calibration_check"]["roc_auc_raw"] < min_auc:  # the booster's own ranking: a calibration cannot mend it
+        problem = (f"its ROC-AUC on the held-out later months is {report['calibration_check']['roc_auc_raw']}, "
+                   f"below the {min_auc} a published model needs: it tells the customers apart little better "
+                   "than chance")
+    return model, report, problem
+
+
+def refitted(X: pd.DataFrame, y: np.ndarray, features: pipeline.Features) -> tuple[Pipeline, str | None]:
+    """The model refitted on every month, and why it must not be published (its calibration reversed), or None."""
+    final = pipeline.build(features, RANDOM_STATE, by_time=True).fit(X, y)
+    slope = pipeline.calibration_slope(final)
+    return final, (None if slope > 0 else f"calibrating the model refitted on every month reversed the booster's "
+                                          f"order (Platt slope {slope:.3g}): the data drift between the months")
 
 
 def month_ends(tables: ScopedStore) -> list[dt.date]:
@@ -128,51 +162,58 @@ def scores_report(y: np.ndarray, p: np.ndarray) -> dict:
 def importance(model: Pipeline, X: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
     """Permutation importance: how much the ROC-AUC drops when one feature's values are shuffled, on the
     validation months (a sample of them), largest first."""
-    result = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=5, random_state=RANDOM_STATE,
-                                    max_samples=min(IMPORTANCE_ROWS, len(X)))
-    drops = dict(zip(X.columns, result.importances_mean))
+    drops = dict(zip(X.columns, pipeline.importance(model, X, y, repeats=5, rows=IMPORTANCE_ROWS)))
     return {name: round(float(drop), 5) for name, drop in sorted(drops.items(), key=lambda kv: -kv[1])}
 
 
-def train(tables: ScopedStore, progress: Progress = lambda step, done, total: None) -> tuple[Pipeline, dict]:
+def train(tables: ScopedStore, progress: Progress = lambda step, done, total: None,
+          min_auc: float = MIN_AUC) -> tuple[Pipeline, dict]:
     eligible = eligible_months(tables)
     data = history(tables, eligible, F.training_frame, progress)
     validation_start = eligible[-VALIDATION_MONTHS]
     earlier, later = data[data.month < validation_start], data[data.month >= validation_start]
     X = pipeline.as_model_input(data, F.FEATURES)
     y = data["churned"].to_numpy(dtype=int)
+    paper = paper_head(eligible, F.FEATURES) | {
+        "rows": {"training": len(earlier), "validation": len(later), "final": len(data)},
+        "min_auc": min_auc, "libraries": libraries()}
 
     progress("training on the earlier months, validating on the later", len(eligible), len(eligible) + 2)
-    model = pipeline.build(F.FEATURES, RANDOM_STATE).fit(X.loc[earlier.index], y[earlier.index])
-    validation = scores_report(y[later.index], model.predict_proba(X.loc[later.index])[:, 1])
+    try:
+        model, validation, problem = validated((X.loc[earlier.index], y[earlier.index]),
+                                               (X.loc[later.index], y[later.index]), F.FEATURES, min_auc)
+    except ValueError as problem:  # e.g. a feature with no value at all in a block of a small store's months
+        raise TrainingError(f"the model could not be fitted: {problem}") from None
+    paper["validation"] = validation
+    if problem:
+        raise Refused(problem, paper | {"refused": problem})
     validation["importance"] = importance(model, X.loc[later.index], y[later.index])
 
     progress("refitting on every eligible month", len(eligible) + 1, len(eligible) + 2)
-    final = pipeline.build(F.FEATURES, RANDOM_STATE).fit(X, y)
-    reference = typical(X[y == 0], F.FEATURES)
+    final, problem = refitted(X, y, F.FEATURES)
+    paper["calibration_slope"] = round(pipeline.calibration_slope(final), 4)
+    if problem:
+        raise Refused(problem, paper | {"refused": problem})
     # the final model's scores on the last month it learnt from: what today's scores are compared with
     last = data.month == eligible[-1]
-    distribution = {"month": str(eligible[-1]), "bins": list(SCORE_BINS),
-                    "shares": score_distribution(final.predict_proba(X[last])[:, 1])}
-    paper = paper_head(eligible, F.FEATURES) | {
-        "rows": {"training": int(len(earlier)), "validation": int(len(later)), "final": int(len(data))},
+    paper |= {
         # the typical customer who stayed: what attributions compare each customer with
-        "reference": reference,
-        "validation": validation,
-        "score_distribution": distribution,
-        "libraries": libraries(),
-    }
+        "reference": typical(X[y == 0], F.FEATURES),
+        "score_distribution": {"month": str(eligible[-1]), "bins": list(SCORE_BINS),
+                               "shares": score_distribution(final.predict_proba(X[last])[:, 1])}}
     progress("done", len(eligible) + 2, len(eligible) + 2)
     return final, paper
 
 
 # --- model files ---------------------------------------------------------------------
 
-def save(model: Pipeline | dict[str, Pipeline], paper: dict, directory: Path, kind: str = "churn") -> Path:
-    """Save a model (or one per product) and its paper as `<kind>-<version>.skops` and `.json`."""
+def save(model: Pipeline | dict[str, Pipeline] | None, paper: dict, directory: Path, kind: str = "churn") -> Path:
+    """Save a model (or one per product) and its paper as `<kind>-<version>.skops` and `.json`; a refused
+    model (None) as its paper alone, which says why it was not published."""
     files.make_dir(directory)
     path = directory / f"{kind}-{paper['version']}.skops"
-    sio.dump(model, files.private_file(path))
+    if model is not None:
+        sio.dump(model, files.private_file(path))
     files.write_private(path.with_suffix(".json"), json.dumps(paper, indent=2) + "\n")
     return path
 
