@@ -346,6 +346,7 @@ def churn_evaluate(
         raise typer.Exit(code=2)
 
 
+@care_app.command("generate")
 def care_generate(
     store_path: StoreOption = None,
     on: Annotated[Optional[str], typer.Option(help="The day the rules look from, YYYY-MM-DD (default: the store's "
