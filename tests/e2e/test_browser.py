@@ -244,6 +244,9 @@ def test_an_analyst_lowers_a_cut_off_sees_who_moves_and_downloads_them_pseudonym
     assert expected.moved > 0
     # the rerun that recomputes the effect may not have started when wait_idle looked (a busy server)
     expect(moved.locator('[data-testid="stMetricValue"]')).to_have_text(f"{expected.moved:,}", timeout=60_000)
+    # the figure is drawn above the movers: until that run ends, the download button below it may still be an
+    # earlier run's (on a busy server CI downloaded 1,000 movers of another proposal)
+    wait_idle(page)
     with page.expect_download() as download:
         page.locator(".st-key-download_csv_whatif_movers button").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
