@@ -31,7 +31,7 @@ def _extra(con) -> None:
         (7, 'BJ01', 'BJ01-RM01', '周杰', 'M', '1996-02-29', NULL, NULL, '北京', '2020-01-01', NULL, 'active'),
         (8, 'BJ01', 'BJ01-RM01', '吴磊', 'M', '2000-01-02', NULL, NULL, '北京', '2020-01-01', NULL, 'active')""")
     for customer in (4, 5, 6, 7, 8):
-        con.execute(f"INSERT INTO accounts VALUES ({customer}0, {customer}, 'current', '2020-01-01', NULL, NULL)")
+        con.execute("INSERT INTO accounts VALUES (?, ?, 'current', '2020-01-01', NULL, NULL)", [customer * 10, customer])
         for month in handbuilt.MONTHS:
             con.execute("INSERT INTO monthly_balances VALUES (?, ?, 20000, 0, 0, 0, 4, 400, 3, ?, NULL, NULL)",
                         [customer, month, month])
