@@ -150,7 +150,7 @@ def page_calls(months: tuple[dt.date, ...], filters) -> dict[str, list[tuple[Cal
                          (satisfaction.backlog_by_month, filters, ()), (satisfaction.sla_by_month, filters, ()),
                          (satisfaction.promoters_vs_detractors, filters, ())],
         "churn": [(churn.rate_by, filters, ("tier",)), (churn.relationship_managers, filters, ()),
-                  (churn.warnings, filters, (None,))],
+                  (portfolio.at_risk, filters, (None,))],
         "portfolio": [(portfolio.branches, filters, ())],
         "model": [(churn.score_distribution, ALL, (SCORE_BINS,))],  # the model page reads the whole scope
     }

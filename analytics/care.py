@@ -2,7 +2,7 @@
 
 The rules (`due`) read the store as of a date: a birthday within 7 days, a
 term deposit maturing within 30 days, a churn probability over the active
-rule set's warning threshold, a complaint open past its SLA. `generate`
+rule set's warning threshold or an AUM fall (the Churn-warning stage), a complaint open past its SLA. `generate`
 writes the tasks they call for into the state store once each (a rule's
 task has a key, such as "birthday:42:2026"). A task is closed once, with an
 outcome, and is never deleted: the state store refuses both.
@@ -16,8 +16,8 @@ import json
 import ibis
 import pandas as pd
 
-from analytics import export, permissions
-from analytics.churn import latest_scores
+from analytics import export, permissions, portfolio
+from analytics.churn import reasons_text
 from analytics.filters import Slice
 from analytics.i18n import t, term
 from analytics.scope import OutOfScope, Scope, ScopedStore
@@ -125,20 +125,43 @@ def _complaints_past_sla(sl: Slice, who, on: dt.date) -> pd.DataFrame:
 
 
 def _at_risk(sl: Slice, who, on: dt.date) -> pd.DataFrame:
-    """Customers of the latest scoring whose churn probability is over the rule set's warning threshold."""
-    scores = latest_scores(sl)
-    risky = scores.filter(scores.probability > sl.rules.warning_probability)
-    found = risky.join(who, "customer_id").select(
-        "customer_id", "branch_code", "rm_id", "probability", "as_of").execute()
+    """Customers in the Churn-warning stage (portfolio.at_risk): a churn probability at or over the rule set's
+    threshold, or an AUM fall. One task per customer and as-of month."""
+    found = portfolio.at_risk(sl).merge(who.select("customer_id").execute(), on="customer_id")
     if found.empty:
         return found
-    scored = pd.to_datetime(found.as_of).dt.date
+    month = sl.as_of_date().isoformat()
     return found.assign(
         kind="churn_risk", due_on=on + dt.timedelta(days=RISK_DUE_DAYS),
-        rule_key=[f"churn_risk:{c}:{s}" for c, s in zip(found.customer_id, scored)],
-        detail=[{"probability": round(float(p), 4), "scored_on": s.isoformat(),
-                 "threshold": sl.rules.warning_probability} for p, s in zip(found.probability, scored)],
+        rule_key=[f"churn_risk:{c}:{month}" for c in found.customer_id],
+        detail=[risk_detail(row, sl.rules) | {"month": month} for row in found.itertuples()],
     )
+
+
+def risk_detail(row, rules) -> dict:
+    """The figures behind a row of portfolio.at_risk: which of the stage's rules apply, with the customer's figure."""
+    figures = {"threshold": rules.warning_probability}
+    if row.likely:
+        figures |= {"probability": round(float(row.probability), 4),
+                    "scored_on": pd.Timestamp(row.as_of).date().isoformat()}
+    if row.aum_fell:
+        figures |= {"aum_change_3m": round(float(row.aum_change_3m), 4)}
+    return figures
+
+
+def why_at_risk(listed: pd.DataFrame, rules, lang: str) -> list[str]:
+    """Per row of portfolio.at_risk, in words: the stage's rules that put the customer there, then the model's
+    reasons. Never empty: a customer is listed by a rule."""
+    return ["; ".join(filter(None, (describe("churn_risk", risk_detail(row, rules), lang),
+                                    reasons_text(row.reasons_json, lang)))) for row in listed.itertuples()]
+
+
+def next_due(state: StateStore, scope: Scope, customer_ids) -> pd.DataFrame:
+    """customer_id and next_task_on, the due date of each customer's next open care task (customers with one)."""
+    open_tasks = tasks(state, scope)
+    open_tasks = open_tasks[open_tasks.customer_id.isin(list(customer_ids))]
+    return (open_tasks.assign(next_task_on=pd.to_datetime(open_tasks.due_on).dt.date)
+            .groupby("customer_id", as_index=False).next_task_on.min())
 
 
 def describe(kind: str, detail: dict, lang: str) -> str:
@@ -148,8 +171,13 @@ def describe(kind: str, detail: dict, lang: str) -> str:
         key += "_today"
     if kind == "birthday" and "birthday" not in detail:
         key += "_soon"
-    if kind == "churn_risk":
-        values["probability"] = f"{detail['probability']:.0%}"
+    if kind == "churn_risk":  # the stage's rules that apply: the model's probability, an AUM fall, or both
+        parts = []
+        if "probability" in detail:
+            parts.append(t(key, lang, probability=f"{detail['probability']:.0%}"))
+        if "aum_change_3m" in detail:
+            parts.append(t(f"{key}_aum", lang, fall=f"{-detail['aum_change_3m']:.0%}"))
+        return "; ".join(parts)
     if kind == "complaint_sla":
         values["category"] = term("category", detail["category"], lang)
     return t(key, lang, **values)

@@ -1,4 +1,4 @@
-"""The churn-warnings list: who is likely to leave, what it would cost, why, and what would help."""
+"""Churn: rates by group, and how the churn-warnings list (portfolio.at_risk) reads: order, reasons, what would help."""
 
 from __future__ import annotations
 
@@ -23,30 +23,18 @@ def latest_scores(sl: Slice) -> ir.Table:
     return newest.filter(newest.model_version == newest.model_version.max())
 
 
-def warnings(sl: Slice, rm_id: str | None = None, limit: int = 500) -> pd.DataFrame:
-    """Customers of the latest scoring, ranked by value at risk = churn probability x AUM (CNY).
+# how the churn-warnings list can be ordered: largest value at risk or probability first, by RM, soonest task first
+SORTS = ("value_at_risk_cny", "probability", "rm_id", "next_task_on")
 
-    Columns: customer_id, name, branch_code, rm_id, tier, aum_cny, probability,
-    value_at_risk_cny, reasons_json, actions_json, as_of, model_version.
-    """
-    current = sl.table("customer_current").filter(lambda t: ~t.is_churned)
-    if rm_id:
-        current = current.filter(current.rm_id == rm_id)
-    customers = sl.table("customers").select("customer_id", "name")
-    joined = latest_scores(sl).join(current, "customer_id").join(customers, "customer_id")
-    joined = joined.mutate(txn_count=joined.txn_count_30d)  # the month's transactions, as tier() reads them
-    listed = joined.select(
-        "customer_id", "name", "branch_code", "rm_id",
-        tier=tier(joined, sl.rules),
-        aum_cny=joined.aum_cny.fill_null(0),
-        probability=joined.probability,
-        value_at_risk_cny=(joined.probability * joined.aum_cny.fill_null(0)).round(2),
-        reasons_json=joined.reasons_json,
-        actions_json=joined.actions_json,
-        as_of=joined.as_of,
-        model_version=joined.model_version,
-    )
-    return listed.order_by([ibis.desc("value_at_risk_cny"), "customer_id"]).limit(limit).execute()
+
+def ordered(listed: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The at-risk list (portfolio.at_risk, with next_task_on) sorted `by` one of SORTS, ties by value at risk;
+    missing values last."""
+    if by not in SORTS:
+        raise ValueError(f"sort the churn warnings by {by!r}: choose one of {', '.join(SORTS)}")
+    keys = {by: by in ("rm_id", "next_task_on")} | {"value_at_risk_cny": False} | {"customer_id": True}
+    return listed.sort_values(list(keys), ascending=list(keys.values()), na_position="last", kind="stable",
+                              ignore_index=True)
 
 
 GROUPS = ("tier", "branch")

@@ -150,7 +150,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "rule.dormant_days": ("Dormant after days without a transaction", "无交易多少天视为休眠"),
     "rule.new_tenure_months": ("New while tenure is under (months)", "开户不足多少个月视为新客户"),
     "rule.warning_aum_drop_share": ("Churn-warning: AUM fall over 3 months above", "流失预警：3 个月资产降幅超过"),
-    "rule.warning_probability": ("Churn-warning: churn probability above", "流失预警：流失概率超过"),
+    "rule.warning_probability": ("Churn-warning: churn probability at or above", "流失预警：流失概率达到"),
     "rule.cross_sell_products": ("Cross-sold: at least this many products", "交叉销售：持有产品数至少"),
     "rule.contact_quiet_days": ("Campaign lists: quiet days after a contact", "营销名单：联系后免打扰天数"),
     "rule.contact_quiet_days_help": (
@@ -372,13 +372,28 @@ TEXT: dict[str, tuple[str, str]] = {
     "satisfaction.profile_help": ("Averages at the month of each customer's latest NPS answer in the period.",
                                   "取每位客户期间内最近一次 NPS 回答当月的平均值。"),
     # churn
-    "churn.explain": ("Value at risk = churn probability in the next 3 months × AUM. Reasons are the model's own "
-                      "attributions; “what would help” is the model's estimate for a changed customer, not a promise.",
-                      "风险价值 = 未来 3 个月流失概率 × 管理资产。原因为模型自身的归因；“改善建议”是模型对情况改变后的估计，并非承诺。"),
+    "churn.explain": ("Customers in the Churn-warning stage: a churn probability in the next 3 months at or over "
+                      "the rule set's threshold, or an AUM fall over 3 months past the rule set's limit. Value at risk "
+                      "= churn probability × AUM. Reasons are the stage's rule and the model's own attributions; "
+                      "“what would help” is the model's estimate for a changed customer, not a promise.",
+                      "处于流失预警阶段的客户：未来 3 个月流失概率达到规则集阈值，或近 3 个月资产降幅超过规则集上限。"
+                      "潜在流失资产 = 流失概率 × 管理资产。原因包括触发的阶段规则和模型自身的归因；“改善建议”是模型对"
+                      "情况改变后的估计，并非承诺。"),
     "churn.rate_by": ("Monthly churn rate by", "月流失率维度"),
     "churn.rm": ("Relationship manager", "客户经理"),
-    "churn.list": ("As of {as_of}, model {model}: the {n} highest values at risk.",
-                   "截至 {as_of}，模型 {model}：风险价值最高的 {n} 位客户。"),
+    "churn.list": ("{n} customers in the Churn-warning stage as of {as_of} (rule set v{rules}).",
+                   "截至 {as_of}，{n} 位客户处于流失预警阶段（规则集 v{rules}）。"),
+    "churn.scored": ("Probabilities from model {model}.", "流失概率来自模型 {model}。"),
+    "churn.unscored": ("No churn scores yet: only the AUM-fall rule applies. Scores come from `bankcrm train` and "
+                       "`bankcrm score`.", "尚无流失评分：仅资产下降规则生效。评分由 `bankcrm train` 和 `bankcrm score` 生成。"),
+    "churn.none_at_risk": ("Nobody in this selection is in the Churn-warning stage.", "当前筛选条件下没有处于流失预警阶段的客户。"),
+    "churn.sort": ("Sort by", "排序"),
+    "churn.sort.value_at_risk_cny": ("Value at risk", "潜在流失资产"),
+    "churn.sort.probability": ("Churn probability", "流失概率"),
+    "churn.sort.rm_id": ("Relationship manager", "客户经理"),
+    "churn.sort.next_task_on": ("Next care task due", "下一项关怀任务到期日"),
+    "churn.rule_probability": ("churn probability {probability}, at or over {threshold}",
+                               "流失概率 {probability}，达到 {threshold}"),
     "churn.no_scores": ("No churn scores for this selection. Scores come from `bankcrm train` and `bankcrm score`.",
                         "当前筛选条件下没有流失评分。评分由 `bankcrm train` 和 `bankcrm score` 生成。"),
     # the churn model page
@@ -476,6 +491,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "care.complete": ("Mark a task done", "完成任务"),
     "care.task": ("Task", "任务"),
     "care.outcome": ("Outcome", "结果"),
+    "care.outcome_pick": ("Choose what the contact achieved", "请选择联系结果"),
+    "care.outcome_needed": ("Choose the outcome first: the task stays open.", "请先选择结果：任务仍保持未完成。"),
     "care.outcome_note": ("What happened (optional)", "情况说明（可选）"),
     "care.done": ("Done", "完成"),
     "care.completed": ("Task {task_id} is done: {outcome}.", "任务 {task_id} 已完成：{outcome}。"),
@@ -490,8 +507,9 @@ TEXT: dict[str, tuple[str, str]] = {
                                  "定期存款 {account_id} 今天（{maturity_on}）到期"),
     "care.rule.complaint_sla": ("{category} complaint {complaint_id} open for {days_open} days, SLA {sla_days} days",
                                 "{category}投诉 {complaint_id} 已 {days_open} 天未解决，时限 {sla_days} 天"),
-    "care.rule.churn_risk": ("churn probability {probability}, over the warning threshold",
-                             "流失概率 {probability}，超过预警阈值"),
+    "care.rule.churn_risk": ("churn probability {probability}, at or over the warning threshold",
+                             "流失概率 {probability}，达到预警阈值"),
+    "care.rule.churn_risk_aum": ("AUM down {fall} in 3 months", "近 3 个月资产下降 {fall}"),
     # portfolio
     "portfolio.branches": ("Branches", "支行"),
     "portfolio.rms": ("Relationship managers of {branch}", "{branch}的客户经理"),
@@ -554,7 +572,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "col.churn_rate_12m": ("Churn rate, 12 months", "12 个月流失率"),
     "col.churned_12m": ("Churned, 12 months", "12 个月流失数"),
     "col.nps_12m": ("NPS, 12 months", "12 个月净推荐值"),
-    "col.value_at_risk": ("Value at risk", "风险价值"),
+    "col.value_at_risk": ("Value at risk", "潜在流失资产"),
     "col.high_tier": ("Wealth and Private", "财富及私人银行客户"),
     "col.at_risk": ("At risk", "高风险客户"),
     "col.tier": ("Tier", "层级"),

@@ -18,7 +18,7 @@ from ibis import _
 from analytics import nextbest, tags
 from analytics.churn import latest_scores
 from analytics.filters import Slice, month_end
-from analytics.rules import stage, tier
+from analytics.rules import STAGES, aum_fell, likely_to_leave, stage, tier
 from analytics.scope import AGE_BAND_YEARS, OutOfScope
 
 
@@ -36,6 +36,33 @@ def current(sl: Slice) -> ir.Table:
     at = at.left_join(scores, "customer_id").drop("customer_id_right")
     return at.mutate(tier=tier(at, sl.rules), stage=stage(at, sl.rules, at.probability),
                      value_at_risk_cny=(at.probability * at.aum_cny).fill_null(0))
+
+
+def at_risk(sl: Slice, rm_id: str | None = None) -> pd.DataFrame:
+    """Every customer in the Churn-warning stage at the as-of month, in scope and filters (of one RM's book
+    with `rm_id`), highest value at risk first: the customers the Portfolio counts as at risk and the care
+    rules call. `aum_fell` and `likely` say which of the stage's rules put each one there.
+
+    Columns: customer_id, name, branch_code, rm_id, tier, aum_cny, aum_change_3m, probability,
+    value_at_risk_cny, aum_fell, likely, reasons_json, actions_json, as_of, model_version."""
+    now = current(sl)
+    now = now.filter(now.stage == STAGES[3])
+    if rm_id:
+        now = now.filter(now.rm_id == rm_id)
+    names = sl.table("customers").select("customer_id", "name")
+    scores = latest_scores(sl).select("customer_id", "reasons_json", "actions_json", "as_of", "model_version")
+    joined = now.join(names, "customer_id").left_join(scores, "customer_id")
+    listed = joined.select(
+        "customer_id", "name", "branch_code", "rm_id", "tier",
+        aum_cny=joined.aum_cny.fill_null(0),
+        aum_change_3m=(joined.aum_cny / joined.aum_3m_ago_cny.nullif(0) - 1).cast("float64"),
+        probability=joined.probability,
+        value_at_risk_cny=joined.value_at_risk_cny.round(2),
+        aum_fell=aum_fell(joined, sl.rules),
+        likely=likely_to_leave(joined.probability, sl.rules),
+        reasons_json=joined.reasons_json, actions_json=joined.actions_json,
+        as_of=joined.as_of, model_version=joined.model_version)
+    return listed.order_by([ibis.desc("value_at_risk_cny"), "customer_id"]).execute()
 
 
 def _rates_12m(sl: Slice, key: str) -> ir.Table:
@@ -89,7 +116,7 @@ def relationship_managers(sl: Slice, branch_code: str) -> pd.DataFrame:
     book = now.group_by("rm_id").agg(
         customers=_.count(), aum_cny=_.aum_cny.sum(),
         high_tier_customers=_.tier.isin(("Wealth", "Private")).sum().cast("int64"),
-        at_risk_customers=(_.probability >= sl.rules.warning_probability).sum().cast("int64"),
+        at_risk_customers=(_.stage == STAGES[3]).sum().cast("int64"),
         value_at_risk_cny=_.value_at_risk_cny.sum())
     rms = sl.table("relationship_managers")
     rms = rms.filter(rms.branch_code == branch_code).select("rm_id", "name")

@@ -52,7 +52,7 @@ class RuleSet:
     dormant_days: int = 90                 # no customer-initiated transaction for this long: Dormant
     new_tenure_months: int = 6             # tenure below this counts as New
     warning_aum_drop_share: float = 0.30   # AUM down by more than this over 3 months: Churn-warning
-    warning_probability: float = 0.30      # churn probability over this: Churn-warning
+    warning_probability: float = 0.30      # churn probability at or over this: Churn-warning
     cross_sell_products: int = 2           # products held that count as cross-sold
     # The service model: customers one relationship manager serves, per tier of ALL_TIERS.
     customers_per_rm: tuple[int, int, int, int, int] = (2_000, 600, 600, 150, 40)
@@ -160,17 +160,26 @@ def tier_rank(aum_3m_avg_cny: ir.NumericValue, rules: RuleSet = DEFAULT_RULES) -
     return sum(((aum >= cutoff).cast("int8") for cutoff in rules.tier_cutoffs_cny), ibis.literal(0, "int8"))
 
 
+def aum_fell(cm: ir.Table, rules: RuleSet = DEFAULT_RULES) -> ir.BooleanValue:
+    """The Churn-warning stage's AUM rule: AUM down by more than the set share over 3 months."""
+    return (cm.aum_3m_ago_cny > 0) & (cm.aum_cny < cm.aum_3m_ago_cny * (1 - rules.warning_aum_drop_share))
+
+
+def likely_to_leave(probability: ir.FloatingValue, rules: RuleSet = DEFAULT_RULES) -> ir.BooleanValue:
+    """The Churn-warning stage's model rule: a churn probability at or over the threshold."""
+    return probability.fill_null(0) >= rules.warning_probability
+
+
 def stage(customer_month: ir.Table, rules: RuleSet = DEFAULT_RULES,
           probability: ir.FloatingValue | None = None) -> ir.StringValue:
     """The lifecycle stage of each customer_month row; the first that applies wins:
-    Churned; Churn-warning (AUM down by more than the set share over 3 months, or a churn
-    `probability` over the threshold where one is given); Dormant (no customer-initiated transaction
-    for `dormant_days`, or fewer than `active_min_txns` in the month); New (tenure under
-    `new_tenure_months`); otherwise Active."""
+    Churned; Churn-warning (`aum_fell`, or `likely_to_leave` where a churn `probability` is given);
+    Dormant (no customer-initiated transaction for `dormant_days`, or fewer than `active_min_txns` in
+    the month); New (tenure under `new_tenure_months`); otherwise Active."""
     cm = customer_month
-    warning = (cm.aum_3m_ago_cny > 0) & (cm.aum_cny < cm.aum_3m_ago_cny * (1 - rules.warning_aum_drop_share))
+    warning = aum_fell(cm, rules)
     if probability is not None:
-        warning |= probability.fill_null(0) > rules.warning_probability
+        warning |= likely_to_leave(probability, rules)
     dormant = cm.days_since_last_txn >= rules.dormant_days
     if rules.active_min_txns:
         dormant |= cm.txn_count < rules.active_min_txns

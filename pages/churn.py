@@ -1,18 +1,18 @@
-"""Churn warnings: churn rate over time by tier and branch, and the customers at risk ranked by value at risk,
-with the model's reasons and what would help."""
+"""Churn warnings: churn rate over time by tier and branch, and every customer in the Churn-warning stage (sorted
+by value at risk, probability, RM or next care task), with the stage's rule, the model's reasons and what would help."""
 
 import datetime as dt
 
 import plotly.express as px
 import streamlit as st
 
-from analytics import care, churn, export, permissions
+from analytics import care, churn, export, permissions, portfolio
 from analytics import format as fmt
-from analytics.churn import helps_text, reasons_text
+from analytics.churn import helps_text
 from analytics.filters import period
 from analytics.state import StateStore
 from ui import guard, theme
-from ui.cache import compute, filter_options, scoped, session_scope
+from ui.cache import active_rules, compute, filter_options, scoped, session_scope
 from ui.charts import chart
 from ui.filters import current
 from ui.i18n import lang, t, term, texts
@@ -24,7 +24,7 @@ scope = session_scope()
 filters = current()
 st.title(t("page.churn"))
 st.caption(t("churn.explain"))
-if period(filters, filter_options().months) is None:
+if (months := period(filters, filter_options().months)) is None:
     st.info(t("empty"))
     st.stop()
 
@@ -48,23 +48,34 @@ else:
 
 rm = st.selectbox(t("churn.rm"), [None, *compute(churn.relationship_managers, filters)],
                   format_func=texts({None: "filters.all"}), key="churn_rm")
-listed = compute(churn.warnings, filters, rm)
+state = StateStore()
+listed = compute(portfolio.at_risk, filters, rm)
 if listed.empty:
-    st.info(t("churn.no_scores"))
+    st.info(t("churn.none_at_risk"))
 else:
-    listed = listed.assign(reasons=listed.reasons_json.map(lambda v: reasons_text(v, lang())),
+    reads_tasks = permissions.may(scope.role, "care:read")  # the next care task's date is shown to those only
+    sorts = churn.SORTS if reads_tasks else churn.SORTS[:-1]
+    by = st.segmented_control(t("churn.sort"), sorts, default=sorts[0], key="churn_sort",
+                              format_func=texts({s: f"churn.sort.{s}" for s in sorts})) or sorts[0]
+    if reads_tasks:
+        listed = listed.merge(care.next_due(state, scope, listed.customer_id), on="customer_id", how="left")
+    listed = churn.ordered(listed, by)
+    listed = listed.assign(reasons=care.why_at_risk(listed, active_rules(), lang()),
                            helps=listed.actions_json.map(lambda v: helps_text(v, lang())))
-    st.caption(t("churn.list", as_of=fmt.date(listed.as_of.iloc[0], lang()), model=listed.model_version.iloc[0],
-                 n=len(listed)))
+    st.caption(t("churn.list", n=fmt.count(len(listed)), as_of=fmt.date(months[1], lang()),
+                 rules=active_rules().version))
+    scored = listed.model_version.dropna()
+    st.caption(t("churn.scored", model=scored.iloc[0]) if not scored.empty else t("churn.unscored"))
     table(listed, {"name": ("col.customer", None), "customer_id": ("col.customer_id", None),
-                   "rm_id": ("col.rm_id", None), "tier": ("col.tier", "term:tier"), "aum_cny": ("col.aum", "cny"),
-                   "probability": ("col.probability", "pct"), "value_at_risk_cny": ("col.value_at_risk", "cny"),
+                   "value_at_risk_cny": ("col.value_at_risk", "cny"), "probability": ("col.probability", "pct"),
+                   "rm_id": ("col.rm_id", None),
+                   **({"next_task_on": ("churn.sort.next_task_on", "date")} if reads_tasks else {}),
+                   "tier": ("col.tier", "term:tier"), "aum_cny": ("col.aum", "cny"),
                    "reasons": ("col.reasons", None), "helps": ("col.helps", None)}, "churn_warnings")
 
 if not permissions.may(scope.role, "care:assign"):
     st.stop()
 
-state = StateStore()
 if not listed.empty:
     with st.form("assign_care_task", clear_on_submit=True):
         st.subheader(t("care.assign"))
@@ -99,16 +110,21 @@ if not open_tasks.empty:
         st.caption(t("care.behalf"))
         task_id = st.selectbox(t("care.task"), open_tasks.task_id, key="care_task", format_func=lambda i: " · ".join(
             str(v) for v in open_tasks.loc[open_tasks.task_id == i, ["task_id", "name", "asks"]].iloc[0]))
-        outcome = st.selectbox(t("care.outcome"), care.OUTCOMES, format_func=lambda o: term("outcome", o))
+        # no outcome until one is chosen: a hurried close must not record a retention that never happened
+        outcome = st.selectbox(t("care.outcome"), care.OUTCOMES, index=None, placeholder=t("care.outcome_pick"),
+                               format_func=lambda o: term("outcome", o))
         outcome_note = st.text_input(t("care.outcome_note"))
         if st.form_submit_button(t("care.done")):
-            try:
-                care.complete(state, scope, int(task_id), outcome=outcome, note=outcome_note)
-            except export.FormulaText as problem:
-                st.error(str(problem))
+            if outcome is None:
+                st.error(t("care.outcome_needed"))
             else:
-                st.success(t("care.completed", task_id=task_id, outcome=term("outcome", outcome)))
-                open_tasks = open_tasks[open_tasks.task_id != task_id]
+                try:
+                    care.complete(state, scope, int(task_id), outcome=outcome, note=outcome_note)
+                except export.FormulaText as problem:
+                    st.error(str(problem))
+                else:
+                    st.success(t("care.completed", task_id=task_id, outcome=term("outcome", outcome)))
+                    open_tasks = open_tasks[open_tasks.task_id != task_id]
 columns = {"task_id": ("col.task_id", None), "name": ("col.customer", None), "customer_id": ("col.customer_id", None),
            "rm_id": ("col.rm_id", None), "kind": ("col.kind", "term:task"), "asks": ("col.reason", None),
            "due_on": ("col.due_on", "date"), "created_by": ("col.created_by", None)}

@@ -256,7 +256,7 @@ def test_a_rule_s_task_reads_in_both_languages_with_its_figure(care_backend):
              for key in ("complaint_sla:2", "maturity:41:2024-08-30", "churn_risk:4:2024-07-31", "birthday:4:2024")}
     assert words["complaint_sla:2"] == ("systems complaint 2 open for 30 days, SLA 7 days", "系统投诉 2 已 30 天未解决，时限 7 天")
     assert words["maturity:41:2024-08-30"][0] == "term deposit 41 matures on 2024-08-30, in 30 days"
-    assert words["churn_risk:4:2024-07-31"][0] == "churn probability 45%, over the warning threshold"
+    assert words["churn_risk:4:2024-07-31"][0] == "churn probability 45%, at or over the warning threshold"
     assert words["birthday:4:2024"][1] == "2024-08-07 生日（40 岁）"
     on_the_day = {"account_id": 41, "maturity_on": "2024-07-31", "days": 0}
     assert care.describe("maturity", on_the_day, "en") == "term deposit 41 matures today, 2024-07-31"

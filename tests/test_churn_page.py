@@ -116,3 +116,39 @@ def test_the_model_page_and_the_care_tasks_read_in_chinese(env, username, page):
     assert not [w for w in ENGLISH_ONLY if w in text]
     if page == "churn":
         assert "生日" in " ".join(next(d.value for d in at.dataframe if "任务" in d.value.columns)["原因"])
+
+
+def _warnings(at):
+    return next(d.value for d in at.dataframe if "Reasons" in d.value.columns)
+
+
+def test_the_churn_warnings_list_is_every_customer_of_the_branch_in_the_churn_warning_stage(env, demo_store):
+    """#24 item 1: not the largest values at risk, but every customer in the Churn-warning stage, each with reasons;
+    the count on the page is the list's; sorted by value at risk, or by probability on request."""
+    from analytics import churn, portfolio
+    from analytics.rules import DEFAULT_RULES
+
+    sl = Slice(ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), HEAD_SH01), rules=DEFAULT_RULES)
+    expected = portfolio.at_risk(sl)
+    at = apptest.sign_in(apptest.app(), "head_sh01")
+    apptest.open_page(at, "churn")
+    assert not at.exception
+    shown = _warnings(at)
+    assert list(shown["Customer id"].astype(int)) == list(expected.customer_id)
+    assert shown["Reasons"].str.len().gt(0).all()
+    assert any(f"{len(expected)} customers in the Churn-warning stage" in c.value for c in at.caption)
+    at.segmented_control(key="churn_sort").set_value("probability").run()
+    by_probability = churn.ordered(expected, "probability")
+    assert list(_warnings(at)["Customer id"].astype(int)) == list(by_probability.customer_id)
+
+
+def test_a_care_task_is_not_closed_until_its_outcome_is_chosen(env):
+    """#24 item 3: the outcome starts empty; Done without one says so and leaves the task open."""
+    at = apptest.sign_in(apptest.app(), "head_sh01")
+    apptest.open_page(at, "churn")
+    outcome = next(s for s in at.selectbox if s.label == "Outcome")
+    assert outcome.value is None
+    _button(at, "Done").click().run()
+    assert not at.exception
+    assert any("Choose the outcome first" in e.value for e in at.error)
+    assert care.tasks(env, HEAD_SH01, status="done").empty

@@ -160,19 +160,19 @@ def customer_pii(store_path) -> set[str]:
 
 
 def test_the_check_catches_another_branch_s_customer_in_a_table(env, monkeypatch, fresh_cache):
-    from analytics import churn
+    from analytics import portfolio
 
-    original = churn.warnings
+    original = portfolio.at_risk
 
-    def with_a_stranger(sl, rm_id=None, limit=500):
-        listed = original(sl, rm_id, limit)
+    def with_a_stranger(sl, rm_id=None):
+        listed = original(sl, rm_id)
         stranger = duckdb.connect(str(env), read_only=True).execute(
             "SELECT name FROM customers WHERE branch_code = 'CS01' AND name NOT IN "
             "(SELECT name FROM customers WHERE branch_code = 'SH01') LIMIT 1").fetchone()[0]
         return listed.assign(name=[stranger] + list(listed["name"][1:]))
 
     with_a_stranger.__module__, with_a_stranger.__name__ = original.__module__, original.__name__
-    monkeypatch.setattr(churn, "warnings", with_a_stranger)
+    monkeypatch.setattr(portfolio, "at_risk", with_a_stranger)
     with pytest.raises(AssertionError, match="other branches' data on screen"):
         walk_pages_as_branch_head(env, "SH01")
 

@@ -55,3 +55,41 @@ def test_customer_360_masks_pii_for_roles_without_it(backend):
 def test_customer_360_refuses_a_customer_outside_the_scope(backend):
     with pytest.raises(OutOfScope):
         portfolio.customer_360(sliced(backend, Scope.for_branches(["SH01"])), 2)
+
+
+def test_the_churn_warnings_list_holds_every_customer_in_the_churn_warning_stage_and_only_them(demo_store):
+    """The list the churn-warnings page shows (#24 item 1): every customer in the Churn-warning stage, by either of
+    its rules, whatever their AUM; nobody under the threshold without an AUM fall; the Portfolio's at-risk count and
+    the care rules' churn tasks are the same customers; each one listed has reasons."""
+    import ibis
+    import pandas as pd
+
+    from analytics import care, store
+    from analytics.rules import DEFAULT_RULES
+
+    sl = Slice(ScopedStore(ibis.duckdb.from_connection(store.connect(demo_store, read_only=True)),
+                           Scope.all_branches(pii="shown")), Filters(), DEFAULT_RULES)
+    now = portfolio.current(sl).select("customer_id", "stage", "probability", "aum_cny", "aum_3m_ago_cny",
+                                       "branch_code").execute()
+    staged = now[now.stage == "Churn-warning"]
+    listed = portfolio.at_risk(sl)
+    assert sorted(listed.customer_id) == sorted(staged.customer_id)
+    fell = staged.aum_cny < staged.aum_3m_ago_cny * (1 - DEFAULT_RULES.warning_aum_drop_share)
+    assert (staged.probability.fillna(0) >= DEFAULT_RULES.warning_probability).sum() > 0 and fell.sum() > 0
+    under = listed[listed.probability.fillna(0) < DEFAULT_RULES.warning_probability]
+    assert len(under) > 0 and under.aum_fell.all()  # under the threshold only by the AUM rule
+    assert (listed.likely == (listed.probability.fillna(0) >= DEFAULT_RULES.warning_probability)).all()
+    assert list(listed.value_at_risk_cny) == sorted(listed.value_at_risk_cny, reverse=True)
+
+    counted = pd.concat([portfolio.relationship_managers(sl, b) for b in sorted(now.branch_code.unique())])
+    assert counted.at_risk_customers.sum() == len(listed)
+    tasks = care.due(sl, dt.date(2026, 12, 1))
+    assert sorted(tasks[tasks.kind == "churn_risk"].customer_id) == sorted(listed.customer_id)
+    for lang in ("en", "zh"):
+        reasons = care.why_at_risk(listed, DEFAULT_RULES, lang)
+        assert all(reasons)
+        fall = next(r for r, row in zip(reasons, listed.itertuples()) if row.aum_fell and not row.likely)
+        assert ("AUM down" if lang == "en" else "资产下降") in fall
+
+    one_rm = listed.rm_id.mode()[0]
+    assert sorted(portfolio.at_risk(sl, one_rm).customer_id) == sorted(listed[listed.rm_id == one_rm].customer_id)
