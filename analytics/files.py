@@ -63,13 +63,15 @@ def make_dir(path: Path) -> Path:
 
 def private_file(path: Path) -> Path:
     """`path`, created empty if missing, FILE_MODE either way: for a library to open (SQLite makes its
-    -wal and -shm with the mode of the database file), or a lock to hold."""
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, FILE_MODE)
-    try:
-        if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:  # made before files were private
-            os.fchmod(fd, FILE_MODE)
-    finally:
-        os.close(fd)
+    -wal and -shm with the mode of the database file), or a lock to hold.
+
+    A file that exists is never opened here: closing any descriptor of a file drops every POSIX lock the
+    process holds on it, so opening and closing a database that another thread has open would drop SQLite's
+    locks, and another process could then take the WAL from under that thread ("disk I/O error")."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    if stat.S_IMODE(os.stat(path).st_mode) != FILE_MODE:  # made before files were private
+        os.chmod(path, FILE_MODE)
     return Path(path)
 
 

@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -248,3 +250,22 @@ def test_every_event_carries_the_client_its_thread_serves_else_local(tmp_path):
     assert dict(events[["actor", "client"]].drop_duplicates().itertuples(index=False)) == {
         "alice": "203.0.113.7", "bob": "2001:db8::1", "cli": "local"}
     assert len(events) == 5
+
+
+def test_opening_the_store_in_one_thread_keeps_another_thread_s_locks(tmp_path):
+    """The app serves many sessions in one process while `bankcrm import` writes from another. A session opening
+    the state store must not drop the locks of another session that has it open: the importer, finding itself
+    the last connection, would then checkpoint and delete the WAL and its index from under that session (a page
+    failed with "disk I/O error")."""
+    path = tmp_path / "s.sqlite"
+    audit = state.StateStore(path)
+    audit.record("setup", "login")
+    with audit.connect() as reading:
+        assert reading.execute("SELECT count(*) FROM audit_log").fetchone() == (1,)
+        with audit.connect():  # another session of the same server
+            pass
+        subprocess.run([sys.executable, "-c", "import sys; from analytics import state; "  # as `bankcrm import` does:
+                        "state.StateStore(sys.argv[1]).record('importer', 'download', rows=1)", str(path)],
+                       check=True)  # another process writes, then closes its connection
+        assert {p.name for p in tmp_path.iterdir()} >= {"s.sqlite-wal", "s.sqlite-shm"}  # still the reader's
+        assert reading.execute("SELECT count(*) FROM audit_log").fetchone() == (2,)
