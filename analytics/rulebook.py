@@ -7,7 +7,8 @@ neither wrote nor proposed it approves or rejects it with a comment. The
 active rule set is the version of the latest approval (the built-in defaults,
 version 0, until the first). Rolling back is the same two steps: someone
 proposes an earlier version again, and another person approves it; nobody
-re-activates a version alone. Who may edit and who may decide is
+re-activates a version alone. The built-in defaults are version 0 and can be
+proposed again like any other (a roll-back to the defaults). Who may edit and who may decide is
 `analytics.permissions` ("rules:edit", "rules:decide"). Every step and its
 audit-log entry are written in one transaction.
 """
@@ -63,9 +64,8 @@ class RuleBook:
                 " ORDER BY r.version DESC", con)
             active = self._active(con).version
         frame["status"] = frame.pop("last_step").map(_STATUS_OF_STEP).fillna("draft")
-        defaults = {**dict.fromkeys(frame.columns), "version": 0, "author": "bankcrm", "comment": "built-in defaults",
-                    "based_on": 0, "status": "approved"}
-        frame.loc[len(frame)] = defaults
+        frame.loc[(frame.version == 0) & frame.step_by.isna(), "status"] = "approved"  # in force until a first approval
+        frame.loc[frame.version == 0, "created_at"] = None  # they come with the release
         frame["active"] = frame.version == active
         return frame
 
@@ -142,7 +142,7 @@ class RuleBook:
             raise KeyError(f"rule set version {version} does not exist")
         row = con.execute("SELECT action FROM segment_rule_steps WHERE version = ? ORDER BY step_id DESC LIMIT 1",
                           [version]).fetchone()
-        return _STATUS_OF_STEP[row[0]] if row else "draft"
+        return _STATUS_OF_STEP[row[0]] if row else "approved" if version == 0 else "draft"
 
     @staticmethod
     def _step(con: sqlite3.Connection, version: int, action: str, actor: str, role: str, comment: str, event: str,

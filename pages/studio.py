@@ -289,8 +289,8 @@ with versions_tab:
                                "aum_before": ("studio.col.aum_a", "cny"), "aum_after": ("studio.col.aum_b", "cny")},
               "rule_versions_compared")
 
-    proposable = versions[(versions.version > 0) & ~versions.active & (versions.status != "proposed")].version.tolist()
-    if permissions.may(scope.role, "rules:edit"):  # an earlier approved version too: that is a roll-back
+    proposable = versions[~versions.active & (versions.status != "proposed")].version.tolist()
+    if permissions.may(scope.role, "rules:edit"):  # an earlier approved version too (the defaults, 0): a roll-back
         step("propose", proposable, {"studio.propose_button": (book.propose, "studio.proposed")})
     if permissions.may(scope.role, "rules:decide"):
         step("decide", versions[versions.status == "proposed"].version.tolist(), {

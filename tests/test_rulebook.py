@@ -122,6 +122,22 @@ def test_rolling_back_is_proposed_and_approved_by_a_second_person_like_any_versi
         book.propose(first, actor="ana", role="analyst", comment="again")
 
 
+def test_the_built_in_defaults_can_be_proposed_and_approved_again(book):
+    """Version 0 is an earlier version like any other: after approvals, a roll-back to the defaults."""
+    with pytest.raises(Refused, match="already the active"):
+        book.propose(0, actor="ana", role="analyst", comment="the defaults")
+    adopted(book, WIDER)
+    versions = book.versions()
+    assert versions.set_index("version").loc[0, ["status", "active"]].tolist() == ["approved", False]
+    book.propose(0, actor="ana", role="analyst", comment="back to the defaults")
+    assert book.versions().set_index("version").loc[0, "status"] == "proposed"
+    book.decide(0, approve=True, actor="root", role="admin", comment="agreed")
+    assert book.active() == DEFAULT_RULES
+    assert book.versions().set_index("version").loc[0, ["status", "active"]].tolist() == ["approved", True]
+    assert [e for e in book.state.audit_events().event if e.startswith("rules_")][:2] == [
+        "rules_approved", "rules_proposed"]
+
+
 def test_every_step_is_in_the_audit_log(book):
     first = adopted(book, WIDER)
     second = book.save(QUIETER, author="ana", role="analyst", comment="dormant sooner")

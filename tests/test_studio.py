@@ -87,6 +87,9 @@ def test_maker_checker_from_proposal_to_the_tiers_page(book, demo_store):
     assert not admin.exception
     assert admin.success[0].value == i18n.t("studio.approved", version=version)
     assert book.active().version == version
+    # and the analyst can propose the built-in defaults again: a roll-back
+    choices = studio("analyst").selectbox(key="studio_propose_version").options
+    assert any(choice.startswith(i18n.t("studio.defaults")) for choice in choices), choices
 
     # every page now reads the approved rule set
     tiers_page = apptest.open_page(admin, "tiers")
