@@ -112,7 +112,7 @@ if not open_tasks.empty:
             str(v) for v in open_tasks.loc[open_tasks.task_id == i, ["task_id", "name", "asks"]].iloc[0]))
         # no outcome until one is chosen: a hurried close must not record a retention that never happened
         outcome = st.selectbox(t("care.outcome"), care.OUTCOMES, index=None, placeholder=t("care.outcome_pick"),
-                               format_func=lambda o: term("outcome", o))
+                               format_func=lambda o: term("outcome", o), key="care_outcome")
         outcome_note = st.text_input(t("care.outcome_note"))
         if st.form_submit_button(t("care.done")):
             if outcome is None:

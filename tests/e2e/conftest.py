@@ -102,3 +102,9 @@ def sign_in(page, url: str | None, username: str, password: str = PASSWORD) -> N
 
 def main_text(page) -> str:
     return page.inner_text('[data-testid="stMain"]')
+
+
+def choose_outcome(page, outcome: str) -> None:
+    """Pick what a care contact achieved in the form that closes a task: it starts empty."""
+    page.locator(".st-key-care_outcome").click()
+    page.get_by_role("option", name=outcome, exact=True).click()

@@ -15,7 +15,7 @@ from analytics.scope import PSEUDONYM, Scope
 from auth.roles import PAGES, allowed
 
 from ..conftest import ROOT
-from .conftest import main_text, sign_in, wait_idle
+from .conftest import choose_outcome, main_text, sign_in, wait_idle
 
 HEAD_SH01 = Scope.for_branches({"SH01"}, user="head_sh01")
 USERS = {"exec": "executive", "analyst": "analyst", "admin": "admin", "head_sh01": "branch_head"}
@@ -275,6 +275,12 @@ def test_a_branch_head_closes_a_rule_s_care_task_in_the_browser(page, app_url, s
     wait_idle(page)
     assert "Open care tasks" in main_text(page)
     page.get_by_label("What happened (optional)").fill("called, booked a review")
+    page.get_by_role("button", name="Done").click()
+    wait_idle(page)
+    assert "Choose the outcome first: the task stays open." in main_text(page)  # nothing chosen, nothing closed
+    assert care.tasks(state, HEAD_SH01, status="done").empty
+    page.get_by_label("What happened (optional)").fill("called, booked a review")
+    choose_outcome(page, "stays with us")
     page.get_by_role("button", name="Done").click()
     wait_idle(page)
     assert f"Task {first.task_id} is done: stays with us." in main_text(page)
