@@ -6,6 +6,8 @@ import math
 
 import pandas as pd
 
+from analytics.i18n import t
+
 _EN_STEPS = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
 _ZH_STEPS = ((1e8, "亿"), (1e4, "万"))
 
@@ -43,6 +45,27 @@ def score(value: float | None, lang: str = "en") -> str:
 
 
 BY_UNIT = {"count": count, "cny": money, "pct": pct, "score": score}
+
+
+def change(value: float | None, unit: str, lang: str = "en") -> str | None:
+    """A change as shown beside a figure of `unit`: '+0.12 pp', '-CNY 1.20M', '+3'. A change that rounds to
+    zero as shown has no sign ('0.00 pp'): it is neither a rise nor a fall."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if unit == "pct":
+        size = f"{abs(value) * 100:.2f} {t('unit.pp', lang)}"
+    elif unit == "cny":
+        size = money(abs(value), lang)
+    else:
+        size = f"{abs(value):,.1f}" if unit == "score" else f"{abs(value):,.0f}"
+    if is_zero(size):
+        return size
+    return ("-" if value < 0 else "+") + size
+
+
+def is_zero(shown: str) -> bool:
+    """Whether a number as shown is zero: no digit but 0 in it."""
+    return not any(ch in "123456789" for ch in shown)
 
 
 def age(years: float | None, band_years: int | None = None) -> str:

@@ -45,6 +45,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "studio.effect": ("Effect against the active rule set (version {version})", "相对生效规则集（版本 {version}）的影响"),
     "studio.no_changes": ("No rule differs from the active rule set yet.", "尚未修改任何规则。"),
     "studio.moved": ("Customers changing tier", "层级变动客户"),
+    "studio.moved_share": ("{share} of the customers", "占客户的 {share}"),
     "studio.aum_moved": ("AUM changing tier", "层级变动资产"),
     "studio.stage_moved": ("Customers changing lifecycle stage", "生命周期阶段变动客户"),
     "studio.rms_needed": ("Relationship managers needed", "所需客户经理"),

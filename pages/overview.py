@@ -8,7 +8,7 @@ from analytics import format as fmt
 from analytics import portfolio, targets
 from analytics.filters import period
 from analytics.kpis import KPIS, snapshot
-from ui import guard, theme
+from ui import guard, metrics, theme
 from ui.cache import compute, filter_options
 from ui.charts import chart
 from ui.filters import current
@@ -32,16 +32,6 @@ goals = targets.load()
 st.caption(t("filters.as_of", month=fmt.month(month, lang())))
 
 
-def change_text(value, unit):
-    if value is None:
-        return None
-    if unit == "pct":
-        return f"{value * 100:+.2f} {t('unit.pp')}"
-    if unit == "cny":
-        return ("+" if value >= 0 else "") + fmt.money(value, lang())
-    return f"{value:+,.1f}" if unit == "score" else f"{value:+,.0f}"
-
-
 def sparkline(trend: pd.DataFrame, target: float | None) -> go.Figure:
     figure = go.Figure(go.Scatter(x=trend["month"], y=trend["value"], mode="lines", line=dict(width=2),
                                   hoverinfo="skip"))
@@ -58,15 +48,14 @@ for row in (listed[i:i + 3] for i in range(0, len(listed), 3)):
         frame = series[kpi.key]
         snap = snapshot(frame, month)
         label = kpi.label_zh if lang() == "zh" else kpi.label_en
-        column.metric(label, fmt.BY_UNIT[kpi.unit](snap.value, lang()), delta=change_text(snap.change, kpi.unit),
-                      delta_color="normal" if kpi.up_is_good else "inverse",
-                      help=kpi.definition_zh if lang() == "zh" else kpi.definition_en, border=True)
+        metrics.metric(column, label, fmt.BY_UNIT[kpi.unit](snap.value, lang()), snap.change, kpi.unit,
+                       kpi.up_is_good, help=kpi.definition_zh if lang() == "zh" else kpi.definition_en, border=True)
         trend = frame[(pd.to_datetime(frame["month"]) >= pd.Timestamp(first))
                       & (pd.to_datetime(frame["month"]) <= pd.Timestamp(month))]
         target = goals.get(kpi.key)
         with column:
             chart(sparkline(trend, target), key=f"spark_{kpi.key}")
-        notes = [t("overview.vs_year", change=change_text(snap.change_year, kpi.unit) or "–")]
+        notes = [t("overview.vs_year", change=fmt.change(snap.change_year, kpi.unit, lang()) or "–")]
         if target is not None:
             notes.append(t("overview.target", target=fmt.BY_UNIT[kpi.unit](target, lang())))
         column.caption(" · ".join(notes))

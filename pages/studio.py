@@ -10,7 +10,7 @@ from analytics.filters import period
 from analytics.rulebook import Refused, RuleBook
 from analytics.rules import ALL_TIERS, InvalidRules, RuleSet
 from analytics.state import StateStore
-from ui import guard, theme
+from ui import guard, metrics, theme
 from ui.cache import active_rules, compute, filter_options, session_scope, what_if
 from ui.charts import chart, migration
 from ui.filters import current
@@ -167,14 +167,13 @@ with edit_tab:
     if not changes:
         st.caption(t("studio.no_changes"))
     moved, aum, stages_moved, rms = st.columns(4)
-    moved.metric(t("studio.moved"), fmt.count(effect.moved),
-                 fmt.pct(effect.moved / effect.customers if effect.customers else 0, lang(), digits=1),
-                 delta_color="off")
+    metrics.share(moved, t("studio.moved"), fmt.count(effect.moved), t("studio.moved_share", share=fmt.pct(
+        effect.moved / effect.customers if effect.customers else 0, lang(), digits=1)))
     aum.metric(t("studio.aum_moved"), fmt.money(effect.aum_moved_cny, lang()))
     stages_moved.metric(t("studio.stage_moved"), fmt.count(effect.stage_moved))
     need_before, need_after = int(effect.rm_load.rms_needed_before.sum()), int(effect.rm_load.rms_needed_after.sum())
-    rms.metric(t("studio.rms_needed"), fmt.count(need_after), f"{need_after - need_before:+,}", delta_color="inverse",
-               help=t("studio.rms_today", n=int(effect.branches.rms.sum())))
+    metrics.metric(rms, t("studio.rms_needed"), fmt.count(need_after), need_after - need_before, "count",
+                   up_is_good=False, help=t("studio.rms_today", n=int(effect.branches.rms.sum())))
 
     tiers = effect.tiers.assign(name=effect.tiers.tier.map(lambda v: term("tier", v)))
     sides = {"before": t("studio.before"), "after": t("studio.after")}

@@ -247,3 +247,32 @@ def test_the_customer_360_lists_the_customers_tags_with_their_figures(env):
     assert {"wealth_minded", "credit_user"} <= set(expected.tag)
     assert list(shown["Tag"]) == [i18n.term("tag", v) for v in expected.tag]
     assert list(shown["The figure behind it"]) == [tags.describe(row) for _, row in expected.iterrows()]
+
+
+def _changes_drawn():
+    import streamlit as st
+
+    from ui import metrics
+
+    st.session_state["lang"] = "en"
+    metrics.metric(st, "churn", "1.20%", 0.000_01, "pct", up_is_good=False)  # +0.001 pp: shown as 0.00 pp
+    metrics.metric(st, "RMs needed", "12", 0, "count", up_is_good=False)
+    metrics.metric(st, "RMs needed more", "13", 2, "count", up_is_good=False)
+    metrics.metric(st, "conversion", "4.00%", -0.002, "pct", up_is_good=True)
+    metrics.metric(st, "AUM", "CNY 1.00B", 2_500_000, "cny", up_is_good=True)
+    metrics.share(st, "changing tier", "1,234", "5.7% of the customers")
+
+
+def test_a_change_is_coloured_by_whether_up_is_good_and_zero_and_shares_are_neutral():
+    at = apptest.AppTest.from_function(_changes_drawn).run()
+    assert not at.exception
+    drawn = {m.label: (m.delta, m.proto.color, m.proto.direction) for m in at.metric}
+    P = type(at.metric[0].proto)
+    assert drawn == {
+        "churn": ("0.00 pp", P.GRAY, P.NONE),  # zero as shown is neither a rise nor a fall
+        "RMs needed": ("0", P.GRAY, P.NONE),
+        "RMs needed more": ("+2", P.RED, P.UP),  # up is bad here
+        "conversion": ("-0.20 pp", P.RED, P.DOWN),
+        "AUM": ("+CNY 2.50M", P.GREEN, P.UP),
+        "changing tier": ("5.7% of the customers", P.GRAY, P.NONE),  # a share, not a change
+    }
