@@ -63,12 +63,18 @@ def relationship_managers(sl: Slice) -> list[str]:
     return rms.order_by("rm_id").rm_id.execute().tolist()
 
 
+# A missing figure that is a reason in itself, in words; any other missing figure is no reason to show.
+MISSING_WORDS = {"last_nps": ("never answered an NPS survey", "从未参与 NPS 调研")}
+
+
 def reasons_text(payload, lang: str = "en") -> str:
     """The reasons stored with a score, in words: "no transactions for 74 days; holds a single product". An age
-    reads as its 10-year band, also in scores written before reasons kept only the band."""
+    reads as its 10-year band, also in scores written before reasons kept only the band; a reason without its
+    figure (stored by releases before they were left out: "oldest_open_complaint_days: unknown") is not shown."""
     if not isinstance(payload, str):
         return ""
-    return "; ".join(_age_in_band(item)[lang] for item in json.loads(payload))
+    return "; ".join(_age_in_band(item)[lang] for item in json.loads(payload)
+                     if item.get("value") is not None or item.get("feature") in MISSING_WORDS)
 
 
 def age_reason(years: float) -> tuple[str, str]:

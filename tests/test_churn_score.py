@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analytics import cli
+from analytics import churn, cli
 from analytics.ml import features as F
-from analytics.ml import papers, pipeline, score, train
+from analytics.ml import papers, pipeline, products, score, train
 from analytics.scope import Scope, ScopedStore
 
 runner = CliRunner()
@@ -58,6 +60,32 @@ def test_reasons_in_words_carry_the_figure():
     assert score._words("aum_change_3m_pct", -0.42) == ("AUM down 42% in 3 months", "近 3 个月资产下降 42%")
     assert score._words("products_held", 1.0) == ("holds a single product", "仅持有 1 个产品")
     assert score._words("oldest_open_complaint_days", 21.0) == ("complaint open for 21 days", "投诉已 21 天未解决")
+
+
+HAN = "[\u4e00-\u9fff]"
+
+
+@pytest.mark.parametrize("features", [F.FEATURES, products.FEATURES], ids=["churn", "next_best_product"])
+def test_every_feature_of_the_models_reads_as_words_in_both_languages(features):
+    for name in features.names:
+        for value in (0.0, 1.0, 42.0):
+            en, zh = score._words(name, value)
+            assert name not in en and name not in zh and "_" not in en + zh, (name, en, zh)
+            assert not re.search(HAN, en) and re.search(HAN, zh), (name, en, zh)  # each in its own language
+
+
+def test_a_reason_without_its_figure_is_not_given():
+    X = pd.DataFrame({"oldest_open_complaint_days": [np.nan], "last_nps": [np.nan], "products_held": [1.0],
+                      "open_complaints": [0.0]})
+    contributions = np.array([[0.09, 0.05, 0.03, 0.02]])  # the missing complaint age would come first
+    [given] = [json.loads(r) for r in score.reasons(X, contributions)]
+    assert [r["feature"] for r in given] == ["last_nps", "products_held", "open_complaints"]
+    assert [r["en"] for r in given][:2] == ["never answered an NPS survey", "holds a single product"]
+    # a score stored by an earlier release with the figure missing reads without it, in both languages
+    stored = json.dumps([{"feature": "oldest_open_complaint_days", "value": None,
+                          "en": "oldest open complaint days: unknown", "zh": "oldest_open_complaint_days：unknown"},
+                         {"feature": "products_held", "value": 1.0, "en": "holds a single product", "zh": "仅持有 1 个产品"}])
+    assert (churn.reasons_text(stored), churn.reasons_text(stored, "zh")) == ("holds a single product", "仅持有 1 个产品")
 
 
 def test_what_would_help_lowers_the_probability_and_fits_the_customer(trained):

@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from analytics import format as fmt
-from analytics.churn import age_reason
+from analytics.churn import MISSING_WORDS, age_reason
 from analytics.i18n import term
 from analytics.ml import features as F
 from analytics.ml import pipeline
@@ -69,13 +69,12 @@ for _product in PRODUCTS:  # the next-best-product models also read what the cus
 BANDED: dict[str, Callable[[float], int]] = {"age_years": age_band}
 
 
-def _words(feature: str, value) -> tuple[str, str]:
-    if feature == "last_nps" and (value is None or (isinstance(value, float) and math.isnan(value))):
-        return "never answered an NPS survey", "从未参与 NPS 调研"
-    if feature in WORDS and value is not None and not (isinstance(value, float) and math.isnan(value)):
-        return WORDS[feature](float(value))
-    shown = "unknown" if value is None or (isinstance(value, float) and math.isnan(value)) else value
-    return f"{feature.replace('_', ' ')}: {shown}", f"{feature}：{shown}"
+def _words(feature: str, value) -> tuple[str, str] | None:
+    """The customer's figure of `feature` in words (English, Chinese); None for a missing figure that says
+    nothing a person could act on (no open complaint has no age): that is no reason to show."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING_WORDS.get(feature)
+    return WORDS[feature](float(value))
 
 
 def attributions(model: Pipeline, X: pd.DataFrame, reference: dict) -> pd.DataFrame:
@@ -96,16 +95,19 @@ def reasons(X: pd.DataFrame, contributions: np.ndarray, minimum: float | np.ndar
     columns = list(X.columns)
     least = np.broadcast_to(minimum, len(X))
     out = []
-    for row, order in zip(range(len(X)), np.argsort(-contributions, axis=1)[:, :TOP_REASONS]):
+    for row, order in zip(range(len(X)), np.argsort(-contributions, axis=1)):
         picked = []
         for j in order:
-            if contributions[row, j] < least[row]:
+            if contributions[row, j] < least[row] or len(picked) == TOP_REASONS:
                 break
             value = values[row, j]
             value = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
             if columns[j] in BANDED and value is not None:  # an exact age (to the day) would give the birth date
                 value = BANDED[columns[j]](value)
-            en, zh = _words(columns[j], value)
+            words = _words(columns[j], value)
+            if words is None:
+                continue
+            en, zh = words
             picked.append({"feature": columns[j], "value": value, "contribution": round(float(contributions[row, j]), 4),
                            "en": en, "zh": zh})
         out.append(json.dumps(picked, ensure_ascii=False, default=str))
