@@ -620,8 +620,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "col.answers": ("Answers", "回答数"),
     "col.nps": ("NPS", "净推荐值"),
     "col.csat": ("CSAT", "满意度"),
-    "col.low": ("Low (95%)", "下限（95%）"),
-    "col.high": ("High (95%)", "上限（95%）"),
+    "col.nps_low": ("NPS low (95%)", "NPS 下限（95%）"),
+    "col.nps_high": ("NPS high (95%)", "NPS 上限（95%）"),
+    "col.csat_low": ("CSAT low (95%)", "满意度下限（95%）"),
+    "col.csat_high": ("CSAT high (95%)", "满意度上限（95%）"),
+    "col.nps_answers": ("NPS answers", "NPS 答卷数"),
+    "col.csat_answers": ("CSAT answers", "满意度答卷数"),
     "col.category": ("Category", "类别"),
     "col.complaints": ("Complaints", "投诉数"),
     "col.open": ("Open", "未结"),
@@ -736,7 +740,7 @@ TERMS: dict[str, dict[str, tuple[str, str]]] = {
     "feature": {"aum_cny": ("AUM", "管理资产"), "tenure_months": ("tenure, months", "开户月数"),
                 "products_held": ("products held", "持有产品数"), "days_since_last_txn": ("days since last transaction", "距上次交易天数"),
                 "digital_logins": ("digital logins in the month", "当月线上登录次数"),
-                "complaints_90d": ("complaints in the 90 days before", "此前 90 天投诉数")},
+                "complained_90d": ("complained in the 90 days before", "此前 90 天内有投诉的占比")},
 }
 
 

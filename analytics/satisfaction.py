@@ -26,7 +26,10 @@ from analytics.rules import ALL_TIERS, tier
 Z_95 = 1.96
 DIMENSIONS = ("tier", "branch", "channel", "touchpoint")
 GROUPS = ("detractors", "passives", "promoters")
-FEATURES = ("aum_cny", "tenure_months", "products_held", "days_since_last_txn", "digital_logins", "complaints_90d")
+# what the promoters-vs-detractors profile compares, and how each figure reads (analytics.format's units)
+FEATURE_UNITS = {"aum_cny": "cny", "tenure_months": "score", "products_held": "score", "days_since_last_txn": "days",
+                 "digital_logins": "score", "complained_90d": "pct1"}
+FEATURES = tuple(FEATURE_UNITS)
 COMPLAINT_LOOKBACK_DAYS = 90
 
 
@@ -153,10 +156,11 @@ def by(sl: Slice, dimension: str) -> pd.DataFrame:
 def promoters_vs_detractors(sl: Slice) -> pd.DataFrame:
     """What sets promoters apart: each customer's latest NPS answer in the period puts them in a group
     (detractors 0-6, passives 7-8, promoters 9-10); shown is each group's mean of the customer's month-end
-    figures in the month of that answer, and of complaints opened in the 90 days before it.
+    figures in the month of that answer, and the share who opened a complaint in the 90 days before it.
 
     Rows: feature (aum_cny, tenure_months, products_held, days_since_last_txn,
-    digital_logins, complaints_90d); columns: detractors, passives, promoters.
+    digital_logins, complained_90d); columns: detractors, passives, promoters, and unit (how the row's
+    figures read: FEATURE_UNITS).
     """
     s = _surveys(sl)
     s = s.filter(s.nps.notnull())
@@ -171,14 +175,15 @@ def promoters_vs_detractors(sl: Slice) -> pd.DataFrame:
         c.complaint_opened_at >= latest.answered_at - ibis.interval(days=COMPLAINT_LOOKBACK_DAYS),
     ])
     answers = recent.group_by("survey_id", "customer_id", "month", "group").agg(
-        complaints_90d=_.complainant.count()
+        complained_90d=(_.complainant.count() > 0).cast("float64")
     )
     cm = sl.table("customer_month").select("customer_id", "month", *FEATURES[:-1])
     joined = answers.left_join(cm, ["customer_id", "month"])
     means = joined.group_by("group").agg(**{f: joined[f].mean() for f in FEATURES})
     frame = means.execute().set_index("group")
     frame = frame.reindex(index=list(GROUPS), columns=list(FEATURES)).astype("float64").T
-    return frame.rename_axis(index="feature", columns=None).reset_index()
+    frame = frame.rename_axis(index="feature", columns=None).reset_index()
+    return frame.assign(unit=frame.feature.map(FEATURE_UNITS))
 
 
 # --- complaints ----------------------------------------------------------------

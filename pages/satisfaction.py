@@ -68,9 +68,10 @@ figure = go.Figure(go.Bar(
 ))
 figure.update_layout(title=t("col.nps"), yaxis=dict(range=[-100, 100]))
 chart(figure, key="nps_by")
-table(split, {"label": (HEADERS[dimension], None), "nps_answers": ("col.answers", "count"), "nps": ("col.nps", "score"),
-              "nps_low": ("col.low", "score"), "nps_high": ("col.high", "score"), "csat_answers": ("col.answers", "count"),
-              "csat": ("col.csat", "pct1"), "csat_low": ("col.low", "pct1"), "csat_high": ("col.high", "pct1")},
+table(split, {"label": (HEADERS[dimension], None), "nps_answers": ("col.nps_answers", "count"),
+              "nps": ("col.nps", "score"), "nps_low": ("col.nps_low", "score"), "nps_high": ("col.nps_high", "score"),
+              "csat_answers": ("col.csat_answers", "count"), "csat": ("col.csat", "pct1"),
+              "csat_low": ("col.csat_low", "pct1"), "csat_high": ("col.csat_high", "pct1")},
       f"satisfaction_by_{dimension}")
 
 st.subheader(t("satisfaction.complaints"))
@@ -105,5 +106,5 @@ with right:
 
 st.subheader(t("satisfaction.profile"), help=t("satisfaction.profile_help"))
 profile = compute(satisfaction.promoters_vs_detractors, filters)
-table(profile, {"feature": ("col.feature", "term:feature"), "detractors": ("col.detractors", "score"),
-                "passives": ("col.passives", "score"), "promoters": ("col.promoters", "score")}, "promoters_vs_detractors")
+table(profile, {"feature": ("col.feature", "term:feature"), "detractors": ("col.detractors", "row"),
+                "passives": ("col.passives", "row"), "promoters": ("col.promoters", "row")}, "promoters_vs_detractors")

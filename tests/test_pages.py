@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analytics import format as fmt
-from analytics import i18n, kpis, portfolio, tiers
+from analytics import i18n, kpis, portfolio, satisfaction, tiers
 from analytics.filters import Filters, Slice
 from analytics.rules import ALL_TIERS
 from analytics.schema import PRODUCTS
@@ -276,3 +276,22 @@ def test_a_change_is_coloured_by_whether_up_is_good_and_zero_and_shares_are_neut
         "AUM": ("+CNY 2.50M", P.GREEN, P.UP),
         "changing tier": ("5.7% of the customers", P.GRAY, P.NONE),  # a share, not a change
     }
+
+
+def test_satisfaction_tables_say_which_bound_is_which_and_read_each_figure_in_its_unit(env):
+    at = apptest.open_page(signed_in("exec"), "satisfaction")
+    assert not at.exception
+    filters = at.session_state[KEY_FILTERS]
+    sl = tables(env, Scope.all_branches(), filters)
+    by_tier = satisfaction.by(sl, "tier")
+    shown = apptest.frame_with(at, "col.nps_low")
+    for key, column, unit in (("col.nps_low", "nps_low", fmt.score), ("col.nps_high", "nps_high", fmt.score),
+                              ("col.csat_low", "csat_low", lambda v: fmt.pct(v, digits=1)),
+                              ("col.csat_high", "csat_high", lambda v: fmt.pct(v, digits=1))):
+        assert shown[i18n.t(key)].tolist() == [unit(v) for v in by_tier[column]], key  # each bound under its own name
+    profile = satisfaction.promoters_vs_detractors(sl).set_index("feature")
+    shown = apptest.frame_with(at, "col.detractors").set_index(i18n.t("col.feature"))
+    aum, complained = i18n.term("feature", "aum_cny"), i18n.term("feature", "complained_90d")
+    assert shown.loc[aum, i18n.t("col.promoters")] == fmt.money(profile.loc["aum_cny", "promoters"])  # CNY ..K
+    assert shown.loc[complained].tolist() == [fmt.pct(profile.loc["complained_90d", g], digits=1)
+                                              for g in satisfaction.GROUPS]  # a share, not a mean of 0.0

@@ -161,7 +161,7 @@ def test_promoters_vs_detractors_reads_each_customers_latest_answer(backend):
     frame = satisfaction.promoters_vs_detractors(sliced(backend)).set_index("feature")
     assert frame.index.tolist() == list(satisfaction.FEATURES)
     # Customer 1's latest is 3 in June (detractor): AUM 6,000, tenure 12 months (since 2023-06-15),
-    # 2 products, 63 days since 28 Apr, 2 logins, complaint 1 (1 May) within the 90 days before 10 June.
+    # 2 products, 63 days since 28 Apr, 2 logins, a complaint (1 May) within the 90 days before 10 June.
     assert frame["detractors"].tolist() == [6000.0, 12.0, 2.0, 63.0, 2.0, 1.0]
     # Customer 2's is 10 in February (promoter): AUM 400, 13 months, 1 product,
     # 424 days since opening on 2023-01-01 (no transaction date), 0 logins, no complaints.
@@ -236,7 +236,7 @@ def test_every_function_returns_its_documented_columns(backend):
                                               "sla_compliance"],
         satisfaction.backlog_by_month: ["month", "open"],
         satisfaction.sla_by_month: ["month", "resolved", "within_sla", "value"],
-        satisfaction.promoters_vs_detractors: ["feature", "detractors", "passives", "promoters"],
+        satisfaction.promoters_vs_detractors: ["feature", "detractors", "passives", "promoters", "unit"],
     }
     for fn, columns in expected.items():
         assert fn(sl).columns.tolist() == columns, fn.__name__

@@ -50,13 +50,25 @@ def _downloaded(unit: str | None) -> Callable:
     return lambda v: v
 
 
+def _headers(columns: dict[str, tuple[str, str | None]]) -> list[str]:
+    headers = [t(header) for header, _ in columns.values()]
+    if twice := sorted({h for h in headers if headers.count(h) > 1}):  # one would hide the other's values
+        raise ValueError(f"a table's headers must differ: {', '.join(twice)} head more than one column")
+    return headers
+
+
 def shown(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]]) -> pd.DataFrame:
-    """The frame as displayed: the listed columns, formatted, under translated headers."""
-    return pd.DataFrame({t(header): frame[col].map(_cell(unit)) for col, (header, unit) in columns.items()})
+    """The frame as displayed: the listed columns, formatted, under translated headers. A column of unit "row"
+    reads, row by row, as the frame's `unit` column says (a table of different measures, one per row)."""
+    return pd.DataFrame({
+        header: [_cell(row_unit)(v) for v, row_unit in zip(frame[col], frame["unit"])] if unit == "row"
+        else frame[col].map(_cell(unit))
+        for header, (col, (_, unit)) in zip(_headers(columns), columns.items())})
 
 
 def downloadable(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]]) -> pd.DataFrame:
-    return pd.DataFrame({t(header): frame[col].map(_downloaded(unit)) for col, (header, unit) in columns.items()})
+    return pd.DataFrame({header: frame[col].map(_downloaded(unit))
+                         for header, (col, (_, unit)) in zip(_headers(columns), columns.items())})
 
 
 def table(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]], name: str, *, select: bool = False,
