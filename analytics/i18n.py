@@ -605,6 +605,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "col.from_stage": ("From", "起始阶段"),
     "col.to_stage": ("To", "目标阶段"),
     "col.share": ("Share", "占比"),
+    "col.share_of_customers": ("Share of the tier's customers", "占该层级客户比例"),
     "col.campaign": ("Campaign", "营销活动"),
     "col.campaign_id": ("Campaign id", "活动编号"),
     "col.contacted": ("Contacted", "已联系"),

@@ -104,7 +104,7 @@ with right:
                     color_discrete_map=theme.colours("stage"),
                     category_orders={"tier_name": theme.order("tier"), "stage_name": theme.order("stage")},
                     labels={"tier_name": t("col.tier"), "customers": t("col.customers"), "stage_name": t("col.stage")})
-    figure.update_layout(barnorm="percent")
+    figure.update_layout(barnorm="percent", yaxis=dict(title=t("col.share_of_customers"), ticksuffix="%"))
     chart(figure, key="lifecycle")
 
 st.subheader(t("tiers.tags"), help=t("tiers.tags_help", version=rules.version))

@@ -3,6 +3,8 @@ shows the numbers the analytics compute, drills, follows a link's filters, and s
 
 from __future__ import annotations
 
+import re
+
 import ibis
 import pandas as pd
 import pytest
@@ -295,3 +297,24 @@ def test_satisfaction_tables_say_which_bound_is_which_and_read_each_figure_in_it
     assert shown.loc[aum, i18n.t("col.promoters")] == fmt.money(profile.loc["aum_cny", "promoters"])  # CNY ..K
     assert shown.loc[complained].tolist() == [fmt.pct(profile.loc["complained_90d", g], digits=1)
                                               for g in satisfaction.GROUPS]  # a share, not a mean of 0.0
+
+
+def test_month_end_points_are_drawn_within_their_month_and_shares_on_a_share_axis(env):
+    """A figure dated 30 Nov is drawn in November, under a tick that names the month it spans."""
+    import json
+
+    at = apptest.open_page(signed_in("exec"), "satisfaction")
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    def month_ends(trace) -> bool:
+        first = str((trace.get("x") or [""])[0])
+        return bool(re.fullmatch(r"\d{4}-\d\d-\d\d.*", first)) and pd.Timestamp(first[:10]).is_month_end
+
+    monthly = [s for s in specs if any(month_ends(tr) for tr in s["data"])]
+    assert monthly  # NPS, CSAT, complaints backlog and SLA by month
+    for spec in monthly:
+        assert all((tr.get("xperiod"), tr.get("xperiodalignment")) == ("M1", "middle") for tr in spec["data"])
+        assert spec["layout"]["xaxis"]["ticklabelmode"] == "period"
+    tiers_page = apptest.open_page(at, "tiers")
+    [lifecycle] = [json.loads(c.proto.spec) for c in tiers_page.get("plotly_chart")
+                   if json.loads(c.proto.spec)["layout"].get("barnorm") == "percent"]
+    assert lifecycle["layout"]["yaxis"]["title"]["text"] == i18n.t("col.share_of_customers")

@@ -3,6 +3,9 @@ click selected."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -24,15 +27,32 @@ def clicked(event, position: int = 0):
     return None
 
 
+def months_in_place(figure: go.Figure) -> go.Figure:
+    """A month's figure is dated its month-end (30 Nov); drawn there it sits past the "Nov" tick, nearly at
+    December. Every trace whose x are month-ends is drawn within its month instead (plotly's periods), under
+    month ticks that name the month they span. In place; returns `figure`."""
+    monthly = False
+    for trace in (trace for trace in figure.data if trace.type in ("scatter", "bar")):
+        x = np.asarray(trace.x if trace.x is not None else [])
+        if not len(x) or not (x.dtype.kind == "M" or isinstance(x[0], dt.date)):
+            continue
+        if pd.Series(pd.to_datetime(x)).dt.is_month_end.all():
+            trace.update(xperiod="M1", xperiodalignment="middle")
+            monthly = True
+    if monthly:
+        figure.update_xaxes(ticklabelmode="period")
+    return figure
+
+
 def drillable(figure, key: str):
     """A chart whose bars can be clicked; returns the selection event."""
     figure.update_layout(clickmode="event+select", dragmode=False)
-    return st.plotly_chart(plain_figure(figure), width="stretch", key=key, on_select="rerun", selection_mode="points",
-                           config={"displayModeBar": False})
+    return st.plotly_chart(plain_figure(months_in_place(figure)), width="stretch", key=key, on_select="rerun",
+                           selection_mode="points", config={"displayModeBar": False})
 
 
 def chart(figure, key: str | None = None) -> None:
-    st.plotly_chart(plain_figure(figure), width="stretch", key=key, config={"displayModeBar": False})
+    st.plotly_chart(plain_figure(months_in_place(figure)), width="stretch", key=key, config={"displayModeBar": False})
 
 
 def migration(moves: pd.DataFrame, nodes: list[str], left: str, right: str, key: str) -> None:
