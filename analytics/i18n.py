@@ -522,6 +522,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "portfolio.not_found": ("Customer {customer_id} is not in your scope.", "客户 {customer_id} 不在您的权限范围内。"),
     "c360.title": ("Customer 360: {name}", "客户 360：{name}"),
     "c360.balances": ("Balances over time", "余额走势"),
+    "c360.balances_axis": ("CNY: assets stacked to the AUM; loans apart", "金额（元）：资产堆叠为管理资产，贷款单列"),
+    "c360.loans_apart": ("Loans (owed, not in AUM)", "贷款（负债，不计入管理资产）"),
     "c360.accounts": ("Accounts and products", "账户与产品"),
     "c360.interactions": ("Interactions", "互动记录"),
     "c360.surveys": ("Surveys", "调研"),

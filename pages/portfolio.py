@@ -6,6 +6,7 @@ the same level; the scope decides what any level may show.
 
 import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import care, permissions, portfolio, tags
@@ -35,7 +36,7 @@ if period(filters, filter_options().months) is None:
 at = {level: st.query_params.get(level) for level in LEVELS}
 
 
-def go(**levels) -> None:
+def open_level(**levels) -> None:
     """Move to a level: set the given ones, drop the deeper ones."""
     for level in LEVELS:
         if levels.get(level):
@@ -51,7 +52,7 @@ def breadcrumb(branch_name: str | None = None, rm_name: str | None = None) -> No
     if at["customer"] and at["rm"]:
         steps.append((rm_name or at["rm"], {"branch": at["branch"], "rm": at["rm"]}))
     for column, (label, target) in zip(st.columns(len(steps) + 3)[:len(steps)], steps):
-        column.button(t("portfolio.back", level=label), on_click=go, kwargs=target, key=f"back_{len(target)}",
+        column.button(t("portfolio.back", level=label), on_click=open_level, kwargs=target, key=f"back_{len(target)}",
                       icon=":material/arrow_back:")
 
 
@@ -144,12 +145,15 @@ if at["customer"]:
     if balances.empty:
         st.caption(t("c360.none"))
     else:
-        long = balances.melt(id_vars="month", value_vars=["deposits_cny", "investments_cny", "insurance_cny", "loans_cny"],
-                             var_name="kind", value_name="cny")
-        long["kind"] = long.kind.map({"deposits_cny": t("col.deposits"), "investments_cny": t("col.investments"),
-                                      "insurance_cny": t("col.insurance"), "loans_cny": t("col.loans")})
-        figure = px.area(long, x="month", y="cny", color="kind", labels={"month": t("col.month"), "cny": t("col.aum"),
-                                                                         "kind": ""})
+        # assets stack up to the AUM; a loan is owed, not held: its own dashed line, never on top of them
+        figure = go.Figure([go.Scatter(x=balances.month, y=balances[column], name=t(header), stackgroup="assets",
+                                       mode="lines", line=dict(width=0.5, color=colour))
+                            for (column, header), colour in zip((("deposits_cny", "col.deposits"),
+                                                                 ("investments_cny", "col.investments"),
+                                                                 ("insurance_cny", "col.insurance")), theme.SERIES)])
+        figure.add_trace(go.Scatter(x=balances.month, y=balances.loans_cny, name=t("c360.loans_apart"), mode="lines",
+                                    line=dict(dash="dash", width=2, color=theme.SERIES[4])))
+        figure.update_layout(xaxis_title=t("col.month"), yaxis_title=t("c360.balances_axis"))
         chart(figure, key="balances")
     sections = (
         ("c360.accounts", view.accounts, {"account_id": ("col.account_id", None), "product": ("col.product", "term:product"),
@@ -195,7 +199,7 @@ if at["rm"]:
                               "next_1": ("col.next_product", None), "next_2": ("col.next_product_2", None)},
                   "rm_customers", select=True)
     if rows := event.selection.rows:
-        go(branch=at["branch"], rm=at["rm"], customer=customers.customer_id.iloc[rows[0]])
+        open_level(branch=at["branch"], rm=at["rm"], customer=customers.customer_id.iloc[rows[0]])
         st.rerun()
     st.stop()
 
@@ -217,7 +221,7 @@ if at["branch"]:
                         "value_at_risk_cny": ("col.value_at_risk", "cny")}, "branch_rms", select=True)
     picked = picked or (rms.rm_id.iloc[event.selection.rows[0]] if event.selection.rows else None)
     if picked:
-        go(branch=at["branch"], rm=picked)
+        open_level(branch=at["branch"], rm=picked)
         st.rerun()
     st.stop()
 
@@ -233,5 +237,5 @@ event = table(branches.assign(branch=branches.branch_code.map(names)),
               "branches", select=True)
 picked = picked or (branches.branch_code.iloc[event.selection.rows[0]] if event.selection.rows else None)
 if picked:
-    go(branch=picked)
+    open_level(branch=picked)
     st.rerun()

@@ -318,3 +318,31 @@ def test_month_end_points_are_drawn_within_their_month_and_shares_on_a_share_axi
     [lifecycle] = [json.loads(c.proto.spec) for c in tiers_page.get("plotly_chart")
                    if json.loads(c.proto.spec)["layout"].get("barnorm") == "percent"]
     assert lifecycle["layout"]["yaxis"]["title"]["text"] == i18n.t("col.share_of_customers")
+
+
+def test_the_customer_360_stacks_assets_to_the_aum_and_draws_loans_apart(env):
+    """A customer's loans are owed, not held: stacked on the assets they would lift the curve above the AUM."""
+    import base64
+
+    import numpy as np
+    import plotly.io as pio
+
+    sl = tables(env, Scope.for_branches(["SH01"]))
+    cm = sl.table("customer_month")
+    customer = int(cm.filter(cm.loans_cny > 0).customer_id.min().execute())
+    at = signed_in("head_sh01", customer=str(customer))
+    at = apptest.open_page(at, "portfolio")
+    at.query_params["customer"] = str(customer)
+    at.run()
+    assert not at.exception
+    view = portfolio.customer_360(sl, customer)
+    [figure] = [f for f in (pio.from_json(c.proto.spec) for c in at.get("plotly_chart"))
+                if any(tr.type == "scatter" and tr.stackgroup for tr in f.data)]
+    stacked = [tr for tr in figure.data if tr.stackgroup == "assets"]
+    [loans] = [tr for tr in figure.data if not tr.stackgroup]
+    def values(y):  # plotly sends numbers as typed arrays
+        return np.frombuffer(base64.b64decode(y["bdata"]), y["dtype"]) if isinstance(y, dict) else np.asarray(y)
+
+    assert sum(values(tr.y) for tr in stacked) == pytest.approx(view.balances.aum_cny.to_numpy())  # the AUM, no more
+    assert values(loans.y) == pytest.approx(view.balances.loans_cny.to_numpy()) and values(loans.y).max() > 0
+    assert figure.layout.yaxis.title.text == i18n.t("c360.balances_axis")
