@@ -234,16 +234,21 @@ def test_the_tag_filter_narrows_every_figure_to_customers_carrying_the_tags(env)
     assert list(at.dataframe[0].value["Customers"]) == [fmt.count(v) for v in summary.customers]
 
 
+def customer_360_of_sh01(customer: int) -> apptest.AppTest:
+    """The SH01 branch head on one of their customers' 360 view."""
+    at = apptest.open_page(signed_in("head_sh01", customer=str(customer)), "portfolio")
+    at.query_params["customer"] = str(customer)
+    at.run()
+    assert not at.exception
+    return at
+
+
 def test_the_customer_360_lists_the_customers_tags_with_their_figures(env):
     from analytics import tags
 
     sl = tables(env, Scope.for_branches(["SH01"]))
     customer = int(tags.tagged(sl).filter(lambda t: t.wealth_minded & t.credit_user).customer_id.min().execute())
-    at = signed_in("head_sh01", customer=str(customer))
-    at = apptest.open_page(at, "portfolio")
-    at.query_params["customer"] = str(customer)
-    at.run()
-    assert not at.exception
+    at = customer_360_of_sh01(customer)
     expected = tags.of_customer(sl, customer)
     shown = apptest.frame_with(at, "col.tag_why")
     assert {"wealth_minded", "credit_user"} <= set(expected.tag)
@@ -330,11 +335,7 @@ def test_the_customer_360_stacks_assets_to_the_aum_and_draws_loans_apart(env):
     sl = tables(env, Scope.for_branches(["SH01"]))
     cm = sl.table("customer_month")
     customer = int(cm.filter(cm.loans_cny > 0).customer_id.min().execute())
-    at = signed_in("head_sh01", customer=str(customer))
-    at = apptest.open_page(at, "portfolio")
-    at.query_params["customer"] = str(customer)
-    at.run()
-    assert not at.exception
+    at = customer_360_of_sh01(customer)
     view = portfolio.customer_360(sl, customer)
     [figure] = [f for f in (pio.from_json(c.proto.spec) for c in at.get("plotly_chart"))
                 if any(tr.type == "scatter" and tr.stackgroup for tr in f.data)]
