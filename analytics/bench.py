@@ -139,7 +139,7 @@ def page_calls(months: tuple[dt.date, ...], filters) -> dict[str, list[tuple[Cal
     from_month = earlier[::-1][min(11, len(earlier) - 1)]  # the Tiers page's default: a year before
     return {
         "overview": [*((kpi.fn, filters.but(start=None), ()) for kpi in kpis.KPIS.values()),
-                     (portfolio.branches, filters, ())],
+                     (portfolio.league, filters, ())],
         "tiers": [(tiers.summary, filters, ()), (tiers.by_branch, filters, ()),
                   (tiers.migration, filters, (from_month, to_month)), (tiers.products, filters, ()),
                   (tiers.lifecycle, filters, ()), (tiers.tag_prevalence, filters, ())],

@@ -277,8 +277,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "overview.vs_year": ("vs a year earlier: {change}", "同比：{change}"),
     "overview.target": ("target {target}", "目标 {target}"),
     "overview.league": ("Branch league table", "支行排行榜"),
-    "overview.league_help": ("Branches in your scope as of the month, largest AUM first. Click a row to open "
-                             "the branch in Portfolio.", "截至所选月份、您权限内的支行，按管理资产从大到小排列。"),
+    "overview.league_help": ("The branches in your scope and filters as of the month, largest AUM first, each with its "
+                             "rank by AUM among all the bank's branches, and a last row for the bank as a whole. The "
+                             "bank's row and the ranks are computed over every branch; no other branch's figures are "
+                             "shown to a branch head.",
+                             "截至所选月份、您权限和筛选范围内的支行，按管理资产从大到小排列，并列出各支行在全行所有支行中按管理资产的"
+                             "排名；最后一行为全行合计。全行数据和排名按所有支行计算；支行负责人看不到其他支行的数据。"),
+    "overview.league_ranked": ("Rank: by AUM among all {n} branches of the bank. Last row: the bank, every branch.",
+                               "排名：在全行 {n} 家支行中按管理资产排名。最后一行：全行（所有支行）。"),
+    "overview.bank": ("The bank (all branches)", "全行（所有支行）"),
     "overview.churn_trend": ("Monthly churn rate", "月流失率"),
     # tiers
     "tiers.summary": ("Customers and AUM by tier", "各层级客户数与管理资产"),

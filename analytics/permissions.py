@@ -8,7 +8,7 @@ a role may not use.
 | role        | branches         | customer PII              | may, beyond viewing                           |
 |-------------|------------------|---------------------------|-----------------------------------------------|
 | executive   | all              | masked                    | read care tasks (masked)                      |
-| branch_head | their own list   | shown                     | assign, read and close care tasks; build and save campaign lists |
+| branch_head | their own list   | shown                     | assign, read and close care tasks; build and save campaign lists; see the bank's figures and their branches' rank among all (aggregates only) |
 | analyst     | all              | masked, stable pseudonyms | edit and propose rule sets; build lists (pseudonymised) |
 | admin       | all              | shown                     | decide on rule sets; save lists; read care tasks; users, sessions, audit log |
 """
@@ -34,6 +34,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "open:studio": frozenset({"analyst", "admin"}),
     "open:users": frozenset({"admin"}),
     "open:audit": frozenset({"admin"}),
+    # the bank's figures and the rank of one's own branches among all, never another branch's rows (ScopedStore.standing)
+    "branches:compare": ALL,
     "care:read": frozenset({"executive", "branch_head", "admin"}),  # analysts work on pseudonyms, not on tasks
     "care:assign": frozenset({"branch_head"}),
     "care:complete": frozenset({"branch_head"}),

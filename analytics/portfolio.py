@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from analytics import nextbest, tags
+from analytics import nextbest, satisfaction, tags
 from analytics.churn import latest_scores
 from analytics.filters import Slice, month_end
 from analytics.rules import STAGES, aum_fell, likely_to_leave, stage, tier
@@ -67,45 +67,83 @@ def at_risk(sl: Slice, rm_id: str | None = None) -> pd.DataFrame:
 
 def _rates_12m(sl: Slice, key: str) -> ir.Table:
     """Per `key` (branch_code or rm_id): customers churned in the 12 months to the as-of month and
-    customers at the start of those 12 months."""
+    customers at the start of those 12 months (the parts of `_churn_rate_12m`)."""
     cm = sl.table("customer_month")
     idx = _as_of_idx(sl)
     window = cm.filter((cm.month_idx > idx - 12) & (cm.month_idx <= idx))
     churned = window.group_by(key).agg(churned_12m=_.churned_in_month.sum().cast("int64"))
-    start = cm.filter((cm.month_idx == idx - 12) & ~cm.is_churned).group_by(key).agg(at_start=_.count())
-    return churned.left_join(start, key).select(
-        key, "churned_12m", churn_rate_12m=(_.churned_12m / _.at_start.nullif(0)).cast("float64"))
+    start = cm.filter((cm.month_idx == idx - 12) & ~cm.is_churned).group_by(key).agg(at_start_12m=_.count())
+    return churned.left_join(start, key).select(key, "churned_12m", "at_start_12m")
+
+
+def _churn_rate_12m(parts: ir.Table) -> ir.FloatingValue:
+    """Customers churned in the 12 months to the as-of month / customers at the start of those 12 months."""
+    return (parts.churned_12m / parts.at_start_12m.nullif(0)).cast("float64")
 
 
 def _nps_12m(sl: Slice, key: str) -> ir.Table:
+    """Per `key`: the NPS answers of the 12 months to the as-of month, promoters and detractors among them."""
     s = sl.table("surveys")
     as_of = sl.as_of()
     s = s.filter(s.nps.notnull() & (month_end(s.answered_at) <= as_of)
                  & (month_end(s.answered_at) > as_of - ibis.interval(years=1)))
     who = sl.table("customers").select("customer_id", key)
     return s.join(who, "customer_id").group_by(key).agg(
-        nps_answers=_.count(),
-        nps_12m=(100.0 * ((_.nps >= 9).sum() - (_.nps <= 6).sum()) / _.count()),
-    )
+        nps_answers=_.count(), nps_promoters=_.count(where=_.nps >= 9), nps_detractors=_.count(where=_.nps <= 6))
 
 
-def branches(sl: Slice) -> pd.DataFrame:
-    """The branch league table at the as-of month, largest AUM first: customers, AUM and its change
-    over 12 months, 12-month churn rate, NPS over the last 12 months, and value at risk."""
+def _branch_parts(sl: Slice) -> ir.Table:
+    """Per branch of the slice, the parts of the league's figures, each adding up over branches: customers, AUM
+    and value at risk at the as-of month, AUM a year before, churned and at start (12 months), NPS answers,
+    promoters and detractors (12 months). A branch without customers at the as-of month has no `customers`."""
     now = current(sl).group_by("branch_code").agg(
         customers=_.count(), aum_cny=_.aum_cny.sum(), value_at_risk_cny=_.value_at_risk_cny.sum())
     cm = sl.table("customer_month")
     year_ago = cm.filter((cm.month_idx == _as_of_idx(sl) - 12) & ~cm.is_churned).group_by("branch_code").agg(
         aum_year_ago_cny=_.aum_cny.sum())
+    b = sl.table("branches").select("branch_code")
+    return (b.left_join(now, "branch_code").drop("branch_code_right")
+            .left_join(year_ago, "branch_code").drop("branch_code_right")
+            .left_join(_rates_12m(sl, "branch_code"), "branch_code").drop("branch_code_right")
+            .left_join(_nps_12m(sl, "branch_code"), "branch_code").drop("branch_code_right"))
+
+
+def _branch_figures(parts: ir.Table) -> ir.Table:
+    """The league's figures made of their parts (`_branch_parts`, of one branch or summed over the bank): the
+    12-month churn rate, NPS over the 12 months, and AUM's change over 12 months."""
+    return parts.mutate(
+        churn_rate_12m=_churn_rate_12m(parts),
+        nps_12m=satisfaction.nps_of(parts.nps_answers, parts.nps_promoters, parts.nps_detractors)["value"],
+        aum_change_12m=(parts.aum_cny / parts.aum_year_ago_cny.nullif(0) - 1).cast("float64"))
+
+
+LEAGUE_COLUMNS = ["branch_code", "name", "name_en", "region", "customers", "aum_cny", "value_at_risk_cny",
+                  "aum_year_ago_cny", "churned_12m", "churn_rate_12m", "nps_answers", "nps_12m", "aum_change_12m"]
+
+
+def branches(sl: Slice) -> pd.DataFrame:
+    """The branches of the slice with customers at the as-of month, largest AUM first and ranked so: customers,
+    AUM and its change over 12 months, 12-month churn rate, NPS over the last 12 months, and value at risk."""
+    figures = _branch_figures(_branch_parts(sl))
     b = sl.table("branches").select("branch_code", "name", "name_en", "region")
-    joined = (b.join(now, "branch_code")
-              .left_join(year_ago, "branch_code").drop("branch_code_right")
-              .left_join(_rates_12m(sl, "branch_code"), "branch_code").drop("branch_code_right")
-              .left_join(_nps_12m(sl, "branch_code"), "branch_code").drop("branch_code_right"))
-    joined = joined.mutate(aum_change_12m=(_.aum_cny / _.aum_year_ago_cny.nullif(0) - 1).cast("float64"))
+    joined = b.join(figures.filter(figures.customers.notnull()), "branch_code").select(*LEAGUE_COLUMNS)
     frame = joined.order_by([ibis.desc("aum_cny"), "branch_code"]).execute()
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame
+
+
+def league(sl: Slice) -> pd.DataFrame:
+    """The Overview's branch league: the rows of `branches`, each with its `rank` among all the bank's branches
+    (of `ranked` ranked, by AUM under the same filters but the region and branch ones), then the bank's row
+    (branch_code empty): the same figures over every branch. A branch head learns their branches' rank and the
+    bank's figures, never another branch's (ScopedStore.standing)."""
+    frame = branches(sl)
+    peers = sl.filters.but(regions=(), branches=())
+    standing = sl.scoped.standing(lambda everyone: _branch_parts(Slice(everyone, peers, sl.rules)), _branch_figures,
+                                  "aum_cny")
+    frame["rank"] = frame.branch_code.map(standing.ranks)
+    bank = pd.DataFrame([{name: standing.bank[name] for name in LEAGUE_COLUMNS if name in standing.bank}])
+    return pd.concat([frame, bank], ignore_index=True).assign(ranked=standing.branches)
 
 
 def relationship_managers(sl: Slice, branch_code: str) -> pd.DataFrame:
@@ -120,7 +158,8 @@ def relationship_managers(sl: Slice, branch_code: str) -> pd.DataFrame:
         value_at_risk_cny=_.value_at_risk_cny.sum())
     rms = sl.table("relationship_managers")
     rms = rms.filter(rms.branch_code == branch_code).select("rm_id", "name")
-    joined = (rms.join(book, "rm_id").left_join(_rates_12m(sl, "rm_id"), "rm_id").drop("rm_id_right"))
+    joined = rms.join(book, "rm_id").left_join(_rates_12m(sl, "rm_id"), "rm_id").drop("rm_id_right")
+    joined = joined.mutate(churn_rate_12m=_churn_rate_12m(joined)).drop("at_start_12m")
     return joined.order_by([ibis.desc("aum_cny"), "rm_id"]).execute()
 
 

@@ -51,7 +51,7 @@ def _answer_counts(s: ir.Table) -> dict[str, ir.IntegerScalar]:
     }
 
 
-def _nps(answers: ir.IntegerValue, promoters: ir.IntegerValue, detractors: ir.IntegerValue) -> dict[str, ir.FloatingValue]:
+def nps_of(answers: ir.IntegerValue, promoters: ir.IntegerValue, detractors: ir.IntegerValue) -> dict[str, ir.FloatingValue]:
     """NPS and its normal-approximation 95% band, clipped to -100..100; no band under 2 answers."""
     n = answers.cast("float64").nullif(0)
     pro, det = promoters / n, detractors / n
@@ -106,7 +106,7 @@ def nps_by_month(sl: Slice) -> pd.DataFrame:
         passives=_.count(where=_.nps.between(7, 8)),
         detractors=_.count(where=_.nps <= 6),
     )
-    expr = counts.mutate(**_nps(counts.answers, counts.promoters, counts.detractors)).order_by("month")
+    expr = counts.mutate(**nps_of(counts.answers, counts.promoters, counts.detractors)).order_by("month")
     return expr.execute()
 
 
@@ -140,7 +140,7 @@ def by(sl: Slice, dimension: str) -> pd.DataFrame:
     elif dimension == "branch":
         s = s.join(sl.table("customers").select("customer_id", branch=_.branch_code), "customer_id")
     counts = s.group_by(dimension).agg(**_answer_counts(s))
-    nps = _nps(counts.nps_answers, counts.promoters, counts.detractors)
+    nps = nps_of(counts.nps_answers, counts.promoters, counts.detractors)
     csat = _csat(counts.csat_answers, counts.satisfied)
     expr = counts.select(
         dimension, "nps_answers",

@@ -22,14 +22,14 @@ or download carries the real id.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from analytics import schema
+from analytics import permissions, schema
 
 # Tables with their own branch_code column.
 BRANCH_SCOPED = ("branches", "relationship_managers", "customers", "customer_month", "customer_current")
@@ -80,6 +80,14 @@ class Scope:
         return cls(user, role, frozenset(branch_codes), pii)
 
 
+@dataclass(frozen=True)
+class Standing:
+    """Where a scope's branches stand among all the bank's branches: aggregates only (ScopedStore.standing)."""
+    bank: dict[str, float]  # each figure over every branch
+    ranks: dict[str, int]   # each of the scope's branches that was ranked -> its rank among all, 1 the first
+    branches: int           # how many branches were ranked
+
+
 class ScopedStore:
     """Tables of one backend, as one scope may see them.
 
@@ -113,6 +121,33 @@ class ScopedStore:
         else:
             raise OutOfScope(f"table {name!r} is not served to analytics")
         return self._masked(name, t)
+
+    def standing(self, parts: Callable[[ScopedStore], ir.Table], figures: Callable[[ir.Table], ir.Table],
+                 rank_by: str) -> Standing:
+        """The bank's figures and the rank of each of the scope's branches among all branches, and nothing else:
+        the one way anything about branches outside the scope reaches analytics ("branches:compare").
+
+        `parts(store)` gives one row per branch of `store`: branch_code and numbers that add up over branches
+        (customers, AUM, answers...); here it reads a store of every branch, which never leaves this method.
+        `figures(table)` adds the figures made of those parts (a rate: churned / at start). The bank's figures
+        are `figures` of the parts summed over every branch; branches rank by `rank_by` of their figures, largest
+        first (ties by code), those without one unranked. The returned ranks are of the scope's branches only."""
+        permissions.check(self.scope.role, "branches:compare")
+        everyone = ScopedStore(self._backend, replace(self.scope, branch_codes=None), self._added)
+        per_branch = parts(everyone)
+        kinds = per_branch.schema()
+        numbers = [name for name in per_branch.columns if name != "branch_code"]
+        if words := [name for name in numbers if not kinds[name].is_numeric()]:
+            raise ValueError(f"standing adds up numbers only; {', '.join(words)} would leave with the bank's figures")
+        bank = figures(per_branch.aggregate(**{name: per_branch[name].sum() for name in numbers})).execute()
+        ranked = figures(per_branch)
+        ranked = ranked.filter(ranked[rank_by].notnull())
+        ranked = ranked.mutate(rank=ibis.row_number().over(order_by=[ibis.desc(rank_by), "branch_code"]) + 1)
+        mine = ranked if self.scope.branch_codes is None else ranked.filter(
+            ranked.branch_code.isin(sorted(self.scope.branch_codes)))
+        ranks = mine.select("branch_code", "rank").execute()
+        return Standing(bank=bank.iloc[0].to_dict(), ranks=dict(zip(ranks.branch_code, ranks["rank"].astype(int))),
+                        branches=int(ranked.count().execute()))
 
     def _in_branches(self) -> ir.Table:
         customers = self._source("customers")

@@ -12,7 +12,7 @@ from ui import guard, metrics, theme
 from ui.cache import compute, filter_options
 from ui.charts import chart
 from ui.filters import current
-from ui.i18n import lang, t
+from ui.i18n import lang, t, term
 from ui.tables import table
 
 guard.page("overview")
@@ -61,13 +61,17 @@ for row in (listed[i:i + 3] for i in range(0, len(listed), 3)):
         column.caption(" · ".join(notes))
 
 st.subheader(t("overview.league"), help=t("overview.league_help"))
-league = compute(portfolio.branches, filters)
-if league.empty:
+league = compute(portfolio.league, filters)
+if league.branch_code.isna().all():
     st.info(t("empty"))
 else:
-    league = league.assign(branch=league["name" if lang() == "zh" else "name_en"])
-    table(league, {"rank": ("col.rank", None), "branch_code": ("col.branch_code", None), "branch": ("col.branch", None),
-                   "region": ("col.region", "term:region"), "customers": ("col.customers", "count"),
-                   "aum_cny": ("col.aum", "cny"), "aum_change_12m": ("col.aum_change_12m", "pct1"),
-                   "churn_rate_12m": ("col.churn_rate_12m", "pct"), "nps_12m": ("col.nps_12m", "score"),
-                   "value_at_risk_cny": ("col.value_at_risk", "cny")}, "branch_league")
+    bank = league.branch_code.isna()
+    league = league.assign(
+        branch=league["name" if lang() == "zh" else "name_en"].where(~bank, t("overview.bank")),
+        region=[term("region", r) if isinstance(r, str) else "–" for r in league.region])
+    st.caption(t("overview.league_ranked", n=fmt.count(league.ranked.iloc[0])))
+    table(league, {"rank": ("col.rank", "count"), "branch": ("col.branch", None), "region": ("col.region", None),
+                   "customers": ("col.customers", "count"), "aum_cny": ("col.aum", "cny"),
+                   "aum_change_12m": ("col.aum_change_12m", "pct1"), "churn_rate_12m": ("col.churn_rate_12m", "pct"),
+                   "nps_12m": ("col.nps_12m", "score"), "value_at_risk_cny": ("col.value_at_risk", "cny")},
+          "branch_league")

@@ -91,6 +91,19 @@ def test_a_branch_head_sees_their_branch_figures(env):
     assert mine != kpi_figures(tables(env, Scope.all_branches()), at.session_state[KEY_FILTERS].end)
 
 
+def test_a_branch_head_s_league_ranks_their_branch_among_all_and_shows_the_bank(env):
+    at = signed_in("head_sh01")
+    filters = at.session_state[KEY_FILTERS]
+    mine = portfolio.league(tables(env, Scope.for_branches(["SH01"]), filters))
+    shown = apptest.frame_with(at, "col.rank")
+    assert shown[i18n.t("col.branch")].tolist() == ["Shanghai Lujiazui", i18n.t("overview.bank")]
+    assert shown[i18n.t("col.rank")].tolist() == [fmt.count(mine["rank"].iloc[0]), "–"]
+    assert shown[i18n.t("col.aum")].tolist() == [fmt.money(v) for v in mine.aum_cny]
+    everyone = portfolio.league(tables(env, Scope.all_branches(), filters))
+    assert mine.aum_cny.iloc[1] == everyone.aum_cny.iloc[-1] and len(everyone) == 21
+    assert i18n.t("overview.league_ranked", n="20") in [c.value for c in at.caption]
+
+
 def test_a_link_s_filters_are_restored_and_drive_the_figures(env):
     at = signed_in("exec", tiers="Wealth", regions="华东", end="2026-03-31")
     filters = at.session_state[KEY_FILTERS]

@@ -8,7 +8,7 @@ import datetime as dt
 import ibis
 import pytest
 
-from analytics import campaigns, care, permissions
+from analytics import campaigns, care, permissions, portfolio
 from analytics.filters import Slice
 from analytics.rulebook import Refused, RuleBook
 from analytics.rules import DEFAULT_RULES
@@ -65,6 +65,7 @@ CALLS = {
     "care:complete": lambda state, backend, scope: care.complete(state, scope, open_task(state, backend),
                                                                  outcome="retained", note=""),
     "care:read": lambda state, backend, scope: care.tasks(state, scope),
+    "branches:compare": lambda state, backend, scope: portfolio.league(Slice(ScopedStore(backend, scope))),
     "campaign:build": lambda state, backend, scope: preview(backend, scope),
     "campaign:save": save_list,
     "rules:edit": lambda state, backend, scope: RuleBook(state).save(DEFAULT_RULES, author=scope.user, role=scope.role,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 
+import pandas as pd
 import pytest
 
 from analytics import portfolio
@@ -24,6 +26,20 @@ def test_branch_league_ranks_by_aum_with_customers_and_nps(backend):
     assert league.loc["BJ01", "customers"] == 1 and league.loc["BJ01", "aum_cny"] == 50  # customer 2 churned in March
     assert league.loc["SH01", "nps_12m"] == 0       # a 9 in March and a 3 in June
     assert league.loc["BJ01", "nps_12m"] == 100     # customer 2's 10 in February
+
+
+def test_a_branch_head_s_league_ranks_their_branch_among_all_and_adds_the_bank(backend):
+    """Worked out by hand at June 2024: SH01 holds 6,000 (customer 1), BJ01 50 (customer 3; customer 2 churned in
+    March); the NPS answers of the 12 months are a 9 and a 3 (SH01) and a 10 (BJ01)."""
+    league = portfolio.league(sliced(backend, Scope.for_branches(["BJ01"])))
+    mine, bank = league.to_dict("records")
+    assert (mine["branch_code"], mine["rank"], mine["ranked"], mine["customers"], mine["aum_cny"]) == ("BJ01", 2, 2, 1, 50)
+    assert pd.isna(bank["branch_code"]) and pd.isna(bank["rank"]) and bank["ranked"] == 2
+    assert (bank["customers"], bank["aum_cny"], bank["churned_12m"]) == (2, 6050, 1)
+    assert bank["nps_12m"] == pytest.approx(100 * (2 - 1) / 3)  # 2 promoters, 1 detractor of 3 answers
+    assert pd.isna(bank["churn_rate_12m"])  # nobody a year before June: no rate
+    everyone = portfolio.league(sliced(backend)).set_index("rank", drop=False)
+    assert everyone.branch_code.tolist()[:2] == ["SH01", "BJ01"] and everyone["rank"].tolist()[:2] == [1, 2]
 
 
 def test_relationship_managers_of_a_branch(backend):
@@ -93,3 +109,43 @@ def test_the_churn_warnings_list_holds_every_customer_in_the_churn_warning_stage
 
     one_rm = listed.rm_id.mode()[0]
     assert sorted(portfolio.at_risk(sl, one_rm).customer_id) == sorted(listed[listed.rm_id == one_rm].customer_id)
+
+
+def test_a_branch_head_s_league_holds_their_rank_and_the_bank_s_figures_and_nothing_of_another_branch(demo_store):
+    """The Overview's league for a branch head (#24 item 13): their branch ranked among all 20 by AUM, and the bank's
+    row equal to the executive's and to the bank-wide KPIs; no other branch's code, name or figure in any cell."""
+    import duckdb
+    import ibis
+
+    from analytics import kpis
+
+    backend = ibis.duckdb.connect(str(demo_store), read_only=True)
+    head = portfolio.league(Slice(ScopedStore(backend, Scope.for_branches(["SH01"]))))
+    whole = Slice(ScopedStore(backend, Scope.all_branches()))
+    bank_wide = portfolio.league(whole)
+    con = duckdb.connect(str(demo_store), read_only=True)
+    by_aum = [code for code, in con.execute(
+        "SELECT branch_code FROM customer_month WHERE month = (SELECT max(month) FROM customer_month) AND NOT is_churned"
+        " GROUP BY branch_code ORDER BY sum(aum_cny) DESC, branch_code").fetchall()]
+    assert len(by_aum) == 20
+
+    assert head.branch_code.tolist()[0] == "SH01" and len(head) == 2
+    mine, bank = head.iloc[0], head.iloc[1]
+    assert mine["rank"] == by_aum.index("SH01") + 1 and mine["ranked"] == bank["ranked"] == 20
+    assert bank_wide["rank"].tolist()[:20] == list(range(1, 21)) and bank_wide.branch_code.tolist()[:20] == by_aum
+    theirs = bank_wide[bank_wide.branch_code.isna()].iloc[0]
+    figures = ["customers", "aum_cny", "aum_change_12m", "churn_rate_12m", "nps_12m", "value_at_risk_cny"]
+    assert bank[figures].tolist() == pytest.approx(theirs[figures].tolist())
+    month = pd.Timestamp(con.execute("SELECT max(month) FROM customer_month").fetchone()[0])
+    for figure, kpi in (("customers", kpis.customers), ("aum_cny", kpis.aum), ("churn_rate_12m", kpis.churn_rate_12m)):
+        assert bank[figure] == pytest.approx(kpis.snapshot(kpi(whole), month).value), figure
+    assert bank["aum_cny"] == pytest.approx(bank_wide.aum_cny.iloc[:20].sum())
+
+    others = bank_wide[bank_wide.branch_code.notna() & (bank_wide.branch_code != "SH01")]
+    words = set(others[["branch_code", "name", "name_en"]].to_numpy().ravel())
+    allowed = {*bank_wide[bank_wide.branch_code == "SH01"].iloc[0].tolist(), *theirs.tolist(), mine["rank"], 20}
+    for cell in head.to_numpy().ravel():
+        if isinstance(cell, str):
+            assert cell not in words, cell
+        elif not pd.isna(cell):
+            assert any(cell == pytest.approx(v) for v in allowed if isinstance(v, numbers.Number) and not pd.isna(v)), cell

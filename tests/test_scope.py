@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
 
+import pytest
+from ibis import _
+
+from analytics.permissions import Forbidden
 from analytics.scope import (
     BRANCH_SCOPED,
     CUSTOMER_SCOPED,
@@ -97,3 +101,36 @@ def test_pseudonyms_depend_on_the_deployment_key(tmp_path, connect, monkeypatch)
     monkeypatch.setenv("BANKCRM_PSEUDONYM_KEY", "another-bank")
     other = ScopedStore(connect(handbuilt.build(tmp_path / "b.duckdb")), scope).table("customers").name.execute()
     assert set(first) & set(other) == set()
+
+
+def aum_per_branch(store: ScopedStore):
+    now = store.table("customer_month")
+    now = now.filter((now.month == dt.date(2024, 6, 30)) & ~now.is_churned)
+    return now.group_by("branch_code").agg(customers=_.count(), aum_cny=_.aum_cny.sum())
+
+
+def aum_per_customer(parts):
+    return parts.mutate(aum_per_customer=parts.aum_cny / parts.customers)
+
+
+def test_the_aggregate_path_gives_a_branch_head_the_bank_s_figures_and_their_rank_only(backend):
+    """In June 2024 SH01 holds 6,000 (customer 1) and BJ01 50 (customer 3; customer 2 churned in March)."""
+    head = ScopedStore(backend, Scope.for_branches(["BJ01"]))
+    standing = head.standing(aum_per_branch, aum_per_customer, "aum_cny")
+    assert standing.ranks == {"BJ01": 2} and standing.branches == 2
+    assert standing.bank == {"customers": 2, "aum_cny": 6050, "aum_per_customer": 3025}
+    assert ScopedStore(backend, Scope.all_branches()).standing(aum_per_branch, aum_per_customer, "aum_cny").ranks == {
+        "SH01": 1, "BJ01": 2}
+    assert set(head.table("customers").branch_code.execute()) == {"BJ01"}  # the store itself stays narrowed
+
+
+def test_the_aggregate_path_refuses_a_role_without_the_right_and_anything_but_numbers(backend):
+    with pytest.raises(Forbidden):
+        ScopedStore(backend, Scope.for_branches(["BJ01"], role="rm")).standing(aum_per_branch, aum_per_customer,
+                                                                               "aum_cny")
+    head = ScopedStore(backend, Scope.for_branches(["BJ01"]))
+    with pytest.raises(ValueError, match="name"):  # a branch's name would leave with the bank's figures
+        head.standing(lambda store: aum_per_branch(store).join(store.table("branches").select("branch_code", "name"),
+                                                               "branch_code"), aum_per_customer, "aum_cny")
+    nowhere = ScopedStore(backend, Scope.for_branches(["XX99"]))  # a branch with no customers: no rank
+    assert nowhere.standing(aum_per_branch, aum_per_customer, "aum_cny").ranks == {}
