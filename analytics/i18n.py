@@ -322,8 +322,22 @@ TEXT: dict[str, tuple[str, str]] = {
     "campaigns.segments": ("Found segments", "数据发现的客群"),
     "campaigns.any": ("Any", "不限"),
     "campaigns.listed": ("Customers on the list", "名单客户数"),
-    "campaigns.expected_help": ("The sum of the listed customers' chances to open the product within 3 months.",
-                                "名单客户 3 个月内开通该产品概率之和。"),
+    "campaigns.expected_help": ("The sum of the listed customers' chances to open the product within 3 months, "
+                                "whatever the campaign does: not the leads the campaign itself will convert.",
+                                "名单客户 3 个月内开通该产品的概率之和（无论是否开展营销），并非营销本身将转化的线索数。"),
+    "campaigns.chance_means": (
+        "Chance to open in 3 months: the next-best-product model's chance that the customer opens the product "
+        "within 3 months, whatever the campaign does; it is not the chance that a contact converts them. Expected "
+        "conversions are the sum of those chances, so they count openings that would come without the campaign too: "
+        "compare them with the Funnel page's conversion (lead → activated), which is what campaigns achieved.",
+        "3 个月内开通概率：下一最佳产品模型估计的客户在 3 个月内开通该产品的概率，无论是否开展营销；并非一次联系促成开通的概率。"
+        "预期转化数是这些概率之和，因此也包括没有营销也会发生的开通；营销实际效果请看营销漏斗页的转化率（线索 → 激活）。"),
+    "campaigns.all_left_out": (
+        "All {matched} customers who match are left out by contact hygiene (why: above). A list saved here counts at "
+        "once, so the customers of a list just saved are not listed again: choose another product or other filters "
+        "for a new list.",
+        "符合条件的 {matched} 位客户均因联系规范被排除（原因见上）。在此保存的名单立即计入，刚保存名单中的客户不会再次入选："
+        "请选择其他产品或条件生成新名单。"),
     "campaigns.matched": ("Customers matching", "符合条件客户数"),
     "campaigns.left_out": ("Left out by contact hygiene", "因联系规范排除"),
     "campaigns.hygiene": (

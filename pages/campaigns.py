@@ -79,6 +79,7 @@ cells[0].metric(t("campaigns.listed"), fmt.count(len(listed)))
 cells[1].metric(t("col.expected"), fmt.score(shown.expected), help=t("campaigns.expected_help"))
 cells[2].metric(t("campaigns.matched"), fmt.count(shown.matched))
 cells[3].metric(t("campaigns.left_out"), fmt.count(shown.left_out_total))
+st.caption(t("campaigns.chance_means"))
 if shown.quiet_days:
     st.caption(t("campaigns.hygiene", total=fmt.count(shown.left_out_total), days=shown.quiet_days,
                  to=fmt.date(shown.contacts_to, lang()), **{r: fmt.count(n) for r, n in shown.left_out.items()}))
@@ -86,7 +87,9 @@ else:
     st.caption(t("campaigns.hygiene_off", total=fmt.count(shown.left_out["open_complaint"])))
 if shown.eligible > len(listed):
     st.caption(t("campaigns.capped", size=fmt.count(len(listed)), eligible=fmt.count(shown.eligible)))
-if listed.empty:
+if listed.empty and shown.matched:  # after a save above all: its customers are now leads of a list just saved
+    st.info(t("campaigns.all_left_out", matched=fmt.count(shown.matched)))
+elif listed.empty:
     st.info(t("campaigns.empty"))
 else:
     st.subheader(t("campaigns.workload"))

@@ -273,6 +273,37 @@ def test_a_branch_head_previews_saves_and_finds_the_campaign_on_the_funnel_page(
         ["LIST-0001", "Fund offer SH01", fmt.count(len(expected.listed))]]
 
 
+def test_after_a_save_the_page_says_the_customers_were_just_listed_not_that_nobody_matches(app_env, demo_store, product):
+    """The rerun after a save previews the same list again: its customers are now leads of a list saved in the
+    quiet period, so contact hygiene leaves every one of them out; the page says so instead of "nobody matches"."""
+    at = apptest.open_page(apptest.sign_in(apptest.app(), "head_sh01"), "campaigns")
+    at.selectbox(key="list_product").set_value(product)
+    at.slider(key="list_min_probability").set_value(0.1).run()
+    assert apptest.frame_with(at, "col.propensity").shape[0] > 0
+    at.text_input(key="campaign_name").input("Fund offer SH01")
+    next(b for b in at.button if b.label == i18n.t("campaigns.save")).click().run()
+    assert not at.exception
+    again = campaigns.preview(sliced(demo_store, HEAD, app_env), campaigns.ListSpec(product, 0.1, size=1000))
+    assert again.listed.empty and again.matched > 0
+    assert again.left_out["listed"] == campaigns.saved(app_env, frozenset({"SH01"})).leads.sum() > 0
+    infos = [shown_markdown(i.value) for i in at.info]
+    assert i18n.t("campaigns.empty") not in infos
+    assert i18n.t("campaigns.all_left_out", matched=fmt.count(again.matched)) in infos
+
+
+@pytest.mark.parametrize("lang", i18n.LANGS)
+def test_the_page_says_what_a_chance_and_expected_conversions_mean_beside_them(app_env, product, lang):
+    at = apptest.open_page(apptest.sign_in(apptest.app(), "head_sh01"), "campaigns")
+    if lang != "en":
+        at.sidebar.radio[0].set_value(lang).run()
+    at.selectbox(key="list_product").set_value(product).run()
+    assert not at.exception
+    shown = [shown_markdown(c.value) for c in at.caption]
+    meaning = i18n.t("campaigns.chance_means", lang)
+    assert meaning in shown
+    assert ("whatever the campaign does" if lang == "en" else "无论是否开展营销") in meaning
+
+
 def test_an_analyst_s_lists_are_pseudonymised_and_cannot_be_saved(app_env, demo_store, product):
     at = apptest.open_page(apptest.sign_in(apptest.app(), "analyst"), "campaigns")
     at.selectbox(key="list_product").set_value(product)
