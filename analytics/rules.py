@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from analytics.i18n import t
 
@@ -140,6 +141,35 @@ class RuleSet:
 
 
 DEFAULT_RULES = RuleSet()
+
+# How each rule's values read, in analytics.format's units as tables show them (ui.tables): money, a share as a
+# percentage, a whole number (days, months, transactions, products, customers), a figure with a decimal.
+UNITS: dict[str, str] = {
+    "tier_cutoffs_cny": "cny", "potential_aum_rise_share": "pct1", "potential_min_txns": "count",
+    "active_min_txns": "count", "dormant_days": "count", "new_tenure_months": "count",
+    "warning_aum_drop_share": "pct1", "warning_probability": "pct1", "cross_sell_products": "count",
+    "customers_per_rm": "count", "tag_digital_logins_per_month": "score", "tag_investment_share": "pct1",
+    "tag_term_deposit_share": "pct1", "tag_salary_min_inflow_cny": "cny", "tag_salary_max_variation": "pct1",
+    "tag_holiday_spend_ratio": "score", "contact_quiet_days": "count",
+}
+# The values of a rule that holds several, each by its label ("rule.<name>" in analytics.i18n) and the tier it
+# names (None: none): the cut-offs by the tier they open, the service ratio per tier.
+PARTS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "tier_cutoffs_cny": (("cutoff_affluent", None), ("cutoff_wealth", None), ("cutoff_private", None)),
+    "customers_per_rm": tuple(("customers_per_rm_of", name) for name in ALL_TIERS),
+}
+
+
+def differences(a: RuleSet, b: RuleSet) -> pd.DataFrame:
+    """Every value that differs from rule set `a` to `b`, one row each in the rules' order: rule (its label is
+    "rule.<rule>" in analytics.i18n, naming `tier` where it holds one), tier, unit (UNITS), a, b. A rule of
+    several values (PARTS: the three cut-offs, customers per RM of each tier) gives a row per value that differs."""
+    rows = []
+    for name, (new, old) in b.changes(a).items():
+        parts, olds, news = (PARTS[name], old, new) if name in PARTS else (((name, None),), (old,), (new,))
+        rows += [(rule, tier_name, UNITS[name], was, now)
+                 for (rule, tier_name), was, now in zip(parts, olds, news, strict=True) if was != now]
+    return pd.DataFrame(rows, columns=["rule", "tier", "unit", "a", "b"], dtype=object)
 
 
 def tier(t: ir.Table, rules: RuleSet = DEFAULT_RULES) -> ir.StringValue:

@@ -8,7 +8,7 @@ from analytics import format as fmt
 from analytics import permissions, segments
 from analytics.filters import period
 from analytics.rulebook import Refused, RuleBook
-from analytics.rules import ALL_TIERS, InvalidRules, RuleSet
+from analytics.rules import ALL_TIERS, PARTS, InvalidRules, RuleSet, differences
 from analytics.state import StateStore
 from ui import guard, metrics, theme
 from ui.cache import active_rules, compute, filter_options, session_scope, what_if
@@ -26,7 +26,9 @@ SHARES = ("potential_aum_rise_share", "warning_aum_drop_share", "warning_probabi
 AMOUNTS = {"tag_digital_logins_per_month": 1.0, "tag_salary_min_inflow_cny": 500.0, "tag_holiday_spend_ratio": 0.1}  # step
 WHOLES = ("potential_min_txns", "active_min_txns", "dormant_days", "new_tenure_months", "cross_sell_products",
           "contact_quiet_days")
-CUTOFFS = ("cutoff_affluent", "cutoff_wealth", "cutoff_private")
+CUTOFFS = tuple(rule for rule, _ in PARTS["tier_cutoffs_cny"])
+# The two sides of a comparison, as its headers name them: the active rules and a proposal, or versions A and B.
+PROPOSAL, VERSIONS = ("before", "after"), ("a", "b")
 
 scope = session_scope()
 filters = current()
@@ -72,14 +74,15 @@ def refused(problem: Refused) -> None:
     st.error(t(problem.key, **{k: t(f"role.{v}") if k == "role" else v for k, v in problem.values.items()}))
 
 
-def step(name: str, choices: list[int], buttons: dict) -> None:
-    """A form for one adoption step on one of `choices`: a version, a comment, and a button per action
-    (label key -> (the rule book's method, the success message key))."""
-    if not choices:
+def step(name: str, buttons: dict, choices: list[int] = (), version: int | None = None) -> None:
+    """A form for one adoption step: on `version`, or on one of `choices` picked in the form; a comment, and a
+    button per action (label key -> (the rule book's method, the success message key))."""
+    if version is None and not choices:
         return
     with st.form(f"studio_{name}", clear_on_submit=True):
-        st.subheader(t(f"studio.{name}"))
-        version = st.selectbox(t("studio.which"), choices, format_func=label, key=f"studio_{name}_version")
+        if version is None:
+            st.subheader(t(f"studio.{name}"))
+            version = st.selectbox(t("studio.which"), choices, format_func=label, key=f"studio_{name}_version")
         comment = st.text_input(t("studio.comment"), key=f"studio_{name}_comment")
         clicked = [key for key, column in zip(buttons, st.columns(len(buttons)))
                    if column.form_submit_button(t(key))]
@@ -91,6 +94,106 @@ def step(name: str, choices: list[int], buttons: dict) -> None:
                 refused(problem)
             else:
                 done(t(success, version=version))
+
+
+def rule_changes(a: RuleSet, b: RuleSet, sides: tuple[str, str], key: str) -> bool:
+    """The values that differ from `a` to `b`, one row each in its unit (analytics.rules.differences); False
+    when no rule differs."""
+    changed = differences(a, b)
+    if changed.empty:
+        return False
+    changed["label"] = [message(f"rule.{rule}", tier=term("tier", tier)) if tier else message(f"rule.{rule}")
+                        for rule, tier in zip(changed.rule, changed.tier)]
+    first, second = sides
+    table(changed, {"label": ("studio.col.rule", None), "a": (f"studio.col.value_{first}", "row"),
+                    "b": (f"studio.col.value_{second}", "row")}, f"{key}_rules")
+    return True
+
+
+def impact(effect, movers, sides: tuple[str, str], key: str) -> None:
+    """The effect of one rule set against another (ui.cache.what_if), drawn the same wherever it is weighed: the
+    customers, AUM and stages that change, RMs needed, customers and AUM per tier, who moves from which tier to
+    which, RMs per tier, stages and tags gained and lost, the impact per branch and the customers who move.
+    `sides` names the two rule sets in the headers (PROPOSAL, VERSIONS); `key` keeps charts and downloads apart."""
+    first, second = sides
+    moved, aum, stages_moved, rms = st.columns(4)
+    metrics.share(moved, t("studio.moved"), fmt.count(effect.moved), t("studio.moved_share", share=fmt.pct(
+        effect.moved / effect.customers if effect.customers else 0, lang(), digits=1)))
+    aum.metric(t("studio.aum_moved"), fmt.money(effect.aum_moved_cny, lang()))
+    stages_moved.metric(t("studio.stage_moved"), fmt.count(effect.stage_moved))
+    need_before, need_after = int(effect.rm_load.rms_needed_before.sum()), int(effect.rm_load.rms_needed_after.sum())
+    metrics.metric(rms, t("studio.rms_needed"), fmt.count(need_after), need_after - need_before, "count",
+                   up_is_good=False, help=t("studio.rms_today", n=int(effect.branches.rms.sum())))
+
+    tiers = effect.tiers.assign(name=effect.tiers.tier.map(lambda v: term("tier", v)))
+    names = {"before": message(f"studio.{first}"), "after": message(f"studio.{second}")}
+    left, right = st.columns(2)
+    for column, value, header in ((left, "customers", "col.customers"), (right, "aum", "col.aum")):
+        long = tiers.melt(id_vars=["name"], value_vars=[f"{value}_before", f"{value}_after"], var_name="side")
+        long["side"] = long.side.str.rsplit("_", n=1).str[-1].map(names)
+        figure = px.bar(long, x="name", y="value", color="side", barmode="group", title=t(header),
+                        category_orders={"name": theme.order("tier")},
+                        labels={"name": t("col.tier"), "value": t(header), "side": ""})
+        with column:
+            chart(figure, key=f"{key}_{value}")
+    table(tiers, {"tier": ("col.tier", "term:tier"), "customers_before": (f"studio.col.customers_{first}", "count"),
+                  "customers_after": (f"studio.col.customers_{second}", "count"),
+                  "customers_change": ("studio.col.change", "count"), "aum_before": (f"studio.col.aum_{first}", "cny"),
+                  "aum_after": (f"studio.col.aum_{second}", "cny"), "aum_change": ("studio.col.aum_change", "cny")},
+          f"{key}_tiers")
+
+    st.subheader(t("studio.migration"))
+    left, right = st.columns(2)
+    with left:
+        nodes = [name for name in ALL_TIERS if name in set(effect.matrix.from_tier) | set(effect.matrix.to_tier)]
+        migration(effect.matrix, nodes, names["before"], names["after"], key=f"{key}_sankey")
+    with right:
+        matrix = effect.matrix.pivot_table(index="from_tier", columns="to_tier", values="customers", fill_value=0)
+        matrix = matrix.reindex(index=nodes, columns=nodes, fill_value=0)
+        matrix.index = [term("tier", v) for v in matrix.index]
+        matrix.columns = [term("tier", v) for v in matrix.columns]
+        st.caption(t(f"studio.matrix_{first}"))
+        st.dataframe(matrix.map(fmt.count), width="stretch")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader(t("studio.rm_load"))
+        table(effect.rm_load, {"tier": ("col.tier", "term:tier"),
+                               "customers_after": (f"studio.col.customers_{second}", "count"),
+                               "customers_per_rm": ("rule.customers_per_rm", "count"),
+                               "rms_needed_before": (f"studio.col.rms_{first}", "count"),
+                               "rms_needed_after": (f"studio.col.rms_{second}", "count")}, f"{key}_rm_load")
+    with right:
+        st.subheader(t("studio.stages"))
+        table(effect.stages, {"stage": ("col.stage", "term:stage"),
+                              "customers_before": (f"studio.col.customers_{first}", "count"),
+                              "customers_after": (f"studio.col.customers_{second}", "count"),
+                              "customers_change": ("studio.col.change", "count")}, f"{key}_stages")
+
+    st.subheader(t("studio.tags_effect"))
+    table(effect.tags, {"tag": ("col.tag", "term:tag"),
+                        "customers_before": (f"studio.col.customers_{first}", "count"),
+                        "customers_after": (f"studio.col.customers_{second}", "count"),
+                        "customers_change": ("studio.col.change", "count")}, f"{key}_tags")
+
+    st.subheader(t("studio.branches"))
+    branches = effect.branches.assign(branch=effect.branches["name" if lang() == "zh" else "name_en"])
+    table(branches, {"branch": ("col.branch", None), "customers": ("col.customers", "count"),
+                     "upgraded": ("studio.col.upgraded", "count"), "downgraded": ("studio.col.downgraded", "count"),
+                     "high_tier_before": (f"studio.col.high_{first}", "count"),
+                     "high_tier_after": (f"studio.col.high_{second}", "count"), "rms": ("studio.col.rms", "count"),
+                     "rms_needed_before": (f"studio.col.rms_{first}", "count"),
+                     "rms_needed_after": (f"studio.col.rms_{second}", "count")}, f"{key}_branches")
+
+    st.subheader(t("studio.movers"))
+    st.caption(t("studio.movers_shown", n=fmt.count(len(movers)), total=fmt.count(effect.changed)))
+    table(movers, {"customer_id": ("col.customer_id", None), "name": ("col.customer", None),
+                   "branch_code": ("col.branch_code", None), "rm_id": ("col.rm_id", None),
+                   "aum_3m_avg_cny": ("studio.col.aum_3m_avg", "cny"),
+                   "tier_before": (f"studio.col.tier_{first}", "term:tier"),
+                   "tier_after": (f"studio.col.tier_{second}", "term:tier"),
+                   "stage_before": (f"studio.col.stage_{first}", "term:stage"),
+                   "stage_after": (f"studio.col.stage_{second}", "term:stage")}, f"{key}_movers")
 
 
 def label(version: int) -> str:
@@ -166,83 +269,7 @@ with edit_tab:
     st.subheader(t("studio.effect", version=active.version))
     if not changes:
         st.caption(t("studio.no_changes"))
-    moved, aum, stages_moved, rms = st.columns(4)
-    metrics.share(moved, t("studio.moved"), fmt.count(effect.moved), t("studio.moved_share", share=fmt.pct(
-        effect.moved / effect.customers if effect.customers else 0, lang(), digits=1)))
-    aum.metric(t("studio.aum_moved"), fmt.money(effect.aum_moved_cny, lang()))
-    stages_moved.metric(t("studio.stage_moved"), fmt.count(effect.stage_moved))
-    need_before, need_after = int(effect.rm_load.rms_needed_before.sum()), int(effect.rm_load.rms_needed_after.sum())
-    metrics.metric(rms, t("studio.rms_needed"), fmt.count(need_after), need_after - need_before, "count",
-                   up_is_good=False, help=t("studio.rms_today", n=int(effect.branches.rms.sum())))
-
-    tiers = effect.tiers.assign(name=effect.tiers.tier.map(lambda v: term("tier", v)))
-    sides = {"before": t("studio.before"), "after": t("studio.after")}
-    left, right = st.columns(2)
-    for column, value, header in ((left, "customers", "col.customers"), (right, "aum", "col.aum")):
-        long = tiers.melt(id_vars=["name"], value_vars=[f"{value}_before", f"{value}_after"], var_name="side")
-        long["side"] = long.side.str.rsplit("_", n=1).str[-1].map(sides)
-        figure = px.bar(long, x="name", y="value", color="side", barmode="group", title=t(header),
-                        category_orders={"name": theme.order("tier")},
-                        labels={"name": t("col.tier"), "value": t(header), "side": ""})
-        with column:
-            chart(figure, key=f"studio_{value}")
-    table(tiers, {"tier": ("col.tier", "term:tier"), "customers_before": ("studio.col.customers_before", "count"),
-                  "customers_after": ("studio.col.customers_after", "count"),
-                  "customers_change": ("studio.col.change", "count"), "aum_before": ("studio.col.aum_before", "cny"),
-                  "aum_after": ("studio.col.aum_after", "cny"), "aum_change": ("studio.col.aum_change", "cny")},
-          "whatif_tiers")
-
-    st.subheader(t("studio.migration"))
-    left, right = st.columns(2)
-    with left:
-        nodes = [name for name in ALL_TIERS if name in set(effect.matrix.from_tier) | set(effect.matrix.to_tier)]
-        migration(effect.matrix, nodes, sides["before"], sides["after"], key="studio_sankey")
-    with right:
-        matrix = effect.matrix.pivot_table(index="from_tier", columns="to_tier", values="customers", fill_value=0)
-        matrix = matrix.reindex(index=nodes, columns=nodes, fill_value=0)
-        matrix.index = [term("tier", v) for v in matrix.index]
-        matrix.columns = [term("tier", v) for v in matrix.columns]
-        st.caption(t("studio.matrix"))
-        st.dataframe(matrix.map(fmt.count), width="stretch")
-
-    left, right = st.columns(2)
-    with left:
-        st.subheader(t("studio.rm_load"))
-        table(effect.rm_load, {"tier": ("col.tier", "term:tier"),
-                               "customers_after": ("studio.col.customers_after", "count"),
-                               "customers_per_rm": ("rule.customers_per_rm", "count"),
-                               "rms_needed_before": ("studio.col.rms_before", "count"),
-                               "rms_needed_after": ("studio.col.rms_after", "count")}, "whatif_rm_load")
-    with right:
-        st.subheader(t("studio.stages"))
-        table(effect.stages, {"stage": ("col.stage", "term:stage"),
-                              "customers_before": ("studio.col.customers_before", "count"),
-                              "customers_after": ("studio.col.customers_after", "count"),
-                              "customers_change": ("studio.col.change", "count")}, "whatif_stages")
-
-    st.subheader(t("studio.tags_effect"))
-    table(effect.tags, {"tag": ("col.tag", "term:tag"), "customers_before": ("studio.col.customers_before", "count"),
-                        "customers_after": ("studio.col.customers_after", "count"),
-                        "customers_change": ("studio.col.change", "count")}, "whatif_tags")
-
-    st.subheader(t("studio.branches"))
-    branches = effect.branches.assign(branch=effect.branches["name" if lang() == "zh" else "name_en"])
-    table(branches, {"branch": ("col.branch", None), "customers": ("col.customers", "count"),
-                     "upgraded": ("studio.col.upgraded", "count"), "downgraded": ("studio.col.downgraded", "count"),
-                     "high_tier_before": ("studio.col.high_before", "count"),
-                     "high_tier_after": ("studio.col.high_after", "count"), "rms": ("studio.col.rms", "count"),
-                     "rms_needed_before": ("studio.col.rms_before", "count"),
-                     "rms_needed_after": ("studio.col.rms_after", "count")}, "whatif_branches")
-
-    st.subheader(t("studio.movers"))
-    st.caption(t("studio.movers_shown", n=fmt.count(len(movers)), total=fmt.count(effect.changed)))
-    table(movers, {"customer_id": ("col.customer_id", None), "name": ("col.customer", None),
-                   "branch_code": ("col.branch_code", None), "rm_id": ("col.rm_id", None),
-                   "aum_3m_avg_cny": ("studio.col.aum_3m_avg", "cny"),
-                   "tier_before": ("studio.col.tier_before", "term:tier"),
-                   "tier_after": ("studio.col.tier_after", "term:tier"),
-                   "stage_before": ("studio.col.stage_before", "term:stage"),
-                   "stage_after": ("studio.col.stage_after", "term:stage")}, "whatif_movers")
+    impact(effect, movers, PROPOSAL, "whatif")
 
     with st.form("studio_save", clear_on_submit=True):
         st.subheader(t("studio.save"))
@@ -264,6 +291,19 @@ with versions_tab:
                   "step_by": ("studio.col.step_by", None), "step_at": ("studio.col.step_at", None),
                   "step_comment": ("studio.col.step_comment", None)}, "rule_versions")
 
+    proposed = versions[versions.status == "proposed"].version.tolist()
+    if permissions.may(scope.role, "rules:decide") and proposed:  # the decision beside the proposal's impact
+        st.subheader(t("studio.decide"))
+        deciding = st.selectbox(t("studio.which"), proposed, format_func=label, key="studio_decide_version")
+        st.caption(t("studio.decide_explain", version=active.version))
+        weighed = book.get(deciding)
+        rule_changes(active, weighed, PROPOSAL, "decide")
+        impact(*what_if(filters, active, weighed, MOVERS), PROPOSAL, "decide")
+        step("decide", {
+            "studio.approve": (lambda v, **who: book.decide(v, approve=True, **who), "studio.approved"),
+            "studio.reject": (lambda v, **who: book.decide(v, approve=False, **who), "studio.rejected")},
+            version=deciding)
+
     st.subheader(t("studio.compare"))
     choices = versions.version.tolist()
     left, right = st.columns(2)
@@ -271,30 +311,14 @@ with versions_tab:
                          key="studio_compare_a")
     other = right.selectbox(t("studio.compare_b"), choices, index=0, format_func=label, key="studio_compare_b")
     a, b = book.get(one), book.get(other)
-    differences = b.changes(a)
-    if not differences:
-        st.caption(t("studio.same"))
+    if rule_changes(a, b, VERSIONS, "compare"):
+        impact(*what_if(filters, a, b, MOVERS), VERSIONS, "compare")
     else:
-        st.dataframe({t("studio.col.rule"): [t(f"rule.{name}") for name in differences],
-                      label(one): [str(old) for _, old in differences.values()],
-                      label(other): [str(new) for new, _ in differences.values()]}, width="stretch")
-        compared, _ = what_if(filters, a, b)
-        st.caption(t("studio.compare_effect", moved=fmt.count(compared.moved),
-                     aum=fmt.money(compared.aum_moved_cny, lang())))
-        table(compared.tiers, {"tier": ("col.tier", "term:tier"),
-                               "customers_before": ("studio.col.customers_a", "count"),
-                               "customers_after": ("studio.col.customers_b", "count"),
-                               "customers_change": ("studio.col.change", "count"),
-                               "aum_before": ("studio.col.aum_a", "cny"), "aum_after": ("studio.col.aum_b", "cny")},
-              "rule_versions_compared")
+        st.caption(t("studio.same"))
 
     proposable = versions[~versions.active & (versions.status != "proposed")].version.tolist()
     if permissions.may(scope.role, "rules:edit"):  # an earlier approved version too (the defaults, 0): a roll-back
-        step("propose", proposable, {"studio.propose_button": (book.propose, "studio.proposed")})
-    if permissions.may(scope.role, "rules:decide"):
-        step("decide", versions[versions.status == "proposed"].version.tolist(), {
-            "studio.approve": (lambda v, **who: book.decide(v, approve=True, **who), "studio.approved"),
-            "studio.reject": (lambda v, **who: book.decide(v, approve=False, **who), "studio.rejected")})
+        step("propose", {"studio.propose_button": (book.propose, "studio.proposed")}, choices=proposable)
 
 with found_tab:
     found = compute(segments.model, filters)

@@ -9,7 +9,7 @@ import pytest
 from analytics import tiers
 from analytics.filters import Filters, Slice
 from analytics.i18n import TEXT
-from analytics.rules import DEFAULT_RULES, POTENTIAL, TIERS, InvalidRules, RuleSet
+from analytics.rules import DEFAULT_RULES, PARTS, POTENTIAL, TIERS, UNITS, InvalidRules, RuleSet, differences
 from analytics.scope import Scope, ScopedStore
 
 APRIL = dt.date(2024, 4, 30)
@@ -71,6 +71,29 @@ def test_rules_round_trip_through_json_and_unknown_fields_are_named():
 def test_changes_name_only_the_fields_that_differ():
     edited = RuleSet(version=3, dormant_days=60, warning_probability=0.4)
     assert edited.changes(DEFAULT_RULES) == {"dormant_days": (60, 90), "warning_probability": (0.4, 0.3)}
+
+
+def test_differences_read_one_value_a_row_in_its_unit_the_cut_offs_by_the_tier_they_open():
+    wider = RuleSet(version=2, tier_cutoffs_cny=(100_000, 500_000, 10_000_000), dormant_days=60,
+                    warning_probability=0.4, customers_per_rm=(2_000, 600, 500, 150, 40), tag_salary_min_inflow_cny=5_000.0,
+                    tag_holiday_spend_ratio=2.0)
+    assert differences(DEFAULT_RULES, wider).values.tolist() == [
+        ["cutoff_affluent", None, "cny", 50_000, 100_000],
+        ["cutoff_private", None, "cny", 6_000_000, 10_000_000],
+        ["dormant_days", None, "count", 90, 60],
+        ["warning_probability", None, "pct1", 0.3, 0.4],
+        ["customers_per_rm_of", "Affluent", "count", 600, 500],  # of Mass, Potential, Affluent, Wealth, Private
+        ["tag_salary_min_inflow_cny", None, "cny", 3_000.0, 5_000.0],
+        ["tag_holiday_spend_ratio", None, "score", 1.6, 2.0],
+    ]
+    assert differences(wider, wider).empty
+
+
+def test_every_rule_says_how_its_values_read():
+    assert set(UNITS) == set(RuleSet.__dataclass_fields__) - {"version"}
+    for name, parts in PARTS.items():
+        assert len(parts) == len(getattr(DEFAULT_RULES, name)), name
+        assert all(TEXT[f"rule.{rule}"] for rule, _ in parts), name
 
 
 def april(backend, rules):

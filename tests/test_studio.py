@@ -124,7 +124,63 @@ def test_comparing_two_versions_shows_what_changed(book):
     assert not at.exception
     changed = next(d.value for d in at.dataframe if i18n.t("studio.col.rule") in d.value.columns)
     assert changed[i18n.t("studio.col.rule")].tolist() == [i18n.t("rule.dormant_days"), i18n.t("rule.warning_probability")]
-    assert changed.iloc[:, 1].tolist() == ["90", "0.3"] and changed.iloc[:, 2].tolist() == ["45", "0.4"]
+    assert changed.iloc[:, 1].tolist() == ["90", "30.0%"] and changed.iloc[:, 2].tolist() == ["45", "40.0%"]
+
+
+def pseudonymised_study(demo_store) -> Study:
+    return Study(Slice(ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True),
+                                   Scope.all_branches(pii="pseudonym"))))
+
+
+def test_comparing_versions_reads_each_cut_off_in_money_and_shows_the_what_if_s_impact(book, demo_store):
+    """The comparison showed the cut-offs as a tuple, "(50000, 500000, 6000000)", and tier counts only (#24 item 15)."""
+    wider = RuleSet(tier_cutoffs_cny=(100_000, 1_000_000, 10_000_000), customers_per_rm=(2_000, 600, 500, 150, 40))
+    book.save(wider, author="analyst", role="analyst", comment="wider bands")
+    at = studio("analyst")
+    at.selectbox(key="studio_compare_a").set_value(0).run()
+    at.selectbox(key="studio_compare_b").set_value(1).run()
+    assert not at.exception
+    changed = next(d.value for d in at.dataframe if i18n.t("studio.col.rule") in d.value.columns)
+    assert changed[i18n.t("studio.col.rule")].tolist() == [
+        i18n.t("rule.cutoff_affluent"), i18n.t("rule.cutoff_wealth"), i18n.t("rule.cutoff_private"),
+        i18n.t("rule.customers_per_rm_of", tier="Affluent")]
+    assert changed.iloc[:, 1].tolist() == [fmt.money(50_000), fmt.money(500_000), fmt.money(6_000_000), "600"]
+    assert changed.iloc[:, 2].tolist() == [fmt.money(100_000), fmt.money(1_000_000), fmt.money(10_000_000), "500"]
+    study = pseudonymised_study(demo_store)
+    expected, movers = study.compare(DEFAULT_RULES, wider), study.movers(DEFAULT_RULES, wider, 1000)
+    shown = [d.value for d in at.dataframe]  # the what-if tab beside it compares the active rules with themselves
+    per_branch = next(d for d in shown if i18n.t("studio.col.downgraded") in d.columns
+                      and (d[i18n.t("studio.col.downgraded")] != "0").any())
+    assert per_branch[i18n.t("studio.col.downgraded")].tolist() == [fmt.count(v) for v in expected.branches.downgraded]
+    assert per_branch[i18n.t("studio.col.rms_b")].tolist() == [fmt.count(v) for v in expected.branches.rms_needed_after]
+    moved = next(d for d in shown if i18n.t("studio.col.tier_b") in d.columns)
+    assert moved[i18n.t("col.customer_id")].tolist() == movers.customer_id.tolist() and len(movers) > 0
+
+
+def test_the_approver_sees_the_proposal_s_impact_against_the_active_rules_beside_the_decision(book, demo_store):
+    """The admin deciding saw the rule changes and tier counts only, less than the analyst who proposed (#24 item 15):
+    now the proposal's impact on the active rules (per branch, RMs needed, who moves) is drawn with the decision."""
+    wider = RuleSet(tier_cutoffs_cny=(100_000, 1_000_000, 10_000_000), customers_per_rm=(2_000, 600, 500, 150, 40))
+    version = book.save(wider, author="analyst", role="analyst", comment="wider bands")
+    book.propose(version, actor="analyst", role="analyst", comment="please adopt")
+    at = studio("admin")
+    at.selectbox(key="studio_compare_b").set_value(0).run()  # the free comparison: the defaults with themselves
+    assert not at.exception
+    study = Study(Slice(ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), Scope.all_branches(pii="shown"))))
+    expected, movers = study.compare(DEFAULT_RULES, wider), study.movers(DEFAULT_RULES, wider, 1000)
+    shown = [d.value for d in at.dataframe]
+    per_branch = next(d for d in shown if i18n.t("studio.col.downgraded") in d.columns
+                      and (d[i18n.t("studio.col.downgraded")] != "0").any())
+    assert per_branch[i18n.t("studio.col.downgraded")].tolist() == [fmt.count(v) for v in expected.branches.downgraded]
+    rms = next(d for d in shown if i18n.t("rule.customers_per_rm") in d.columns
+               and d[i18n.t("studio.col.rms_after")].tolist() != d[i18n.t("studio.col.rms_before")].tolist())
+    assert rms[i18n.t("studio.col.rms_after")].tolist() == [fmt.count(v) for v in expected.rm_load.rms_needed_after]
+    moved = next(d for d in shown if i18n.t("studio.col.tier_after") in d.columns and len(d))
+    assert moved[i18n.t("col.customer_id")].tolist() == movers.customer_id.tolist()
+    rules = next(d for d in shown if i18n.t("studio.col.rule") in d.columns)
+    assert rules.iloc[:, 2].tolist()[:3] == [fmt.money(c) for c in wider.tier_cutoffs_cny]
+    admin_decides = [b.label for b in at.button]
+    assert i18n.t("studio.approve") in admin_decides and i18n.t("studio.reject") in admin_decides
 
 
 def test_a_tag_threshold_is_a_rule_whose_effect_shows_at_once(book, demo_store):
