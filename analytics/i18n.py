@@ -302,6 +302,10 @@ TEXT: dict[str, tuple[str, str]] = {
                              "排名；最后一行为全行合计。全行数据和排名按所有支行计算；支行负责人看不到其他支行的数据。"),
     "overview.league_ranked": ("Rank: by AUM among all {n} branches of the bank. Last row: the bank, every branch.",
                                "排名：在全行 {n} 家支行中按管理资产排名。最后一行：全行（所有支行）。"),
+    "overview.league_few": ("Rank: by AUM among all {n} branches of the bank. The bank's row is shown only when it "
+                            "holds at least {min} branches besides yours (else it would give theirs away).",
+                            "排名：在全行 {n} 家支行中按管理资产排名。全行合计行仅在除您的支行外至少还有 {min} 家支行时显示"
+                            "（否则可由此推算出其他支行的数据）。"),
     "overview.bank": ("The bank (all branches)", "全行（所有支行）"),
     "overview.churn_trend": ("Monthly churn rate", "月流失率"),
     # tiers

@@ -135,14 +135,15 @@ def branches(sl: Slice) -> pd.DataFrame:
 def league(sl: Slice) -> pd.DataFrame:
     """The Overview's branch league: the rows of `branches`, each with its `rank` among all the bank's branches
     (of `ranked` ranked, by AUM under the same filters but the region and branch ones), then the bank's row
-    (branch_code empty): the same figures over every branch. A branch head learns their branches' rank and the
-    bank's figures, never another branch's (ScopedStore.standing)."""
+    (branch_code empty; none when too few other branches would be in it): the same figures over every branch. A
+    branch head learns their branches' rank and the bank's figures, never another branch's (ScopedStore.standing)."""
     frame = branches(sl)
     peers = sl.filters.but(regions=(), branches=())
     standing = sl.scoped.standing(lambda everyone: _branch_parts(Slice(everyone, peers, sl.rules)), _branch_figures,
                                   "aum_cny")
     frame["rank"] = frame.branch_code.map(standing.ranks)
-    bank = pd.DataFrame([{name: standing.bank[name] for name in LEAGUE_COLUMNS if name in standing.bank}])
+    bank = pd.DataFrame([{name: standing.bank[name] for name in LEAGUE_COLUMNS if name in standing.bank}]
+                        if standing.bank else [])
     return pd.concat([frame, bank], ignore_index=True).assign(ranked=standing.branches)
 
 

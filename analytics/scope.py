@@ -80,10 +80,13 @@ class Scope:
         return cls(user, role, frozenset(branch_codes), pii)
 
 
+MIN_PEERS = 3  # other branches the bank's figures must hold before a narrower scope sees them (ScopedStore.standing)
+
+
 @dataclass(frozen=True)
 class Standing:
     """Where a scope's branches stand among all the bank's branches: aggregates only (ScopedStore.standing)."""
-    bank: dict[str, float]  # each figure over every branch
+    bank: dict[str, float]  # each figure over every branch; empty when too few other branches would be in it
     ranks: dict[str, int]   # each of the scope's branches that was ranked -> its rank among all, 1 the first
     branches: int           # how many branches were ranked
 
@@ -131,7 +134,10 @@ class ScopedStore:
         (customers, AUM, answers...); here it reads a store of every branch, which never leaves this method.
         `figures(table)` adds the figures made of those parts (a rate: churned / at start). The bank's figures
         are `figures` of the parts summed over every branch; branches rank by `rank_by` of their figures, largest
-        first (ties by code), those without one unranked. The returned ranks are of the scope's branches only."""
+        first (ties by code), those without one unranked. The returned ranks are of the scope's branches only.
+
+        The bank's figures less one's own would be the other branches' together: with fewer than MIN_PEERS of
+        them ranked, that sum is nearly one branch's figures, so a scope narrower than the bank gets none."""
         permissions.check(self.scope.role, "branches:compare")
         everyone = ScopedStore(self._backend, replace(self.scope, branch_codes=None), self._added)
         per_branch = parts(everyone)
@@ -146,8 +152,10 @@ class ScopedStore:
         mine = ranked if self.scope.branch_codes is None else ranked.filter(
             ranked.branch_code.isin(sorted(self.scope.branch_codes)))
         ranks = mine.select("branch_code", "rank").execute()
-        return Standing(bank=bank.iloc[0].to_dict(), ranks=dict(zip(ranks.branch_code, ranks["rank"].astype(int))),
-                        branches=int(ranked.count().execute()))
+        branches = int(ranked.count().execute())
+        few = 0 < branches - len(ranks) < MIN_PEERS
+        return Standing(bank={} if few else bank.iloc[0].to_dict(),
+                        ranks=dict(zip(ranks.branch_code, ranks["rank"].astype(int))), branches=branches)
 
     def _in_branches(self) -> ir.Table:
         customers = self._source("customers")

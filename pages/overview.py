@@ -8,6 +8,7 @@ from analytics import format as fmt
 from analytics import portfolio, targets
 from analytics.filters import period
 from analytics.kpis import KPIS, snapshot
+from analytics.scope import MIN_PEERS
 from ui import guard, metrics, theme
 from ui.cache import compute, filter_options
 from ui.charts import chart
@@ -69,7 +70,8 @@ else:
     league = league.assign(
         branch=league["name" if lang() == "zh" else "name_en"].where(~bank, t("overview.bank")),
         region=[term("region", r) if isinstance(r, str) else "–" for r in league.region])
-    st.caption(t("overview.league_ranked", n=fmt.count(league.ranked.iloc[0])))
+    st.caption(t("overview.league_ranked", n=fmt.count(league.ranked.iloc[0])) if bank.any()
+               else t("overview.league_few", n=fmt.count(league.ranked.iloc[0]), min=MIN_PEERS))
     table(league, {"rank": ("col.rank", "count"), "branch": ("col.branch", None), "region": ("col.region", None),
                    "customers": ("col.customers", "count"), "aum_cny": ("col.aum", "cny"),
                    "aum_change_12m": ("col.aum_change_12m", "pct1"), "churn_rate_12m": ("col.churn_rate_12m", "pct"),

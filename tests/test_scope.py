@@ -11,6 +11,7 @@ from analytics.permissions import Forbidden
 from analytics.scope import (
     BRANCH_SCOPED,
     CUSTOMER_SCOPED,
+    MIN_PEERS,
     PSEUDONYM,
     OutOfScope,
     Scope,
@@ -118,10 +119,21 @@ def test_the_aggregate_path_gives_a_branch_head_the_bank_s_figures_and_their_ran
     head = ScopedStore(backend, Scope.for_branches(["BJ01"]))
     standing = head.standing(aum_per_branch, aum_per_customer, "aum_cny")
     assert standing.ranks == {"BJ01": 2} and standing.branches == 2
-    assert standing.bank == {"customers": 2, "aum_cny": 6050, "aum_per_customer": 3025}
-    assert ScopedStore(backend, Scope.all_branches()).standing(aum_per_branch, aum_per_customer, "aum_cny").ranks == {
-        "SH01": 1, "BJ01": 2}
+    everyone = ScopedStore(backend, Scope.all_branches()).standing(aum_per_branch, aum_per_customer, "aum_cny")
+    assert everyone.ranks == {"SH01": 1, "BJ01": 2}
+    assert everyone.bank == {"customers": 2, "aum_cny": 6050, "aum_per_customer": 3025}
     assert set(head.table("customers").branch_code.execute()) == {"BJ01"}  # the store itself stays narrowed
+
+
+def test_the_bank_s_figures_never_give_away_the_few_other_branches_in_them(backend):
+    """The bank less BJ01 is SH01 alone in the hand-built store: its head gets BJ01's rank but no bank figures, while
+    a scope of both branches (the bank itself) does."""
+    assert MIN_PEERS > 1
+    assert ScopedStore(backend, Scope.for_branches(["BJ01"])).standing(aum_per_branch, aum_per_customer,
+                                                                       "aum_cny").bank == {}
+    both = ScopedStore(backend, Scope.for_branches(["BJ01", "SH01"])).standing(aum_per_branch, aum_per_customer,
+                                                                              "aum_cny")
+    assert both.bank["aum_cny"] == 6050
 
 
 def test_the_aggregate_path_refuses_a_role_without_the_right_and_anything_but_numbers(backend):
