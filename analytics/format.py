@@ -16,13 +16,26 @@ def money(value: float | None, lang: str = "en") -> str:
     """1234567 -> 'CNY 1.23M' (en) or '¥123.46万' (zh)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    steps, prefix = (_ZH_STEPS, "¥") if lang == "zh" else (_EN_STEPS, "CNY ")
-    sign = "-" if value < 0 else ""
-    size = abs(value)
-    for step, suffix in steps:
-        if size >= step:
-            return f"{sign}{prefix}{size / step:,.2f}{suffix}"
-    return f"{sign}{prefix}{size:,.0f}"
+    step, suffix = _scale(abs(value), lang)
+    shown = f"{abs(value) / step:,.2f}" if suffix else f"{abs(value):,.0f}"
+    return f"{'-' if value < 0 else ''}{_PREFIX[lang == 'zh']}{shown}{suffix}"
+
+
+def money_ticks(values: list[float], lang: str = "en") -> list[str]:
+    """Round figures of money as an axis names them, all in the unit of the largest, without zeros after the
+    point: [0, 5e7, 1e8] -> ['0', '¥0.5亿', '¥1亿'] (zh), ['0', 'CNY 50M', 'CNY 100M'] (en)."""
+    step, suffix = _scale(max((abs(v) for v in values), default=0), lang)
+    return ["0" if v == 0 else f"{'-' if v < 0 else ''}{_PREFIX[lang == 'zh']}"
+            f"{f'{abs(v) / step:,.2f}'.rstrip('0').rstrip('.')}{suffix}" for v in values]
+
+
+_PREFIX = {False: "CNY ", True: "¥"}
+
+
+def _scale(size: float, lang: str) -> tuple[float, str]:
+    """The unit money of `size` is shown in: (100000000, '亿'), (1000000, 'M'), ... or (1, '')."""
+    return next(((step, suffix) for step, suffix in (_ZH_STEPS if lang == "zh" else _EN_STEPS) if size >= step),
+                (1, ""))
 
 
 def count(value: float | None, lang: str = "en") -> str:
@@ -44,7 +57,14 @@ def score(value: float | None, lang: str = "en") -> str:
     return f"{value:.1f}"
 
 
-BY_UNIT = {"count": count, "cny": money, "pct": pct, "score": score}
+def number(value: float | None, lang: str = "en", digits: int = 3) -> str:
+    """A measure between 0 and 1 that is not a share (a fall in AUC, a silhouette): 0.0123 -> '0.012'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+BY_UNIT = {"count": count, "cny": money, "pct": pct, "score": score, "number": number}
 
 
 def change(value: float | None, unit: str, lang: str = "en") -> str | None:

@@ -289,6 +289,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "download.masked": ("Names, phone numbers and ID numbers are masked for your role, in downloads too.",
                         "按您的角色，姓名、电话和证件号已脱敏，下载文件亦然。"),
     "click_to_drill": ("Click a bar to drill down.", "点击柱形可向下钻取。"),
+    "chart.value": ("{label}: {value}", "{label}：{value}"),  # a value in a chart's hover
     # overview
     "unit.pp": ("pp", "个百分点"),
     "overview.vs_year": ("vs a year earlier: {change}", "同比：{change}"),

@@ -75,10 +75,12 @@ def products(sl: Slice) -> pd.DataFrame:
 
 
 def lifecycle(sl: Slice) -> pd.DataFrame:
-    """Customers per tier and lifecycle stage at the as-of month (churned customers excluded)."""
+    """Customers per tier and lifecycle stage at the as-of month (churned customers excluded), and the stage's
+    share of the tier's customers."""
     t = tiered(sl)
     t = t.mutate(stage=stage(t, sl.rules))
-    return t.group_by("tier", "stage").agg(customers=_.count()).order_by(["tier", "stage"]).execute()
+    frame = t.group_by("tier", "stage").agg(customers=_.count()).order_by(["tier", "stage"]).execute()
+    return frame.assign(share=frame.customers / frame.groupby("tier").customers.transform("sum"))
 
 
 def tag_prevalence(sl: Slice) -> pd.DataFrame:

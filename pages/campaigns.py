@@ -94,10 +94,11 @@ elif listed.empty:
 else:
     st.subheader(t("campaigns.workload"))
     workload = shown.by_rm.assign(label=shown.by_rm.rm_id + " " + shown.by_rm.rm_name)
-    figure = px.bar(workload.head(30), x="label", y="customers", text="customers",
+    top = workload.head(30)
+    figure = px.bar(top, x="label", y="customers", text=top.customers.map(fmt.count),
                     labels={"label": t("col.rm"), "customers": t("col.customers")},
-                    hover_data={"expected": ":.1f"}, color_discrete_sequence=[theme.SERIES[0]])
-    chart(figure, key="campaign_workload")
+                    custom_data=["expected"], color_discrete_sequence=[theme.SERIES[0]])
+    chart(figure, key="campaign_workload", y="count", more=(("col.expected", "score"),))
     table(shown.by_rm, {"rm_id": ("col.rm_id", None), "rm_name": ("col.rm", None),
                         "branch_code": ("col.branch_code", None), "customers": ("col.customers", "count"),
                         "expected": ("col.expected", "score")}, "campaign_workload")

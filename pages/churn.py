@@ -42,9 +42,9 @@ else:
         colours = {}
     figure = px.line(rates, x="month", y="value", color="name", markers=True, **colours,
                      labels={"month": t("col.month"), "value": t("col.churn_rate"), "name": ""},
-                     hover_data={"churned": True, "at_start": True})
-    figure.update_yaxes(tickformat=".1%", rangemode="tozero")
-    chart(figure, key="churn_rates")
+                     custom_data=["churned", "at_start"])
+    figure.update_yaxes(rangemode="tozero")
+    chart(figure, key="churn_rates", y="pct", more=(("col.churned", "count"), ("col.at_start", "count")))
 
 rm = st.selectbox(t("churn.rm"), [None, *compute(churn.relationship_managers, filters)],
                   format_func=texts({None: "filters.all"}), key="churn_rm")

@@ -30,10 +30,12 @@ if stages is None or stages.leads.iloc[0] == 0:
 stages = stages.assign(name=stages.stage.map(lambda v: term("funnel", v)))
 st.subheader(t("funnel.stages"))
 figure = go.Figure(go.Funnel(
-    y=stages.name, x=stages.leads, customdata=stages[["stage"]].values, textinfo="value+percent initial",
+    y=stages.name, x=stages.leads, customdata=stages[["stage", "overall_conversion"]].values, textinfo="text",
+    text=[f"{fmt.count(n)} · {fmt.pct(share, lang(), 1)}" for n, share in zip(stages.leads, stages.overall_conversion)],
     marker=dict(color=[theme.FUNNEL_COLOURS[s] for s in stages.stage]),
 ))
-picked = clicked(drillable(figure, key="funnel_stages"))
+figure.update_xaxes(title=t("col.leads"))
+picked = clicked(drillable(figure, key="funnel_stages", x="count", more=(("col.overall_conversion", "pct"),)))
 st.caption(t("funnel.click_stage"))
 table(stages, {"stage": ("col.stage_funnel", "term:funnel"), "leads": ("col.leads", "count"),
                "stage_conversion": ("col.stage_conversion", "pct1"),
@@ -56,10 +58,9 @@ split = split.assign(label_text=split.label.astype(str))
 top = split.head(15)
 figure = px.bar(top, y="label_text", x="conversion", orientation="h", text=top.conversion.map(lambda v: fmt.pct(v, lang(), 1)),
                 labels={"label_text": "", "conversion": t("col.conversion")}, color_discrete_sequence=[theme.SERIES[0]],
-                hover_data={"leads": True, "activated": True})
+                custom_data=["leads", "activated"])
 figure.update_layout(yaxis=dict(categoryorder="total ascending"), height=max(300, 28 * len(top)))
-figure.update_xaxes(tickformat=".0%")
-chart(figure, key="funnel_by")
+chart(figure, key="funnel_by", x="pct", more=(("col.leads", "count"), ("col.activated", "count")))
 table(split, {"label_text": (HEADERS[dimension], None), "leads": ("col.leads", "count"),
               "activated": ("col.activated", "count"), "conversion": ("col.conversion", "pct1")}, f"funnel_by_{dimension}")
 
@@ -71,15 +72,16 @@ with left:
                          + times.to_stage.map(lambda v: term("funnel", v)))
     figure = px.bar(times, x="step", y="median_days", labels={"step": "", "median_days": t("col.median_days")},
                     text=times.median_days.map(lambda v: fmt.score(v)), color_discrete_sequence=[theme.SERIES[1]])
-    chart(figure, key="funnel_times")
+    chart(figure, key="funnel_times", y="score")
 with right:
     st.subheader(t("funnel.drop_outs"))
     drops = compute(funnel.drop_outs, filters)
     drops = drops.assign(name=drops.stage.map(lambda v: term("funnel", v)))
     figure = px.bar(drops, x="name", y="leads", color="name", color_discrete_map=theme.colours("funnel"),
-                    text=drops.share.map(lambda v: fmt.pct(v, lang(), 1)), labels={"name": "", "leads": t("col.leads")})
+                    text=drops.share.map(lambda v: fmt.pct(v, lang(), 1)), labels={"name": "", "leads": t("col.leads")},
+                    custom_data=["share"])
     figure.update_layout(showlegend=False)
-    chart(figure, key="funnel_drops")
+    chart(figure, key="funnel_drops", y="count", more=(("col.share", "pct"),))
 
 st.subheader(t("funnel.cohorts"))
 cohorts = compute(funnel.cohorts, filters)
@@ -89,8 +91,8 @@ long["name"] = long.stage.map(lambda v: term("funnel", v))
 figure = px.line(long, x="lead_month", y="share", color="name", color_discrete_map=theme.colours("funnel"),
                  labels={"lead_month": t("col.month"), "share": t("col.overall_conversion"), "name": t("col.stage_funnel")},
                  category_orders={"name": theme.order("funnel")}, markers=True)
-figure.update_yaxes(tickformat=".0%", rangemode="tozero")
-chart(figure, key="funnel_cohorts")
+figure.update_yaxes(rangemode="tozero")
+chart(figure, key="funnel_cohorts", y="pct")
 table(cohorts, {"lead_month": ("col.month", "month"), "leads": ("col.leads", "count"),
                 FUNNEL_STAGES[-1]: ("col.conversion", "pct1")}, "funnel_cohorts")
 

@@ -60,8 +60,6 @@ def against_diagonal(x, y, top: float, title: str, x_title: str, y_title: str, d
         go.Scatter(x=x, y=y, mode="lines+markers", name=title),
     ])
     figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, showlegend=False)
-    figure.update_xaxes(tickformat=".0%")
-    figure.update_yaxes(tickformat=".0%")
     return figure
 
 
@@ -70,7 +68,8 @@ with left:
     calibration = pd.DataFrame(v["calibration"])
     top = float(max(calibration.predicted.max(), calibration.observed.max()))
     chart(against_diagonal(calibration.predicted, calibration.observed, top, t("model.calibration"),
-                           t("model.predicted"), t("model.observed"), t("model.perfect")), key="calibration")
+                           t("model.predicted"), t("model.observed"), t("model.perfect")), key="calibration",
+          x="pct", y="pct")
     st.caption(t("model.calibration_help"))
 with right:
     if "gains" in v:
@@ -79,7 +78,7 @@ with right:
                                   t("model.share_of_list"), t("model.share_of_churners"), t("model.random"))
         for share, key in ((0.1, "caught_top10"), (0.2, "caught_top20")):
             figure.add_annotation(x=share, y=v[key], text=fmt.pct(v[key], lang(), digits=1), showarrow=True, arrowhead=2)
-        chart(figure, key="gains")
+        chart(figure, key="gains", x="pct", y="pct")
         st.caption(t("model.gains_help"))
     else:
         st.info(t("model.retrain_for", what=t("model.gains")))
@@ -94,7 +93,7 @@ with left:
         figure = px.bar(importance.iloc[::-1], x="drop", y="name", orientation="h",
                         labels={"drop": t("model.auc_drop"), "name": ""}, title=t("model.importance"))
         figure.update_layout(height=120 + 24 * len(importance))
-        chart(figure, key="importance")
+        chart(figure, key="importance", x="number")
         st.caption(t("model.importance_help"))
     else:
         st.info(t("model.retrain_for", what=t("model.importance")))
@@ -109,9 +108,9 @@ with right:
                                 + [message("model.today", as_of=fmt.date(today.as_of.iloc[0], lang()))] * len(labels)})
         figure = px.bar(compare, x="bin", y="share", color="when", barmode="group", title=t("model.distribution"),
                         labels={"bin": t("col.probability"), "share": t("col.share"), "when": ""})
-        figure.update_yaxes(type="log", tickformat=".1%", title=t("model.share_log"))
+        figure.update_yaxes(type="log", title=t("model.share_log"))
         figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
-        chart(figure, key="distribution")
+        chart(figure, key="distribution", y="pct")
         verdict = "stable" if psi < 0.1 else "shifting" if psi < 0.25 else "moved"
         st.caption(t("model.psi", psi=f"{psi:.3f}", verdict=t(f"model.psi_{verdict}")))
     elif today.empty:

@@ -55,7 +55,7 @@ for row in (listed[i:i + 3] for i in range(0, len(listed), 3)):
                       & (pd.to_datetime(frame["month"]) <= pd.Timestamp(month))]
         target = goals.get(kpi.key)
         with column:
-            chart(sparkline(trend, target), key=f"spark_{kpi.key}")
+            chart(sparkline(trend, target), key=f"spark_{kpi.key}", y=kpi.unit)
         notes = [t("overview.vs_year", change=fmt.change(snap.change_year, kpi.unit, lang()) or "–")]
         if target is not None:
             notes.append(t("overview.target", target=fmt.BY_UNIT[kpi.unit](target, lang())))

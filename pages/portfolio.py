@@ -154,7 +154,7 @@ if at["customer"]:
         figure.add_trace(go.Scatter(x=balances.month, y=balances.loans_cny, name=t("c360.loans_apart"), mode="lines",
                                     line=dict(dash="dash", width=2, color=theme.SERIES[4])))
         figure.update_layout(xaxis_title=t("col.month"), yaxis_title=t("c360.balances_axis"))
-        chart(figure, key="balances")
+        chart(figure, key="balances", y="cny")
     sections = (
         ("c360.accounts", view.accounts, {"account_id": ("col.account_id", None), "product": ("col.product", "term:product"),
                                           "opened_on": ("col.opened_on", "date"), "closed_on": ("col.closed_on", "date"),
@@ -213,7 +213,7 @@ if at["branch"]:
     rms = rms.assign(label=rms.rm_id + " " + rms["name"])
     figure = px.bar(rms, x="label", y="aum_cny", custom_data=["rm_id"], text=rms.aum_cny.map(lambda v: fmt.money(v, lang())),
                     labels={"label": t("col.rm"), "aum_cny": t("col.aum")}, color_discrete_sequence=[theme.SERIES[0]])
-    picked = clicked(drillable(figure, key="rm_bars"))
+    picked = clicked(drillable(figure, key="rm_bars", y="cny"))
     st.caption(t("click_to_drill"))
     event = table(rms, {"rm_id": ("col.rm_id", None), "name": ("col.rm", None), "customers": ("col.customers", "count"),
                         "aum_cny": ("col.aum", "cny"), "high_tier_customers": ("col.high_tier", "count"),
@@ -228,7 +228,7 @@ if at["branch"]:
 figure = px.bar(branches.assign(label=branches.branch_code.map(names)), x="label", y="aum_cny", custom_data=["branch_code"],
                 text=branches.aum_cny.map(lambda v: fmt.money(v, lang())),
                 labels={"label": t("col.branch"), "aum_cny": t("col.aum")}, color_discrete_sequence=[theme.SERIES[0]])
-picked = clicked(drillable(figure, key="branch_bars"))
+picked = clicked(drillable(figure, key="branch_bars", y="cny"))
 st.caption(t("click_to_drill"))
 event = table(branches.assign(branch=branches.branch_code.map(names)),
               {"rank": ("col.rank", None), "branch_code": ("col.branch_code", None), "branch": ("col.branch", None),

@@ -128,14 +128,14 @@ def impact(effect, movers, sides: tuple[str, str], key: str) -> None:
     tiers = effect.tiers.assign(name=effect.tiers.tier.map(lambda v: term("tier", v)))
     names = {"before": message(f"studio.{first}"), "after": message(f"studio.{second}")}
     left, right = st.columns(2)
-    for column, value, header in ((left, "customers", "col.customers"), (right, "aum", "col.aum")):
+    for column, value, header, unit in ((left, "customers", "col.customers", "count"), (right, "aum", "col.aum", "cny")):
         long = tiers.melt(id_vars=["name"], value_vars=[f"{value}_before", f"{value}_after"], var_name="side")
         long["side"] = long.side.str.rsplit("_", n=1).str[-1].map(names)
         figure = px.bar(long, x="name", y="value", color="side", barmode="group", title=t(header),
                         category_orders={"name": theme.order("tier")},
                         labels={"name": t("col.tier"), "value": t(header), "side": ""})
         with column:
-            chart(figure, key=f"{key}_{value}")
+            chart(figure, key=f"{key}_{value}", y=unit)
     table(tiers, {"tier": ("col.tier", "term:tier"), "customers_before": (f"studio.col.customers_{first}", "count"),
                   "customers_after": (f"studio.col.customers_{second}", "count"),
                   "customers_change": ("studio.col.change", "count"), "aum_before": (f"studio.col.aum_{first}", "cny"),
@@ -340,12 +340,12 @@ with found_tab:
         figure = px.bar(profiles, x="label", y="customers", text=profiles.customers.map(fmt.count),
                         labels={"label": t("col.segment"), "customers": t("col.customers")},
                         color_discrete_sequence=[theme.SERIES[0]])
-        chart(figure, key="found_sizes")
+        chart(figure, key="found_sizes", y="count")
     with right:
         tried = found["silhouettes"]
         figure = px.line(x=list(tried), y=list(tried.values()), markers=True,
                          labels={"x": t("studio.found_k"), "y": t("studio.found_silhouette")})
-        chart(figure, key="found_silhouettes")
+        chart(figure, key="found_silhouettes", x="count", y="number")
     medians = {f"median_{f}": (f"segment.feature.{f}", "cny" if f == "aum_cny" else "score") for f in segments.FEATURES}
     table(profiles, {"segment": ("col.segment_number", None), name: ("col.segment", None),
                      "customers": ("col.customers", "count"), "share": ("col.share_customers", "pct1"),
@@ -360,7 +360,7 @@ with found_tab:
     grid = grid.reindex(columns=[v for v in active.tiers if v in grid.columns])
     labels = dict(zip(profiles.segment, profiles.label))
     figure = px.imshow(grid.to_numpy(), x=[term("tier", v) for v in grid.columns], y=[labels.get(s, s) for s in grid.index],
-                       text_auto=True, aspect="auto", color_continuous_scale="Blues",
+                       text_auto=",", aspect="auto", color_continuous_scale="Blues",
                        labels={"x": t("col.tier"), "y": t("col.segment"), "color": t("col.customers")})
-    chart(figure, key="found_by_tier")
+    chart(figure, key="found_by_tier", z="count")
 

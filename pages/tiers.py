@@ -31,15 +31,14 @@ summary = summary.assign(name=summary.tier.map(lambda v: term("tier", v)))
 st.subheader(t("tiers.summary"))
 left, right = st.columns(2)
 events = []
-for column, value, label, unit in ((left, "customers", "col.customers", fmt.count),
-                                   (right, "aum_cny", "col.aum", lambda v: fmt.money(v, lang()))):
+for column, value, label, unit in ((left, "customers", "col.customers", "count"), (right, "aum_cny", "col.aum", "cny")):
     figure = px.bar(summary, x="name", y=value, color="name", color_discrete_map=theme.colours("tier"),
-                    custom_data=["tier"], text=summary[value].map(unit), title=t(label),
+                    custom_data=["tier"], text=summary[value].map(lambda v: fmt.BY_UNIT[unit](v, lang())), title=t(label),
                     labels={"name": t("col.tier"), value: t(label)},
                     category_orders={"name": theme.order("tier")})
     figure.update_layout(showlegend=False)
     with column:
-        events.append(drillable(figure, key=f"tier_{value}"))
+        events.append(drillable(figure, key=f"tier_{value}", y=unit))
 picked = clicked(events[0]) or clicked(events[1])
 table(summary, {"tier": ("col.tier", "term:tier"), "customers": ("col.customers", "count"),
                 "customers_share": ("col.share_customers", "pct1"), "aum_cny": ("col.aum", "cny"),
@@ -56,13 +55,13 @@ by_branch = compute(tiers.by_branch, drill)
 by_branch = by_branch.assign(name=by_branch.tier.map(lambda v: term("tier", v)),
                              branch=by_branch["name" if lang() == "zh" else "name_en"])
 left, right = st.columns(2)
-for column, value, label in ((left, "customers", "col.customers"), (right, "aum_cny", "col.aum")):
+for column, value, label, unit in ((left, "customers", "col.customers", "count"), (right, "aum_cny", "col.aum", "cny")):
     figure = px.bar(by_branch, y="branch", x=value, color="name", orientation="h",
                     color_discrete_map=theme.colours("tier"), category_orders={"name": theme.order("tier")},
                     labels={"branch": "", value: t(label), "name": t("col.tier")}, title=t(label))
     figure.update_layout(yaxis=dict(categoryorder="total ascending"), height=max(320, 26 * by_branch.branch.nunique()))
     with column:
-        chart(figure, key=f"branch_{value}")
+        chart(figure, key=f"branch_{value}", x=unit)
 
 st.subheader(t("tiers.migration"), help=t("tiers.migration_help"))
 months = [m for m in filter_options().months if m <= shown[1]]
@@ -88,10 +87,10 @@ with left:
     st.subheader(t("tiers.products"))
     figure = px.bar(products, x="name", y="products_per_customer", color="name",
                     color_discrete_map=theme.colours("tier"), category_orders={"name": theme.order("tier")},
-                    text=products.products_per_customer.map(lambda v: f"{v:.2f}"),
+                    text=products.products_per_customer.map(fmt.score),
                     labels={"name": t("col.tier"), "products_per_customer": t("col.products_per_customer")})
     figure.update_layout(showlegend=False)
-    chart(figure, key="products")
+    chart(figure, key="products", y="score")
     table(products, {"tier": ("col.tier", "term:tier"), "customers": ("col.customers", "count"),
                      "products_per_customer": ("col.products_per_customer", "score"),
                      "cross_sold_share": ("col.cross_sold", "pct1")}, "products_per_tier")
@@ -100,12 +99,11 @@ with right:
     stages = compute(tiers.lifecycle, drill)
     stages = stages.assign(tier_name=stages.tier.map(lambda v: term("tier", v)),
                            stage_name=stages.stage.map(lambda v: term("stage", v)))
-    figure = px.bar(stages, x="tier_name", y="customers", color="stage_name",
+    figure = px.bar(stages, x="tier_name", y="share", color="stage_name", custom_data=["customers"],
                     color_discrete_map=theme.colours("stage"),
                     category_orders={"tier_name": theme.order("tier"), "stage_name": theme.order("stage")},
-                    labels={"tier_name": t("col.tier"), "customers": t("col.customers"), "stage_name": t("col.stage")})
-    figure.update_layout(barnorm="percent", yaxis=dict(title=t("col.share_of_customers"), ticksuffix="%"))
-    chart(figure, key="lifecycle")
+                    labels={"tier_name": t("col.tier"), "share": t("col.share_of_customers"), "stage_name": t("col.stage")})
+    chart(figure, key="lifecycle", y="pct", more=(("col.customers", "count"),))
 
 st.subheader(t("tiers.tags"), help=t("tiers.tags_help", version=rules.version))
 prevalence = compute(tiers.tag_prevalence, drill)
@@ -119,7 +117,7 @@ else:
     figure = px.imshow(grid.to_numpy(), x=[term("tier", v) for v in grid.columns], y=[term("tag", v) for v in grid.index],
                        text_auto=".0%", aspect="auto", color_continuous_scale="Blues", zmin=0, zmax=1,
                        labels={"x": t("col.tier"), "y": t("col.tag"), "color": t("col.share_customers")})
-    chart(figure, key="tag_prevalence")
+    chart(figure, key="tag_prevalence", z="pct")
     table(prevalence, {"tier": ("col.tier", "term:tier"), "tag": ("col.tag", "term:tag"),
                        "customers": ("col.customers", "count"), "tagged": ("col.tagged", "count"),
                        "share": ("col.share_customers", "pct1")}, "tag_prevalence")

@@ -3,6 +3,7 @@ shows the numbers the analytics compute, drills, follows a link's filters, and s
 
 from __future__ import annotations
 
+import json
 import re
 
 import ibis
@@ -333,9 +334,9 @@ def test_month_end_points_are_drawn_within_their_month_and_shares_on_a_share_axi
         assert all((tr.get("xperiod"), tr.get("xperiodalignment")) == ("M1", "middle") for tr in spec["data"])
         assert spec["layout"]["xaxis"]["ticklabelmode"] == "period"
     tiers_page = apptest.open_page(at, "tiers")
-    [lifecycle] = [json.loads(c.proto.spec) for c in tiers_page.get("plotly_chart")
-                   if json.loads(c.proto.spec)["layout"].get("barnorm") == "percent"]
+    [lifecycle] = [spec for key, spec in charts_drawn(tiers_page).items() if key.endswith("-lifecycle")]
     assert lifecycle["layout"]["yaxis"]["title"]["text"] == i18n.t("col.share_of_customers")
+    assert lifecycle["layout"]["yaxis"]["tickformat"].endswith("%")
 
 
 def test_the_customer_360_stacks_assets_to_the_aum_and_draws_loans_apart(env):
@@ -360,3 +361,98 @@ def test_the_customer_360_stacks_assets_to_the_aum_and_draws_loans_apart(env):
     assert sum(values(tr.y) for tr in stacked) == pytest.approx(view.balances.aum_cny.to_numpy())  # the AUM, no more
     assert values(loans.y) == pytest.approx(view.balances.loans_cny.to_numpy()) and values(loans.y).max() > 0
     assert figure.layout.yaxis.title.text == i18n.t("c360.balances_axis")
+
+
+ENGLISH_MONTH = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b")
+SI_UNIT = re.compile(r"\d[kKMGB]\b")  # plotly's own 22.817k, 6B: not how Chinese (万/亿) or our English (CNY ..M) reads
+CHART_PAGES = [p.key for p in PAGES if p.key not in ("users", "audit")]
+
+
+def charts_drawn(at) -> dict[str, dict]:
+    """Each plotly chart of the page, by its key, as the browser receives it."""
+    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def _numbers(values) -> bool:
+    if isinstance(values, dict):  # plotly sends numbers as typed arrays
+        return "bdata" in values
+    first = next((v for v in values or [] if v is not None), None)
+    return isinstance(first, int | float) and not isinstance(first, bool)
+
+
+def _months(values) -> bool:
+    return isinstance(values, list) and bool(values) and isinstance(values[0], str) \
+        and bool(re.fullmatch(r"\d{4}-\d\d-\d\d([ T][\d:.]+)?", values[0]))
+
+
+def hover_texts(trace) -> list[str]:
+    """What each point's hover shows: its template with the customdata filled in (a heatmap's per cell)."""
+    template = trace["hovertemplate"]
+    rows = trace.get("customdata") or []
+    if trace["type"] == "heatmap":
+        rows = [cell for row in rows for cell in row]
+    return [re.sub(r"%\{customdata\[(\d+)\]\}", lambda m: str(row[int(m[1])]), template) for row in rows]
+
+
+def chart_problems(spec: dict, lang: str) -> list[str]:
+    """What in a drawn chart does not read in `lang` and its units: a hover that is plotly's default (column names,
+    "=") or holds another language's month or an SI unit, an axis of numbers left to plotly's SI ticks, an axis of
+    months without its month names."""
+    problems = []
+    month_text = r"\d{4}年\d{1,2}月" if lang == "zh" else r"[A-Z][a-z]{2} \d{4}"
+    for trace in spec["data"]:
+        if trace["type"] == "sankey":
+            problems += [f"sankey {part} hover is plotly's" for part in ("node", "link")
+                         if not trace.get(part, {}).get("hovertemplate")]
+            continue
+        if trace.get("hoverinfo") == "skip":
+            continue
+        template = trace.get("hovertemplate") or ""
+        if not template or re.sub(r"%\{customdata\[\d+\]\}|<br>|<extra></extra>", "", template):
+            problems.append(f"{trace.get('name')!r}: hover {template!r} is not words made for it")
+            continue
+        for text in hover_texts(trace):
+            if "%{" in text or (lang == "zh" and (ENGLISH_MONTH.search(text) or SI_UNIT.search(text))):
+                problems.append(f"hover {text!r}")
+        for side in ("x", "y") if trace["type"] != "heatmap" else ():  # a heatmap's axes name its rows and columns
+            axis = spec["layout"].get(side + "axis" + (trace.get(side + "axis") or side)[1:], {})
+            values = trace.get(side)
+            if _months(values) and not all(re.fullmatch(month_text, t) for t in axis.get("ticktext") or ["none"]):
+                problems.append(f"{side} axis of months reads {axis.get('ticktext')}")
+            if _numbers(values):
+                ticks = axis.get("ticktext")
+                if ticks and any(SI_UNIT.search(t) or (lang == "zh" and re.search(r"[KMB]", t)) for t in ticks):
+                    problems.append(f"{side} axis reads {ticks}")
+                if not ticks and axis.get("tickformat") in (None, "", "s", "~s"):
+                    problems.append(f"{side} axis of numbers is left to plotly's SI ticks")
+    return problems
+
+
+def pages_with_charts_in_chinese(store):
+    """Every page that draws charts, signed in as the admin (who opens them all), in Chinese; the Portfolio at its
+    three levels (branches, a branch's RMs, a customer's 360)."""
+    at = signed_in("admin")
+    at.sidebar.radio[0].set_value("zh").run()
+    cm = tables(store, Scope.for_branches(["SH01"])).table("customer_month")
+    customer = str(int(cm.filter(cm.loans_cny > 0).customer_id.min().execute()))
+    for page in CHART_PAGES:
+        yield page, apptest.open_page(at, page)
+        if page == "portfolio":
+            at.query_params["branch"] = "SH01"
+            yield "portfolio, SH01", at.run()
+            at.query_params["customer"] = customer
+            yield "customer 360", at.run()
+            del at.query_params["branch"], at.query_params["customer"]
+
+
+def test_every_chart_of_every_page_reads_in_chinese_with_its_units_and_hovers_in_words(env):
+    """Tick texts, month names and hovers in Chinese (万/亿, 2026年1月), no column name or "=" in a hover."""
+    problems, drawn = {}, 0
+    for page, at in pages_with_charts_in_chinese(env):
+        assert not at.exception, (page, [e.message for e in at.exception])
+        for key, spec in charts_drawn(at).items():
+            drawn += 1
+            if found := chart_problems(spec, "zh"):
+                problems[page, key.rsplit("-", 1)[-1]] = found
+    assert not problems
+    assert drawn >= 25

@@ -137,8 +137,10 @@ def test_a_chart_shows_every_text_from_the_data_as_typed_and_draws_no_markup():
     names = list(PAYLOADS.values())
     frame = pd.DataFrame({"name": names, "customers": range(len(names)), "code": names})
     with drawn() as figures:
-        charts.chart(px.bar(frame, x="name", y="customers", color="name", text="name", hover_data=["code"]), key="k")
-        charts.drillable(px.line(frame, x="customers", y="customers", color="name", custom_data=["code"]), key="d")
+        charts.chart(px.bar(frame, x="name", y="customers", color="name", text="name", hover_data=["code"]), key="k",
+                     y="count")
+        charts.drillable(px.line(frame, x="customers", y="customers", color="name", custom_data=["code"]), key="d",
+                         x="count", y="count")
     for figure in figures:
         spec = figure.to_plotly_json()
         for key, text in strings(spec):
@@ -154,7 +156,8 @@ def test_a_chart_shows_every_text_from_the_data_as_typed_and_draws_no_markup():
 @given(st.text())
 def test_a_click_on_a_chart_returns_the_value_the_data_held(value):
     with drawn() as figures:
-        charts.drillable(px.bar(pd.DataFrame({"x": [value], "y": [1]}), x="x", y="y", custom_data=["x"]), key="k")
+        charts.drillable(px.bar(pd.DataFrame({"x": [value], "y": [1]}), x="x", y="y", custom_data=["x"]), key="k",
+                         y="count")
     sent = figures[0].to_plotly_json()["data"][0]["customdata"][0][0]
     assert charts.clicked({"selection": {"points": [{"customdata": [sent]}]}}) == value
 

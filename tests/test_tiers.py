@@ -60,7 +60,8 @@ def test_products_per_customer_and_cross_sold_share(backend):
 def test_lifecycle_stage_by_tier(backend):
     frame = tiers.lifecycle(sliced(backend, Filters(end=JUNE)))
     # customer 1: last transaction 28 Apr, 63 days: Active; customer 3: 5 Jan, 177 days: Dormant
-    assert {(r.tier, r.stage): r.customers for r in frame.itertuples()} == {("Mass", "Active"): 1, ("Mass", "Dormant"): 1}
+    assert {(r.tier, r.stage): (r.customers, r.share) for r in frame.itertuples()} == {
+        ("Mass", "Active"): (1, 0.5), ("Mass", "Dormant"): (1, 0.5)}  # each half of the tier
 
 
 @pytest.fixture(scope="module")
