@@ -33,12 +33,12 @@ goals = targets.load()
 st.caption(t("filters.as_of", month=fmt.month(month, lang())))
 
 
-def sparkline(trend: pd.DataFrame, target: float | None) -> go.Figure:
-    figure = go.Figure(go.Scatter(x=trend["month"], y=trend["value"], mode="lines", line=dict(width=2),
-                                  hoverinfo="skip"))
+def sparkline(trend: pd.DataFrame, label: str, target: float | None) -> go.Figure:
+    """The KPI's months in the period; a hover anywhere above a month shows it and its value."""
+    figure = go.Figure(go.Scatter(x=trend["month"], y=trend["value"], mode="lines", line=dict(width=2), name=label))
     if target is not None:
         figure.add_hline(y=target, line=dict(color=theme.TARGET, dash="dot", width=1.5))
-    figure.update_layout(height=70, margin=dict(l=0, r=0, t=4, b=0), showlegend=False,
+    figure.update_layout(height=70, margin=dict(l=0, r=0, t=4, b=0), showlegend=False, hovermode="x",
                          xaxis=dict(visible=False), yaxis=dict(visible=False))
     return figure
 
@@ -55,7 +55,7 @@ for row in (listed[i:i + 3] for i in range(0, len(listed), 3)):
                       & (pd.to_datetime(frame["month"]) <= pd.Timestamp(month))]
         target = goals.get(kpi.key)
         with column:
-            chart(sparkline(trend, target), key=f"spark_{kpi.key}", y=kpi.unit)
+            chart(sparkline(trend, label, target), key=f"spark_{kpi.key}", y=kpi.unit)
         notes = [t("overview.vs_year", change=fmt.change(snap.change_year, kpi.unit, lang()) or "–")]
         if target is not None:
             notes.append(t("overview.target", target=fmt.BY_UNIT[kpi.unit](target, lang())))

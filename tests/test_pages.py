@@ -456,3 +456,15 @@ def test_every_chart_of_every_page_reads_in_chinese_with_its_units_and_hovers_in
                 problems[page, key.rsplit("-", 1)[-1]] = found
     assert not problems
     assert drawn >= 25
+
+
+def test_overview_sparklines_show_each_month_and_its_value_on_hover(env):
+    at = signed_in("exec")
+    month = at.session_state[KEY_FILTERS].end
+    shown = {m.label: m.value for m in at.metric}
+    sparks = [spec for key, spec in charts_drawn(at).items() if "spark_" in key]
+    assert len(sparks) == len(kpis.KPIS)
+    for kpi, spec in zip(kpis.KPIS.values(), sparks):
+        [line] = [tr for tr in spec["data"] if tr.get("hoverinfo") != "skip"]
+        last = hover_texts(line)[-1]
+        assert fmt.month(month) in last and shown[kpi.label_en] in last, (kpi.key, last)
