@@ -58,6 +58,27 @@ def rate_by(sl: Slice, group: str) -> pd.DataFrame:
     return expr.rename(**{group: "group"}).execute()
 
 
+def pooled(rates: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The groups of `rate_by` taken together per `by` ("month": every group's customers in each month; "branch":
+    a branch's months together): the churn rate of them all, their churned / their customers at the start."""
+    frame = rates.groupby(by, as_index=False)[["churned", "at_start"]].sum()
+    return frame.assign(value=frame.churned / frame.at_start)
+
+
+EXTREMES = 3  # branches named at each end of the churn rate by branch: more lines than this cannot be told apart
+
+
+def extremes(rates: pd.DataFrame, n: int = EXTREMES) -> pd.DataFrame:
+    """The branches of `rate_by(sl, "branch")` from the highest churn rate over the period (`pooled`) to the
+    lowest (ties by branch code), the n highest marked "highest", the n lowest "lowest" and those between "";
+    with 2n branches or fewer every one is marked."""
+    ranked = pooled(rates, "branch").sort_values(["value", "branch"], ascending=[False, True], ignore_index=True)
+    size = len(ranked)
+    high = min(n, (size + 1) // 2)
+    low = size - min(n, size - high)
+    return ranked.assign(mark=["highest" if i < high else "lowest" if i >= low else "" for i in range(size)])
+
+
 def relationship_managers(sl: Slice) -> list[str]:
     rms = sl.table("relationship_managers")
     return rms.order_by("rm_id").rm_id.execute().tolist()

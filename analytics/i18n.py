@@ -424,6 +424,15 @@ TEXT: dict[str, tuple[str, str]] = {
                       "潜在流失资产 = 流失概率 × 管理资产。原因包括触发的阶段规则和模型自身的归因；“改善建议”是模型对"
                       "情况改变后的估计，并非承诺。"),
     "churn.rate_by": ("Monthly churn rate by", "月流失率维度"),
+    "churn.branches_all": ("All branches shown", "所选支行合计"),
+    "churn.branches_other": ("Other branches", "其他支行"),
+    "churn.branches_highest": ("Highest churn", "流失率最高"),
+    "churn.branches_lowest": ("Lowest churn", "流失率最低"),
+    "churn.branches_explain": ("In colour, the {n} branches with the highest and the {n} with the lowest churn rate "
+                               "over the period; the others in grey (hover a line for its branch); the dark line is "
+                               "all the branches shown together.",
+                               "彩色为期间流失率最高的 {n} 家和最低的 {n} 家支行，其余为灰色（悬停可查看支行）；"
+                               "深色粗线为所选支行合计。"),
     "churn.rm": ("Relationship manager", "客户经理"),
     "churn.list": ("{n} customers in the Churn-warning stage as of {as_of} (rule set v{rules}).",
                    "截至 {as_of}，{n} 位客户处于流失预警阶段（规则集 v{rules}）。"),

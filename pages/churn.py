@@ -4,6 +4,7 @@ by value at risk, probability, RM or next care task), with the stage's rule, the
 import datetime as dt
 
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import care, churn, export, permissions, portfolio
@@ -15,7 +16,7 @@ from ui import guard, theme
 from ui.cache import active_rules, compute, filter_options, scoped, session_scope
 from ui.charts import chart
 from ui.filters import current
-from ui.i18n import lang, t, term, texts
+from ui.i18n import lang, message, t, term, texts
 from ui.tables import table
 
 guard.page("churn")
@@ -28,6 +29,35 @@ if (months := period(filters, filter_options().months)) is None:
     st.info(t("empty"))
     st.stop()
 
+
+def by_branch(rates) -> go.Figure:
+    """Twenty lines cannot be told apart: the branches churning most and least in colours of their own (warm,
+    cool), the others grey under them, and all of them together as one dark line; each named in the language."""
+    names = filter_options().branches.set_index("branch_code")["name" if lang() == "zh" else "name_en"]
+    ranked = churn.extremes(rates)
+    colours = {"highest": iter(theme.HIGHEST), "lowest": iter(theme.LOWEST)}
+    # the grey lines' one legend entry: a line with no point, in the first month (a month axis, not numbers)
+    figure = go.Figure(go.Scatter(x=rates.month[:1], y=[None], mode="lines", line=dict(color=theme.MUTED),
+                                  hoverinfo="skip", name=message("churn.branches_other"), legendgroup="other",
+                                  legendrank=900))
+    # the grey lines first, under the coloured ones; those in rank order, the highest first
+    for order, row in enumerate(ranked.sort_values("mark", key=lambda m: m != "", kind="stable").itertuples()):
+        months = rates[rates.branch == row.branch]
+        style = dict(mode="lines", line=dict(color=theme.MUTED, width=1), legendgroup="other", showlegend=False,
+                     hoverlabel=dict(font_color=theme.INK)) \
+            if not row.mark else dict(mode="lines+markers", line=dict(color=next(colours[row.mark]), width=2),
+                                      legendgroup=row.mark, legendrank=100 + order,
+                                      legendgrouptitle_text=message(f"churn.branches_{row.mark}"))
+        figure.add_trace(go.Scatter(x=months.month, y=months.value, name=names.get(row.branch, row.branch),
+                                    customdata=months[["churned", "at_start"]].to_numpy(), **style))
+    bank = churn.pooled(rates, "month")
+    figure.add_trace(go.Scatter(x=bank.month, y=bank.value, mode="lines", name=message("churn.branches_all"),
+                                line=dict(color=theme.SERIES[0], width=3.5), legendrank=1,
+                                customdata=bank[["churned", "at_start"]].to_numpy()))
+    figure.update_layout(height=520)  # room for the lines under a legend of seven names, on a phone too
+    return figure
+
+
 group = st.segmented_control(t("churn.rate_by"), churn.GROUPS, default="tier", key="churn_group",
                              format_func=texts({g: f"col.{g}" for g in churn.GROUPS})) or "tier"
 rates = compute(churn.rate_by, filters, group)
@@ -35,16 +65,16 @@ if rates.empty:
     st.info(t("empty"))
 else:
     if group == "tier":
-        rates = rates.assign(name=rates.tier.map(lambda v: term("tier", v)))
-        colours = dict(color_discrete_map=theme.colours("tier"), category_orders={"name": theme.order("tier")})
+        figure = px.line(rates.assign(name=rates.tier.map(lambda v: term("tier", v))), x="month", y="value",
+                         color="name", markers=True, color_discrete_map=theme.colours("tier"),
+                         category_orders={"name": theme.order("tier")}, custom_data=["churned", "at_start"])
     else:
-        rates = rates.assign(name=rates.branch)
-        colours = {}
-    figure = px.line(rates, x="month", y="value", color="name", markers=True, **colours,
-                     labels={"month": t("col.month"), "value": t("col.churn_rate"), "name": ""},
-                     custom_data=["churned", "at_start"])
+        figure = by_branch(rates)
+    figure.update_layout(xaxis_title=t("col.month"), yaxis_title=t("col.churn_rate"), legend_title_text="")
     figure.update_yaxes(rangemode="tozero")
     chart(figure, key="churn_rates", y="pct", more=(("col.churned", "count"), ("col.at_start", "count")))
+    if group == "branch":
+        st.caption(t("churn.branches_explain", n=churn.EXTREMES))
 
 rm = st.selectbox(t("churn.rm"), [None, *compute(churn.relationship_managers, filters)],
                   format_func=texts({None: "filters.all"}), key="churn_rm")

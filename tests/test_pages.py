@@ -468,3 +468,23 @@ def test_overview_sparklines_show_each_month_and_its_value_on_hover(env):
         [line] = [tr for tr in spec["data"] if tr.get("hoverinfo") != "skip"]
         last = hover_texts(line)[-1]
         assert fmt.month(month) in last and shown[kpi.label_en] in last, (kpi.key, last)
+
+
+def test_churn_by_branch_names_the_branches_and_highlights_the_extremes_in_colours_of_their_own(env):
+    at = apptest.open_page(signed_in("exec"), "churn")
+    at.sidebar.radio[0].set_value("zh").run()
+    at.segmented_control(key="churn_group").set_value("branch").run()
+    assert not at.exception
+    [spec] = [spec for key, spec in charts_drawn(at).items() if "churn_rates" in key]
+    branches = tables(env, Scope.all_branches()).table("branches").execute()
+    names = set(branches.name)
+    lines = [tr for tr in spec["data"] if tr.get("hoverinfo") != "skip"]
+    assert {tr["name"] for tr in lines} - {i18n.t("churn.branches_all", "zh"), i18n.t("churn.branches_other", "zh")} \
+        <= names  # branch names in the language, never a code
+    assert not {tr["name"] for tr in lines} & set(branches.branch_code)
+    coloured = [tr["line"]["color"] for tr in lines if tr.get("legendgroup") != "other"]
+    grey = {tr["line"]["color"] for tr in lines if tr.get("legendgroup") == "other"}
+    assert 3 <= len(coloured) <= 7 and len(set(coloured)) == len(coloured)  # no colour drawn twice
+    assert len(grey) == 1 and not grey & set(coloured)
+    assert len(lines) == len(branches) + 1  # every branch, and all of them together
+    assert not chart_problems(spec, "zh")

@@ -13,6 +13,11 @@ TIER_COLOURS = dict(zip(ALL_TIERS, ("#8FB3C7", "#6FBF9A", "#3E7CB1", "#1B4F72", 
 STAGE_COLOURS = dict(zip(STAGES, ("#6BAED6", "#2CA25F", "#A6A6A6", "#F28E2B", "#C0392B")))
 FUNNEL_COLOURS = dict(zip(FUNNEL_STAGES, ("#C6DBEF", "#9ECAE1", "#6BAED6", "#4292C6", "#2171B5", "#08519C")))
 SERIES = ("#1B4F72", "#C9A227", "#2CA25F", "#C0392B", "#8E44AD", "#F28E2B", "#3E7CB1", "#7F8C8D")
+# the churn rate by branch: the highest in warm colours, the lowest in cool ones, the rest muted
+HIGHEST = ("#C0392B", "#F28E2B", "#C9A227")
+LOWEST = ("#2CA25F", "#3E7CB1", "#8E44AD")
+MUTED = "#CBD2D9"
+INK = "#1F2933"  # the text colour, also on a muted line's hover
 TARGET = "#C0392B"
 BAND = "rgba(62, 124, 177, 0.18)"
 
@@ -20,7 +25,7 @@ BAND = "rgba(62, 124, 177, 0.18)"
 pio.templates["bankcrm"] = pio.templates.merge_templates(pio.templates["plotly_white"], go.layout.Template(layout=go.Layout(
     colorway=SERIES,
     font=dict(family="Inter, 'Noto Sans CJK SC', 'WenQuanYi Zen Hei', 'Microsoft YaHei', sans-serif", size=13,
-              color="#1F2933"),
+              color=INK),
     title=dict(font=dict(size=15), x=0, xanchor="left"),
     margin=dict(l=10, r=10, t=40, b=10),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, title_text=""),
