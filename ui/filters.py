@@ -89,10 +89,10 @@ def sidebar(options: Options) -> Filters:
     names = dict(zip(options.branches.branch_code,
                      options.branches["name" if lang() == "zh" else "name_en"]))
     month_name = month_names()
-    left, right = bar.columns(2)
-    start = left.selectbox(t("filters.period"), options.months, key=WIDGET["start"], format_func=month_name,
-                           help=t("filters.period_help"))
-    end = right.selectbox(t("filters.period_end"), options.months, key=WIDGET["end"], format_func=month_name)
+    # one under the other: side by side in the sidebar, "2025年11月" is cut to "2025年11丿"
+    start = bar.selectbox(t("filters.period"), options.months, key=WIDGET["start"], format_func=month_name,
+                          help=t("filters.period_help"))
+    end = bar.selectbox(t("filters.period_end"), options.months, key=WIDGET["end"], format_func=month_name)
     start, end = min(start, end), max(start, end)
     regions = bar.multiselect(t("filters.regions"), options.regions, key=WIDGET["regions"],
                               format_func=namer("region"), placeholder=t("filters.all"))

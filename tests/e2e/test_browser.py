@@ -166,6 +166,17 @@ def test_the_language_switch_turns_every_label_chinese(page, app_url):
     assert "客户分层" in main_text(page) and "Tiers" not in main_text(page)
 
 
+def test_the_period_pickers_show_the_whole_month_in_chinese(page, app_url):
+    """Side by side in the sidebar, the two pickers cut "2025年11月" to "2025年11丿"."""
+    sign_in(page, app_url, "exec")
+    page.goto(page_url(app_url, "overview", "?lang=zh&start=2025-11-30&end=2025-12-31"))
+    wait_idle(page)
+    for key, month in (("filter_start", "2025年11月"), ("filter_end", "2025年12月")):
+        field = page.locator(f".st-key-{key} input")
+        assert field.input_value() == month
+        assert field.evaluate("e => e.scrollWidth <= e.clientWidth"), f"{month} does not fit its picker"
+
+
 def test_clicking_a_branch_bar_drills_to_its_relationship_managers(page, app_url):
     sign_in(page, app_url, "exec")
     page.goto(page_url(app_url, "portfolio"))
