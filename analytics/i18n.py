@@ -654,7 +654,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "col.activated": ("Activated", "激活数"),
     "col.conversion": ("Conversion", "转化率"),
     "col.stage_conversion": ("From previous stage", "较上一阶段转化率"),
-    "col.overall_conversion": ("From lead", "较线索转化率"),
+    "col.overall_conversion": ("From lead", "累计转化率"),
     "col.median_days": ("Median days", "天数中位数"),
     "col.from_stage": ("From", "起始阶段"),
     "col.to_stage": ("To", "目标阶段"),

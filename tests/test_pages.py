@@ -20,6 +20,7 @@ from auth.roles import PAGES, allowed
 from ui.filters import KEY_FILTERS
 
 from . import apptest
+from .conftest import ROOT
 from .rendering import shown_markdown
 
 VIEWS = [p.key for p in PAGES if allowed("executive", p.key)]  # the six dashboard views, open to every role
@@ -218,6 +219,17 @@ def test_every_message_and_term_exists_in_both_languages():
     for kind, terms in i18n.TERMS.items():
         assert all(en and zh for en, zh in terms.values()), kind
     assert set(i18n.TERMS["tier"]) == set(ALL_TIERS)
+
+
+# Chinese a banker reads otherwise: what it says instead
+MISREAD = {"风险价值": "潜在流失资产 (风险价值 is market-risk VaR)", "较线索": "累计转化率"}
+
+
+def test_chinese_wording_says_what_a_banker_reads_in_it():
+    texts = [zh for _, zh in i18n.TEXT.values()] + [zh for terms in i18n.TERMS.values() for _, zh in terms.values()]
+    texts += [text for k in kpis.KPIS.values() for text in (k.label_zh, k.definition_zh)]
+    texts += (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert not [(text, MISREAD[word]) for text in texts for word in MISREAD if word in text]
 
 
 def test_without_a_store_the_app_says_how_to_make_one(tmp_path, monkeypatch):
