@@ -172,6 +172,11 @@ def differences(a: RuleSet, b: RuleSet) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["rule", "tier", "unit", "a", "b"], dtype=object)
 
 
+def tiers_of(*rule_sets: RuleSet) -> tuple[str, ...]:
+    """The tiers any of `rule_sets` puts customers in, lowest first: a comparison of two shows the tiers of both."""
+    return tuple(name for name in ALL_TIERS if any(name in rules.tiers for rules in rule_sets))
+
+
 def tier(t: ir.Table, rules: RuleSet = DEFAULT_RULES) -> ir.StringValue:
     """The tier of each row of a customer_month-like table (aum_3m_avg_cny, aum_cny, aum_3m_ago_cny,
     txn_count): by the 3-month average AUM, then the Potential override."""

@@ -23,7 +23,7 @@ from ibis import _
 
 from analytics.filters import Slice
 from analytics.portfolio import current
-from analytics.rules import ALL_TIERS, STAGES, RuleSet, stage, tier
+from analytics.rules import ALL_TIERS, STAGES, RuleSet, stage, tier, tiers_of
 from analytics.tags import FIGURES, TAGS, flags, profiles
 
 COLUMNS = ("customer_id", "branch_code", "rm_id", "aum_cny", "aum_3m_avg_cny", "aum_3m_ago_cny", "txn_count",
@@ -107,7 +107,7 @@ class Study:
 
     @staticmethod
     def _tiers(g: pd.DataFrame, before: RuleSet, after: RuleSet) -> pd.DataFrame:
-        shown = [name for name in ALL_TIERS if name in before.tiers or name in after.tiers]
+        shown = list(tiers_of(before, after))
         was = g.groupby("tier_before")[["customers", "aum_cny"]].sum().reindex(shown, fill_value=0)
         now = g.groupby("tier_after")[["customers", "aum_cny"]].sum().reindex(shown, fill_value=0)
         return pd.DataFrame({

@@ -110,11 +110,12 @@ def rule_changes(a: RuleSet, b: RuleSet, sides: tuple[str, str], key: str) -> bo
     return True
 
 
-def impact(effect, movers, sides: tuple[str, str], key: str) -> None:
+def impact(effect, movers, compared: tuple[RuleSet, RuleSet], sides: tuple[str, str], key: str) -> None:
     """The effect of one rule set against another (ui.cache.what_if), drawn the same wherever it is weighed: the
     customers, AUM and stages that change, RMs needed, customers and AUM per tier, who moves from which tier to
     which, RMs per tier, stages and tags gained and lost, the impact per branch and the customers who move.
-    `sides` names the two rule sets in the headers (PROPOSAL, VERSIONS); `key` keeps charts and downloads apart."""
+    `compared` are the two rule sets (their tiers are drawn), `sides` names them in the headers (PROPOSAL,
+    VERSIONS); `key` keeps charts and downloads apart."""
     first, second = sides
     moved, aum, stages_moved, rms = st.columns(4)
     metrics.share(moved, t("studio.moved"), fmt.count(effect.moved), t("studio.moved_share", share=fmt.pct(
@@ -132,7 +133,7 @@ def impact(effect, movers, sides: tuple[str, str], key: str) -> None:
         long = tiers.melt(id_vars=["name"], value_vars=[f"{value}_before", f"{value}_after"], var_name="side")
         long["side"] = long.side.str.rsplit("_", n=1).str[-1].map(names)
         figure = px.bar(long, x="name", y="value", color="side", barmode="group", title=t(header),
-                        category_orders={"name": theme.order("tier")},
+                        category_orders={"name": theme.order("tier", *compared)},
                         labels={"name": t("col.tier"), "value": t(header), "side": ""})
         with column:
             chart(figure, key=f"{key}_{value}", y=unit)
@@ -269,7 +270,7 @@ with edit_tab:
     st.subheader(t("studio.effect", version=active.version))
     if not changes:
         st.caption(t("studio.no_changes"))
-    impact(effect, movers, PROPOSAL, "whatif")
+    impact(effect, movers, (active, proposal), PROPOSAL, "whatif")
 
     with st.form("studio_save", clear_on_submit=True):
         st.subheader(t("studio.save"))
@@ -298,7 +299,7 @@ with versions_tab:
         st.caption(t("studio.decide_explain", version=active.version))
         weighed = book.get(deciding)
         rule_changes(active, weighed, PROPOSAL, "decide")
-        impact(*what_if(filters, active, weighed, MOVERS), PROPOSAL, "decide")
+        impact(*what_if(filters, active, weighed, MOVERS), (active, weighed), PROPOSAL, "decide")
         step("decide", {
             "studio.approve": (lambda v, **who: book.decide(v, approve=True, **who), "studio.approved"),
             "studio.reject": (lambda v, **who: book.decide(v, approve=False, **who), "studio.rejected")},
@@ -312,7 +313,7 @@ with versions_tab:
     other = right.selectbox(t("studio.compare_b"), choices, index=0, format_func=label, key="studio_compare_b")
     a, b = book.get(one), book.get(other)
     if rule_changes(a, b, VERSIONS, "compare"):
-        impact(*what_if(filters, a, b, MOVERS), VERSIONS, "compare")
+        impact(*what_if(filters, a, b, MOVERS), (a, b), VERSIONS, "compare")
     else:
         st.caption(t("studio.same"))
 

@@ -500,3 +500,49 @@ def test_churn_by_branch_names_the_branches_and_highlights_the_extremes_in_colou
     assert len(grey) == 1 and not grey & set(coloured)
     assert len(lines) == len(branches) + 1  # every branch, and all of them together
     assert not chart_problems(spec, "zh")
+
+def tier_slots(at) -> list[list[str]]:
+    """Per chart of the page, every category an axis orders and every name a trace draws along an axis or as a
+    series (what a tier chart would give an empty slot or a legend entry)."""
+    import json
+
+    slots = []
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        shown = [c for name, axis in spec["layout"].items() if name.startswith(("xaxis", "yaxis"))
+                 for c in axis.get("categoryarray", [])]
+        for trace in spec["data"]:
+            shown += [v for axis in ("x", "y") if isinstance(trace.get(axis), list) for v in trace[axis]
+                      if isinstance(v, str)] + [trace.get("name")]
+        slots.append(shown)
+    return slots
+
+
+def test_tier_charts_show_only_the_tiers_of_the_active_rule_set(env, app_env):
+    """The Potential tier exists only while the rule set turns it on: no chart keeps an empty slot for it."""
+    from analytics.rulebook import RuleBook
+    from analytics.rules import POTENTIAL, TIERS, RuleSet
+
+    potential, tier_names = i18n.term("tier", POTENTIAL), [i18n.term("tier", v) for v in TIERS]
+
+    def in_place(at) -> bool:  # drawn, and between Mass and Affluent wherever both are
+        drawn = [[v for v in s if v in (potential, *tier_names)] for s in tier_slots(at)]
+        return any(potential in s for s in drawn) and all(s.index(potential) == s.index(tier_names[0]) + 1
+                                                           for s in drawn if potential in s and tier_names[0] in s)
+
+    at = signed_in("admin")
+    for page in ("overview", "tiers", "churn", "satisfaction", "studio"):
+        apptest.open_page(at, page)
+        assert not at.exception, page
+        slots = tier_slots(at)
+        assert page == "overview" or any(set(tier_names) & set(s) for s in slots), page  # a page of tier charts
+        assert not [s for s in slots if potential in s], page
+    at.slider(key="rule_potential_aum_rise_share").set_value(0.2).run()  # a proposal turning it on, in the studio
+    assert not at.exception and in_place(at)
+
+    book = RuleBook(app_env)
+    version = book.save(RuleSet(potential_aum_rise_share=0.2), author="analyst", role="analyst", comment="Potential")
+    book.propose(version, actor="analyst", role="analyst", comment="please")
+    book.decide(version, approve=True, actor="admin", role="admin", comment="on")
+    apptest.open_page(at, "tiers")
+    assert not at.exception and in_place(at)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from analytics.rules import ALL_TIERS, STAGES
+from analytics.rules import ALL_TIERS, STAGES, RuleSet, tiers_of
 from analytics.schema import FUNNEL_STAGES
+from ui.cache import active_rules
 from ui.i18n import term
 
 TIER_COLOURS = dict(zip(ALL_TIERS, ("#8FB3C7", "#6FBF9A", "#3E7CB1", "#1B4F72", "#C9A227")))
@@ -42,7 +43,11 @@ def colours(kind: str) -> dict[str, str]:
     return {term(kind, code): colour for code, colour in table.items()}
 
 
-def order(kind: str) -> list[str]:
-    """The codes of `kind` in their natural order, as shown, for `category_orders`."""
-    codes = {"tier": ALL_TIERS, "stage": STAGES, "funnel": FUNNEL_STAGES}[kind]
+def order(kind: str, *rule_sets: RuleSet) -> list[str]:
+    """The codes of `kind` in their natural order, as shown, for `category_orders`. Tiers are those of the active
+    rule set (of `rule_sets`, when a chart compares them): a tier it does not use would leave an empty slot."""
+    if kind == "tier":
+        codes = tiers_of(*rule_sets or (active_rules(),))
+    else:
+        codes = {"stage": STAGES, "funnel": FUNNEL_STAGES}[kind]
     return [term(kind, code) for code in codes]
