@@ -51,9 +51,10 @@ def breadcrumb(branch_name: str | None = None, rm_name: str | None = None) -> No
         steps.append((branch_name or at["branch"], {"branch": at["branch"]}))
     if at["customer"] and at["rm"]:
         steps.append((rm_name or at["rm"], {"branch": at["branch"], "rm": at["rm"]}))
-    for column, (label, target) in zip(st.columns(len(steps) + 3)[:len(steps)], steps):
-        column.button(t("portfolio.back", level=label), on_click=open_level, kwargs=target, key=f"back_{len(target)}",
-                      icon=":material/arrow_back:")
+    row = st.container(horizontal=True)  # each button as wide as its label: a branch's name is read in full
+    for label, target in steps:
+        row.button(t("portfolio.back", level=label), on_click=open_level, kwargs=target, key=f"back_{len(target)}",
+                   icon=":material/arrow_back:")
 
 
 branches = compute(portfolio.branches, filters)

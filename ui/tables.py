@@ -85,14 +85,16 @@ def table(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]], name:
 def downloads(frame: pd.DataFrame, name: str, audit: dict | None = None) -> None:
     """CSV and Excel buttons for `frame`; a click is audited with who, what, how many rows and the filters."""
     scope = session_scope()
-    left, right, _ = st.columns([1, 1, 4])
-    for column, label, data, file, mime, kind in (
+    # side by side, each as wide as its label, the second wrapping under the first where both do not fit: fixed
+    # columns cut the labels short in a half-width column or on a phone
+    row = st.container(horizontal=True)
+    for label, data, file, mime, kind in (
         # Built with the page, not on click: a deferred file missed its download now and then in Chromium.
-        (left, t("download.csv"), export.csv_bytes(frame), f"{name}.csv", "text/csv", "csv"),
-        (right, t("download.excel"), export.excel_bytes(frame, name), f"{name}.xlsx",
+        (t("download.csv"), export.csv_bytes(frame), f"{name}.csv", "text/csv", "csv"),
+        (t("download.excel"), export.excel_bytes(frame, name), f"{name}.xlsx",
          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "excel"),
     ):
-        if column.download_button(label, data, file, mime, key=f"download_{kind}_{name}", on_click="rerun",
-                                  icon=":material/download:"):
+        if row.download_button(label, data, file, mime, key=f"download_{kind}_{name}", on_click="rerun",
+                               icon=":material/download:"):
             StateStore().record(scope.user, "download", role=scope.role, what=name, rows=len(frame), format=kind,
                                 filters=current().to_query(), **(audit or {}))

@@ -1,0 +1,36 @@
+"""The app on a phone (a 390 x 844 screen, a phone's browser) and in narrow columns: the menu gets out of the way
+after a tap, the figures that matter are on screen, and no button's label is cut short."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from .conftest import main_text, sign_in, wait_idle
+
+# Streamlit closes its menu after a tap on a phone, which it knows by the browser's user agent
+PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=3,
+             user_agent="Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                        "Chrome/124.0.0.0 Mobile Safari/537.36")
+SIZES = {"1440": dict(viewport={"width": 1440, "height": 900}), "390": PHONE}
+# every element of a button whose text runs past its box: Streamlit cuts a label it cannot fit with an ellipsis
+CUT_LABELS = """main => [...main.querySelectorAll('[data-testid=stButton] button, [data-testid=stDownloadButton] button')]
+    .filter(b => [...b.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1)).map(b => b.innerText)"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_download_and_back_buttons_read_in_full(browser, app_url, store_path, size):
+    """Half-width columns (products per tier) and the drill-down's breadcrumb (three levels back) at 1440 and 390."""
+    customer = duckdb.connect(str(store_path), read_only=True).execute(
+        "SELECT min(customer_id) FROM customers WHERE branch_code = 'SH01'").fetchone()[0]
+    context = browser.new_context(**SIZES[size])
+    page = context.new_page()
+    sign_in(page, app_url, "head_sh01")
+    for path in ("tiers", f"portfolio?customer={customer}"):
+        page.goto(f"{app_url}/{path}")
+        wait_idle(page)
+        main = page.locator('[data-testid="stMain"]')
+        assert main.get_by_role("button", name="Download CSV").count() > 0, main_text(page)[:300]
+        assert main.evaluate(CUT_LABELS) == [], path
+    assert main.get_by_role("button", name="Back to").count() == 3
+    context.close()
