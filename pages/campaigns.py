@@ -99,15 +99,15 @@ else:
                     labels={"label": t("col.rm"), "customers": t("col.customers")},
                     custom_data=["expected"], color_discrete_sequence=[theme.SERIES[0]])
     chart(figure, key="campaign_workload", y="count", more=(("col.expected", "score"),))
-    table(shown.by_rm, {"rm_id": ("col.rm_id", None), "rm_name": ("col.rm", None),
-                        "branch_code": ("col.branch_code", None), "customers": ("col.customers", "count"),
-                        "expected": ("col.expected", "score")}, "campaign_workload")
+    table(shown.by_rm, {"rm_name": ("col.rm", None), "customers": ("col.customers", "count"),
+                        "expected": ("col.expected", "score"), "branch_code": ("col.branch_code", None),
+                        "rm_id": ("col.rm_id", None)}, "campaign_workload")
 
     st.subheader(t("campaigns.list"))
     listed = listed.assign(why=listed.reasons_json.map(lambda v: reasons_text(v, lang()) or "–"))
-    table(listed, {"customer_id": ("col.customer_id", None), "name": ("col.customer", None),
-                   "branch_code": ("col.branch_code", None), "rm_id": ("col.rm_id", None), "rm_name": ("col.rm", None),
-                   "probability": ("col.propensity", "pct"), "why": ("col.reasons", None)},
+    table(listed, {"name": ("col.customer", None), "probability": ("col.propensity", "pct"),
+                   "rm_name": ("col.rm", None), "why": ("col.reasons", None), "branch_code": ("col.branch_code", None),
+                   "rm_id": ("col.rm_id", None), "customer_id": ("col.customer_id", None)},
           "campaign_list", audit={"list": dataclasses.asdict(spec)})
 
     if permissions.may(scope.role, "campaign:save"):
@@ -136,7 +136,7 @@ saved = saved_lists()
 if saved.empty:
     st.caption(t("campaigns.none_saved"))
 else:
-    table(saved, {"campaign_id": ("col.campaign_id", None), "name": ("col.campaign", None),
-                  "product": ("col.product", "term:product"), "channel": ("col.channel", "term:channel"),
+    table(saved, {"name": ("col.campaign", None), "product": ("col.product", "term:product"),
                   "leads": ("col.leads", "count"), "expected": ("col.expected", "score"),
-                  "created_by": ("col.saved_by", None), "created_at": ("col.saved_at", None)}, "campaign_lists")
+                  "channel": ("col.channel", "term:channel"), "created_at": ("col.saved_at", None),
+                  "created_by": ("col.saved_by", None), "campaign_id": ("col.campaign_id", None)}, "campaign_lists")

@@ -96,12 +96,12 @@ else:
                  rules=active_rules().version))
     scored = listed.model_version.dropna()
     st.caption(t("churn.scored", model=scored.iloc[0]) if not scored.empty else t("churn.unscored"))
-    table(listed, {"name": ("col.customer", None), "customer_id": ("col.customer_id", None),
-                   "value_at_risk_cny": ("col.value_at_risk", "cny"), "probability": ("col.probability", "pct"),
-                   "rm_id": ("col.rm_id", None),
+    table(listed, {"name": ("col.customer", None), "probability": ("col.probability", "pct"),
+                   "value_at_risk_cny": ("col.value_at_risk", "cny"),
                    **({"next_task_on": ("churn.sort.next_task_on", "date")} if reads_tasks else {}),
+                   "reasons": ("col.reasons", None), "helps": ("col.helps", None),
                    "tier": ("col.tier", "term:tier"), "aum_cny": ("col.aum", "cny"),
-                   "reasons": ("col.reasons", None), "helps": ("col.helps", None)}, "churn_warnings")
+                   "rm_id": ("col.rm_id", None), "customer_id": ("col.customer_id", None)}, "churn_warnings")
 
 if not permissions.may(scope.role, "care:assign"):
     st.stop()
@@ -155,9 +155,9 @@ if not open_tasks.empty:
                 else:
                     st.success(t("care.completed", task_id=task_id, outcome=term("outcome", outcome)))
                     open_tasks = open_tasks[open_tasks.task_id != task_id]
-columns = {"task_id": ("col.task_id", None), "name": ("col.customer", None), "customer_id": ("col.customer_id", None),
-           "rm_id": ("col.rm_id", None), "kind": ("col.kind", "term:task"), "asks": ("col.reason", None),
-           "due_on": ("col.due_on", "date"), "created_by": ("col.created_by", None)}
+columns = {"name": ("col.customer", None), "due_on": ("col.due_on", "date"), "kind": ("col.kind", "term:task"),
+           "asks": ("col.reason", None), "rm_id": ("col.rm_id", None), "customer_id": ("col.customer_id", None),
+           "task_id": ("col.task_id", None), "created_by": ("col.created_by", None)}
 with listing:
     last_run = care.last_run(state)
     st.caption(t("care.open_count", n=len(open_tasks), on=last_run) if last_run
@@ -168,7 +168,7 @@ with listing:
 history = care.tasks(state, scope, status="done", rm_id=rm, limit=1000)
 if not history.empty:
     st.subheader(t("care.history"))
-    table(with_names(history), columns | {"outcome": ("col.outcome", "term:outcome"),
-                                          "outcome_note": ("col.outcome_note", None),
-                                          "done_by": ("col.done_by", None), "done_at": ("col.done_at", None)},
-          "care_task_history")
+    # the customer and what came of it first (in a union a key keeps its first place)
+    table(with_names(history), {"name": columns["name"], "outcome": ("col.outcome", "term:outcome"),
+                                "done_at": ("col.done_at", None)} | columns
+          | {"outcome_note": ("col.outcome_note", None), "done_by": ("col.done_by", None)}, "care_task_history")

@@ -43,10 +43,10 @@ table(stages, {"stage": ("col.stage_funnel", "term:funnel"), "leads": ("col.lead
 if picked in FUNNEL_STAGES and picked != FUNNEL_STAGES[-1]:
     stopped = compute(funnel.stopped_at, filters, picked)
     st.subheader(t("funnel.stopped", stage=term("funnel", picked)))
-    table(stopped, {"lead_id": ("col.lead_id", None), "customer_id": ("col.customer_id", None),
-                    "name": ("col.customer", None), "branch_code": ("col.branch_code", None),
-                    "rm_id": ("col.rm_id", None), "campaign_id": ("col.campaign", None),
-                    "last_event_at": ("col.last_event", "date")}, "funnel_stopped")
+    table(stopped, {"name": ("col.customer", None), "last_event_at": ("col.last_event", "date"),
+                    "campaign_id": ("col.campaign", None), "rm_id": ("col.rm_id", None),
+                    "branch_code": ("col.branch_code", None), "customer_id": ("col.customer_id", None),
+                    "lead_id": ("col.lead_id", None)}, "funnel_stopped")
 
 st.subheader(t("funnel.by"))
 dimension = st.segmented_control(t("funnel.by"), funnel.DIMENSIONS, default="campaign", key="funnel_dimension",

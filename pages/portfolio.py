@@ -135,11 +135,11 @@ if at["customer"]:
             st.caption(t("c360.none"))
         else:
             tasks = tasks.assign(asks=[care.reason_text(task, lang()) for task in tasks.itertuples()])
-            table(tasks, {"task_id": ("col.task_id", None), "kind": ("col.kind", "term:task"),
-                          "asks": ("col.reason", None), "rm_id": ("col.rm_id", None), "due_on": ("col.due_on", "date"),
-                          "created_by": ("col.created_by", None), "status": ("col.status", "term:task_status"),
-                          "outcome": ("col.outcome", "term:outcome"), "outcome_note": ("col.outcome_note", None)},
-                  "customer_tasks")
+            table(tasks, {"due_on": ("col.due_on", "date"), "kind": ("col.kind", "term:task"),
+                          "status": ("col.status", "term:task_status"), "outcome": ("col.outcome", "term:outcome"),
+                          "asks": ("col.reason", None), "outcome_note": ("col.outcome_note", None),
+                          "rm_id": ("col.rm_id", None), "task_id": ("col.task_id", None),
+                          "created_by": ("col.created_by", None)}, "customer_tasks")
 
     st.subheader(t("c360.balances"))
     balances = view.balances
@@ -191,14 +191,13 @@ if at["rm"]:
         customers[f"next_{n}"] = [
             "–" if pd.isna(product) else f"{term('product', product)} {fmt.pct(p, lang())}: {reasons_text(why, lang()) or '–'}"
             for product, p, why in zip(customers[f"product_{n}"], customers[f"probability_{n}"], customers[f"reasons_{n}"])]
-    event = table(customers, {"customer_id": ("col.customer_id", None), "name": ("col.customer", None),
+    event = table(customers, {"name": ("col.customer", None), "probability": ("col.probability", "pct"),
+                              "value_at_risk_cny": ("col.value_at_risk", "cny"), "aum_cny": ("col.aum", "cny"),
                               "tier": ("col.tier", "term:tier"), "stage": ("col.stage", "term:stage"),
-                              "aum_cny": ("col.aum", "cny"), "products_held": ("col.products_held", "count"),
+                              "next_1": ("col.next_product", None), "next_2": ("col.next_product_2", None),
+                              "products_held": ("col.products_held", "count"),
                               "days_since_last_txn": ("col.days_since_txn", "count"),
-                              "probability": ("col.probability", "pct"),
-                              "value_at_risk_cny": ("col.value_at_risk", "cny"),
-                              "next_1": ("col.next_product", None), "next_2": ("col.next_product_2", None)},
-                  "rm_customers", select=True)
+                              "customer_id": ("col.customer_id", None)}, "rm_customers", select=True)
     if rows := event.selection.rows:
         open_level(branch=at["branch"], rm=at["rm"], customer=customers.customer_id.iloc[rows[0]])
         st.rerun()
@@ -216,10 +215,11 @@ if at["branch"]:
                     labels={"label": t("col.rm"), "aum_cny": t("col.aum")}, color_discrete_sequence=[theme.SERIES[0]])
     picked = clicked(drillable(figure, key="rm_bars", y="cny"))
     st.caption(t("click_to_drill"))
-    event = table(rms, {"rm_id": ("col.rm_id", None), "name": ("col.rm", None), "customers": ("col.customers", "count"),
+    event = table(rms, {"name": ("col.rm", None), "at_risk_customers": ("col.at_risk", "count"),
+                        "value_at_risk_cny": ("col.value_at_risk", "cny"), "customers": ("col.customers", "count"),
                         "aum_cny": ("col.aum", "cny"), "high_tier_customers": ("col.high_tier", "count"),
-                        "at_risk_customers": ("col.at_risk", "count"), "churn_rate_12m": ("col.churn_rate_12m", "pct"),
-                        "value_at_risk_cny": ("col.value_at_risk", "cny")}, "branch_rms", select=True)
+                        "churn_rate_12m": ("col.churn_rate_12m", "pct"), "rm_id": ("col.rm_id", None)},
+                  "branch_rms", select=True)
     picked = picked or (rms.rm_id.iloc[event.selection.rows[0]] if event.selection.rows else None)
     if picked:
         open_level(branch=at["branch"], rm=picked)
@@ -232,9 +232,9 @@ figure = px.bar(branches.assign(label=branches.branch_code.map(names)), x="label
 picked = clicked(drillable(figure, key="branch_bars", y="cny"))
 st.caption(t("click_to_drill"))
 event = table(branches.assign(branch=branches.branch_code.map(names)),
-              {"rank": ("col.rank", None), "branch_code": ("col.branch_code", None), "branch": ("col.branch", None),
-               "customers": ("col.customers", "count"), "aum_cny": ("col.aum", "cny"),
-               "churn_rate_12m": ("col.churn_rate_12m", "pct"), "value_at_risk_cny": ("col.value_at_risk", "cny")},
+              {"branch": ("col.branch", None), "rank": ("col.rank", None), "aum_cny": ("col.aum", "cny"),
+               "customers": ("col.customers", "count"), "churn_rate_12m": ("col.churn_rate_12m", "pct"),
+               "value_at_risk_cny": ("col.value_at_risk", "cny"), "branch_code": ("col.branch_code", None)},
               "branches", select=True)
 picked = picked or (branches.branch_code.iloc[event.selection.rows[0]] if event.selection.rows else None)
 if picked:

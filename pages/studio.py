@@ -188,13 +188,13 @@ def impact(effect, movers, compared: tuple[RuleSet, RuleSet], sides: tuple[str, 
 
     st.subheader(t("studio.movers"))
     st.caption(t("studio.movers_shown", n=fmt.count(len(movers)), total=fmt.count(effect.changed)))
-    table(movers, {"customer_id": ("col.customer_id", None), "name": ("col.customer", None),
-                   "branch_code": ("col.branch_code", None), "rm_id": ("col.rm_id", None),
-                   "aum_3m_avg_cny": ("studio.col.aum_3m_avg", "cny"),
-                   "tier_before": (f"studio.col.tier_{first}", "term:tier"),
+    table(movers, {"name": ("col.customer", None), "tier_before": (f"studio.col.tier_{first}", "term:tier"),
                    "tier_after": (f"studio.col.tier_{second}", "term:tier"),
+                   "aum_3m_avg_cny": ("studio.col.aum_3m_avg", "cny"),
                    "stage_before": (f"studio.col.stage_{first}", "term:stage"),
-                   "stage_after": (f"studio.col.stage_{second}", "term:stage")}, f"{key}_movers")
+                   "stage_after": (f"studio.col.stage_{second}", "term:stage"),
+                   "branch_code": ("col.branch_code", None), "rm_id": ("col.rm_id", None),
+                   "customer_id": ("col.customer_id", None)}, f"{key}_movers")
 
 
 def label(version: int) -> str:

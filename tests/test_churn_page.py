@@ -152,3 +152,16 @@ def test_a_care_task_is_not_closed_until_its_outcome_is_chosen(env):
     assert not at.exception
     assert any("Choose the outcome first" in e.value for e in at.error)
     assert care.tasks(env, HEAD_SH01, status="done").empty
+
+
+def test_the_care_task_lists_lead_with_the_customer_and_when_it_is_due(env):
+    at = apptest.sign_in(apptest.app(), "head_sh01")
+    apptest.open_page(at, "churn")
+    assert not at.exception
+    tasks = next(d.value for d in at.dataframe if "Task" in d.value.columns and "Outcome" not in d.value.columns)
+    assert list(tasks.columns[:2]) == ["Customer", "Due"]
+    task_id = int(at.selectbox(key="care_task").value)
+    next(s for s in at.selectbox if s.label == "Outcome").set_value("retained")
+    _button(at, "Done").click().run()
+    history = next(d.value for d in at.dataframe if "Outcome" in d.value.columns)
+    assert list(history["Task"]) == [task_id] and list(history.columns[:2]) == ["Customer", "Outcome"]

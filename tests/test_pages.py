@@ -546,3 +546,29 @@ def test_tier_charts_show_only_the_tiers_of_the_active_rule_set(env, app_env):
     book.decide(version, approve=True, actor="admin", role="admin", comment="on")
     apptest.open_page(at, "tiers")
     assert not at.exception and in_place(at)
+
+
+def pinned(at, frame) -> list[str]:
+    """The headers a shown table keeps in view while it scrolls sideways."""
+    import json
+
+    [element] = [d for d in at.dataframe if list(d.value.columns) == list(frame.columns)]
+    return [name for name, config in json.loads(element.proto.columns or "{}").items() if config.get("pinned")]
+
+
+def test_lists_show_their_key_columns_first_with_the_name_pinned(env):
+    """A phone shows about four columns: who, how likely and how much come before ids, and the name stays in view."""
+    rm = portfolio.relationship_managers(tables(env, Scope.for_branches(["SH01"])), "SH01").rm_id.iloc[0]
+    lists = [("churn", {}, "col.probability", ["col.customer", "col.probability", "col.value_at_risk"]),
+             ("portfolio", {"branch": "SH01"}, "col.at_risk", ["col.rm", "col.at_risk", "col.value_at_risk"]),
+             ("portfolio", {"branch": "SH01", "rm": rm}, "col.next_product",
+              ["col.customer", "col.probability", "col.value_at_risk"]),
+             ("campaigns", {}, "col.propensity", ["col.customer", "col.propensity"])]
+    for page, query, header, first in lists:
+        at = apptest.open_page(signed_in("head_sh01"), page)
+        at.query_params.update(query)
+        at.run()
+        assert not at.exception, page
+        shown = apptest.frame_with(at, header)
+        assert list(shown.columns[:len(first)]) == [i18n.t(h) for h in first], (page, list(shown.columns))
+        assert pinned(at, shown) == [i18n.t(first[0])], page

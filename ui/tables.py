@@ -74,10 +74,15 @@ def downloadable(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]]
 def table(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]], name: str, *, select: bool = False,
           key: str | None = None, audit: dict | None = None):
     """Show `frame` with CSV and Excel downloads; with `select`, a row can be picked (returns the event).
-    `audit`: what else a download's audit row records (the filters are always there)."""
+    `audit`: what else a download's audit row records (the filters are always there).
+
+    The columns show in the order given: the ones a person reads first (who, how likely, how much) lead, ids and
+    codes trail, as a phone shows about four. The first stays in view while the table scrolls sideways."""
     key = key or f"table_{name}"
     options = dict(on_select="rerun", selection_mode="single-row", key=key) if select else {}
-    event = st.dataframe(shown(frame, columns), hide_index=True, width="stretch", **options)
+    on_screen = shown(frame, columns)
+    event = st.dataframe(on_screen, hide_index=True, width="stretch",
+                         column_config={on_screen.columns[0]: st.column_config.Column(pinned=True)}, **options)
     downloads(downloadable(frame, columns), name, audit)
     return event
 

@@ -18,6 +18,26 @@ CUT_LABELS = """main => [...main.querySelectorAll('[data-testid=stButton] button
     .filter(b => [...b.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1)).map(b => b.innerText)"""
 
 
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(**PHONE)
+    yield context.new_page()
+    context.close()
+
+
+def test_the_churn_list_shows_probability_and_value_at_risk_on_a_phone(phone, app_url):
+    """The grid is drawn on a canvas; its accessible table lists the columns in view (the last one possibly cut)."""
+    sign_in(phone, app_url, "head_sh01")
+    phone.goto(f"{app_url}/churn")
+    wait_idle(phone)
+    grid = phone.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    headers = grid.locator('[role="columnheader"]').all_text_contents()
+    columns = int(grid.locator('[role="grid"]').get_attribute("aria-colcount"))
+    in_full_view = headers if len(headers) == columns else headers[:-1]
+    assert {"Customer", "Churn probability", "Value at risk"} <= set(in_full_view), headers
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_download_and_back_buttons_read_in_full(browser, app_url, store_path, size):
     """Half-width columns (products per tier) and the drill-down's breadcrumb (three levels back) at 1440 and 390."""
