@@ -13,7 +13,7 @@ from analytics.state import StateStore
 from analytics.store import BadSetting, StoreKeyMismatch, StoreMissing, StoreOutdated
 from auth import config as deployment
 from auth.roles import PAGES, allowed
-from auth.signin import signed_in
+from auth.signin import KEY_SCOPE, signed_in
 from auth.users import UsersFile
 from ui import filters, guard, theme  # noqa: F401  (theme: the plotly template every chart uses)
 from ui.cache import filter_options, pin_store, read_active_rules
@@ -56,25 +56,34 @@ except (StoreMissing, StoreOutdated, StoreKeyMismatch, BadSetting, SparkUnavaila
     st.error(str(problem) if config.is_demo() else t("store.unavailable"))
     st.stop()
 
-# Every page is registered (so a link to any of them survives sign-in and a
-# forbidden one can be refused), but the menu shows only the role's own.
 ROOT = Path(__file__).resolve().parent
-pages = {spec.key: st.Page(ROOT / spec.file, title=spec.title_in(lang), icon=spec.icon, default=i == 0,
-                           url_path=None if i == 0 else spec.key)
-         for i, spec in enumerate(PAGES)}
-current = st.navigation(list(pages.values()), position="hidden")
-current_key = next(key for key, page in pages.items() if page is current)
 
+
+def navigation(role: str | None) -> tuple[dict, st.Page]:
+    """Every page registered (so that a link to any of them survives sign-in and a forbidden one can be refused),
+    the menu showing only the role's own, none before sign-in. Streamlit's own menu: on a phone it closes once a
+    page is tapped. Returns the pages by key and the one to run."""
+    pages = {spec.key: st.Page(ROOT / spec.file, title=spec.title_in(lang), icon=spec.icon, default=i == 0,
+                               url_path=None if i == 0 else spec.key,
+                               visibility="visible" if role and allowed(role, spec.key) else "hidden")
+             for i, spec in enumerate(PAGES)}
+    return pages, st.navigation(list(pages.values()), position="sidebar", expanded=True)
+
+
+# Before the sign-in form: a widget drawn ahead of st.navigation is keyed by the page asked for, and the form's
+# must stay the same from the run that draws it to the run that submits it.
+known = st.session_state.get(KEY_SCOPE)
+pages, current = navigation(known.role if known else None)
 session = signed_in(users, StateStore(), lang)
 if session is None:
     st.stop()
+if session.scope != known:  # signed in by this run (the form, or the cookie in a new tab): the role's menu now
+    pages, current = navigation(session.scope.role)
+current_key = next(key for key, page in pages.items() if page is current)
 
 role = t(f"role.{session.user.role}")
 st.sidebar.caption(plain(f"{session.user.name} · {role}"
                          + (f" · {', '.join(session.user.branches)}" if session.user.branches else "")))
-for spec in PAGES:
-    if allowed(session.user.role, spec.key):
-        st.sidebar.page_link(pages[spec.key], label=spec.title_in(lang), icon=spec.icon)
 
 if not allowed(session.user.role, current_key):
     StateStore().record(session.user.username, "page_refused", role=session.user.role, page=current_key)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analytics import i18n
@@ -34,6 +37,21 @@ def sign_in(at: AppTest, username: str, password: str = DEMO_PASSWORD) -> AppTes
 
 def open_page(at: AppTest, key: str) -> AppTest:
     return at.switch_page(PAGE_FILES[key]).run()
+
+
+def menu(at: AppTest) -> list[str]:
+    """The titles the menu shows (the pages app.py last hands st.navigation as visible) in a rerun of `at`:
+    Streamlit draws its menu from the navigation message, which AppTest does not keep."""
+    shown: list[str] = []
+    navigation = st.navigation
+
+    def seen(pages, **options):
+        shown[:] = [page.title for page in pages if page.visibility == "visible"]
+        return navigation(pages, **options)
+
+    with mock.patch.object(st, "navigation", seen):
+        at.run()
+    return shown
 
 
 def signed_in_form_shown(at: AppTest) -> bool:

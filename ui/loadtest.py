@@ -81,7 +81,7 @@ class Session:
                       if e.WhichOneof("type") == "button" and e.button.is_form_submitter)
         signed = self._run(widgets={form["Username"]: ("string_value", username),
                                     form["Password"]: ("string_value", password), submit: ("trigger_value", True)})
-        if not any(e.WhichOneof("type") == "page_link" for e in signed.elements):  # the menu is for the signed-in
+        if not signed.menu:  # the menu is for the signed-in
             raise RuntimeError(f"{username} could not sign in: {signed.errors or 'no menu after the form'}")
 
     def open(self, key: str) -> PageRun:
@@ -111,6 +111,7 @@ class Session:
             kind = reply.WhichOneof("type")
             if kind == "navigation":
                 self._pages = {p.url_pathname: p.page_script_hash for p in reply.navigation.app_pages}
+                run.menu = [p.url_pathname for p in reply.navigation.app_pages if not p.is_hidden]
             elif kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
                 run.add(reply.delta.new_element)
             elif kind == "script_finished":
@@ -125,6 +126,7 @@ class Session:
 class _Run:
     def __init__(self):
         self.elements: list = []
+        self.menu: list[str] = []  # the pages the run's menu shows
         self.errors: tuple[str, ...] = ()
         self.metrics: dict[str, str] = {}
 

@@ -39,7 +39,7 @@ def test_each_role_signs_in_opens_its_pages_and_is_refused_the_rest(page, app_ur
     role = USERS[username]
     sign_in(page, app_url, username)
     # the labels without the icons (whose ligature names join the label while the icon font loads)
-    menu = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"] [data-testid="stMarkdownContainer"]')
+    menu = page.locator('[data-testid="stSidebarNavLink"] [data-testid="stMarkdownContainer"]')
     expect(menu).to_have_text([p.title for p in PAGES if allowed(role, p.key)])
     for spec in PAGES:
         page.goto(page_url(app_url, spec.key))

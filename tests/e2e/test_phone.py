@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from playwright.sync_api import expect
+
+from auth.roles import PAGES, allowed
 
 from .conftest import main_text, sign_in, wait_idle
 
@@ -23,6 +26,24 @@ def phone(browser):
     context = browser.new_context(**PHONE)
     yield context.new_page()
     context.close()
+
+
+def test_tapping_a_page_in_the_menu_closes_the_menu_on_a_phone(phone, app_url):
+    sign_in(phone, app_url, "head_sh01")
+    sidebar = phone.locator('[data-testid="stSidebar"]')
+    expect(sidebar).to_have_attribute("data-collapsed", "true")  # a phone opens on the page, the menu closed
+    phone.get_by_test_id("stExpandSidebarButton").tap()
+    expect(sidebar).to_have_attribute("data-collapsed", "false")
+    menu, own = sidebar.get_by_role("link"), [p.title for p in PAGES if allowed("branch_head", p.key)]
+    expect(menu).to_have_count(len(own))  # the role's own pages (each link's text begins with its icon's name)
+    expect(menu).to_contain_text(own)
+    menu.filter(has_text="Churn warnings").tap()
+    wait_idle(phone)
+    expect(phone.locator('[data-testid="stMain"] h1').first).to_have_text("Churn warnings")
+    expect(sidebar).to_have_attribute("data-collapsed", "true")
+    box = sidebar.bounding_box()
+    assert box is None or box["x"] + box["width"] <= 0, box  # off the screen, the page in full view
+    assert phone.get_by_test_id("stExpandSidebarButton").is_visible()  # and one tap away again
 
 
 def test_the_churn_list_shows_probability_and_value_at_risk_on_a_phone(phone, app_url):
