@@ -11,13 +11,17 @@ config check` prints them and the app refuses to serve while there is one.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV = "BANKCRM_ENV"
 DEMO = "demo"
+TZ_ENV = "BANKCRM_TZ"
+DEFAULT_TZ = "Asia/Shanghai"
 MIN_SECRET_BITS = 256  # 32 random bytes: 64 hex digits or 43 base64 characters
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
@@ -89,9 +93,29 @@ def secret(name: str) -> str | None:
     return os.environ[spec.env]
 
 
+def local_zone() -> ZoneInfo:
+    """The time zone people read times and days in: $BANKCRM_TZ (an IANA name), Asia/Shanghai when unset. A name
+    that is no time zone raises Refused, in any mode: every time shown would be wrong."""
+    name = os.environ.get(TZ_ENV, "").strip() or DEFAULT_TZ
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Refused(f"{TZ_ENV}={name!r} is not a time zone: use an IANA name such as {DEFAULT_TZ}") from None
+
+
+def today() -> dt.date:
+    """The day it is now where people read the app (local_zone)."""
+    return dt.datetime.now(local_zone()).date()
+
+
 def problems() -> list[str]:
     """Every reason the environment refuses production (none in demo mode); the users file is checked by
     auth.config on top of these."""
     if is_demo():
         return []
-    return [p for name in SECRETS if (p := secret_problem(name))]
+    found = [p for name in SECRETS if (p := secret_problem(name))]
+    try:
+        local_zone()
+    except Refused as problem:
+        found.append(str(problem))
+    return found

@@ -1,11 +1,14 @@
-"""Numbers as people read them: money in 万/亿 (Chinese) or K/M/B (English)."""
+"""Numbers as people read them: money in 万/亿 (Chinese) or K/M/B (English); days and moments in one format per
+language, moments in local time (analytics.config.local_zone)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pandas as pd
 
+from analytics import config
 from analytics.i18n import t
 
 _EN_STEPS = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
@@ -110,3 +113,18 @@ def date(value, lang: str = "en") -> str:
         return "–"
     value = pd.Timestamp(value)
     return f"{value.year}年{value.month}月{value.day}日" if lang == "zh" else f"{value.day} {value.strftime('%b %Y')}"
+
+
+def local_time(value) -> pd.Timestamp | None:
+    """A moment as the stores keep it (UTC, without a zone: '2026-06-30 17:05:09.123') in local time, with its
+    offset; None when missing."""
+    if value is None or pd.isna(value):
+        return None
+    moment = pd.Timestamp(value)
+    return (moment.tz_localize(dt.UTC) if moment.tzinfo is None else moment).tz_convert(config.local_zone())
+
+
+def time(value, lang: str = "en") -> str:
+    """A moment in local time, to the second: '1 Jul 2026 01:05:09' (en) or '2026年7月1日 01:05:09' (zh)."""
+    moment = local_time(value)
+    return "–" if moment is None else f"{date(moment, lang)} {moment:%H:%M:%S}"

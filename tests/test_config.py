@@ -81,3 +81,25 @@ def test_config_check_prints_every_problem_and_exits_1_while_there_is_one(monkey
     passed = runner.invoke(cli.app, ["config", "check", "--users", str(users.path)])
     assert passed.exit_code == 0 and "no problems" in passed.output, passed.output
     assert not any(secret in passed.output for secret in (config.secret(n) for n in config.SECRETS))
+
+
+def test_times_read_in_asia_shanghai_unless_bankcrm_tz_names_another_zone(monkeypatch):
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.delenv(config.TZ_ENV, raising=False)
+    assert config.local_zone() == ZoneInfo("Asia/Shanghai")
+    monkeypatch.setenv(config.TZ_ENV, "Europe/London")
+    assert config.local_zone() == ZoneInfo("Europe/London")
+    monkeypatch.setenv(config.TZ_ENV, "Mars/Olympus_Mons")
+    with pytest.raises(config.Refused, match="BANKCRM_TZ='Mars/Olympus_Mons' is not a time zone"):
+        config.local_zone()
+    monkeypatch.setenv(config.ENV, "production")
+    assert any("BANKCRM_TZ" in p for p in config.problems())
+
+
+def test_today_is_the_local_day(monkeypatch):
+    """UTC+14 and UTC-11 are 25 hours apart: their days always differ."""
+    monkeypatch.setenv(config.TZ_ENV, "Pacific/Kiritimati")
+    ahead = config.today()
+    monkeypatch.setenv(config.TZ_ENV, "Pacific/Pago_Pago")
+    assert config.today() < ahead

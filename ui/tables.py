@@ -31,7 +31,12 @@ SHOWN: dict[str, Callable] = {
     "days": lambda v: fmt.score(v),
     "month": lambda v: fmt.month(v, lang()),
     "date": lambda v: fmt.date(v, lang()),
+    "time": lambda v: fmt.time(v, lang()),  # a moment kept in UTC, read in local time
 }
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and pd.isna(v))
 
 
 def _cell(unit: str | None) -> Callable:
@@ -47,6 +52,8 @@ def _downloaded(unit: str | None) -> Callable:
         return _cell(unit)
     if unit in ("month", "date"):
         return lambda v: None if pd.isna(v) else pd.Timestamp(v).date().isoformat()
+    if unit == "time":  # local time with its offset: unambiguous for a person and a program alike
+        return lambda v: None if _missing(v) else fmt.local_time(v).isoformat(timespec="seconds")
     return lambda v: v
 
 
