@@ -17,7 +17,7 @@ from auth.signin import KEY_SCOPE, signed_in
 from auth.users import UsersFile
 from ui import filters, guard, theme  # noqa: F401  (theme: the plotly template every chart uses)
 from ui.cache import filter_options, pin_store, read_active_rules
-from ui.i18n import switch, t
+from ui.i18n import switch, t, term
 from ui.text import plain
 
 # The writers make their own files private; whatever else this process creates is private too.
@@ -81,13 +81,12 @@ if session.scope != known:  # signed in by this run (the form, or the cookie in 
     pages, current = navigation(session.scope.role)
 current_key = next(key for key, page in pages.items() if page is current)
 
-role = t(f"role.{session.user.role}")
-st.sidebar.caption(plain(f"{session.user.name} · {role}"
+st.sidebar.caption(plain(f"{session.user.name} · {term('role', session.user.role)}"
                          + (f" · {', '.join(session.user.branches)}" if session.user.branches else "")))
 
 if not allowed(session.user.role, current_key):
     StateStore().record(session.user.username, "page_refused", role=session.user.role, page=current_key)
-    st.error(t("page.refused", role=role, page=pages[current_key].title))
+    st.error(t("page.refused", role=term("role", session.user.role, in_sentence=True), page=pages[current_key].title))
     st.stop()
 
 read_active_rules()

@@ -179,7 +179,7 @@ def describe(kind: str, detail: dict, lang: str) -> str:
             parts.append(t(f"{key}_aum", lang, fall=f"{-detail['aum_change_3m']:.0%}"))
         return "; ".join(parts)
     if kind == "complaint_sla":
-        values["category"] = term("category", detail["category"], lang)
+        values["category"] = term("category", detail["category"], lang, in_sentence=True)
     return t(key, lang, **values)
 
 

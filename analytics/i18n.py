@@ -8,6 +8,8 @@ KPI names and definitions live with the KPIs (analytics.kpis.KPIS).
 
 from __future__ import annotations
 
+import math
+
 LANGS = ("en", "zh")
 LANG_NAMES = {"en": "English", "zh": "中文"}
 
@@ -33,11 +35,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "studio.versions": ("Versions and approval", "版本与审批"),
     "studio.defaults": ("Built-in defaults (version 0)", "内置默认规则（版本 0）"),
     "studio.version": ("Version {version}", "版本 {version}"),
-    "studio.status.draft": ("draft", "草稿"),
-    "studio.status.proposed": ("proposed", "待审批"),
-    "studio.status.approved": ("approved", "已批准"),
-    "studio.status.rejected": ("rejected", "已驳回"),
-    "studio.active": ("active", "生效中"),
+    "studio.active": ("Active", "生效中"),
     "studio.start_from": ("Start from", "基于版本"),
     "studio.lifecycle": ("Lifecycle and activity", "生命周期与活跃度"),
     "studio.reset": ("Undo my edits", "撤销修改"),
@@ -50,8 +48,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "studio.stage_moved": ("Customers changing lifecycle stage", "生命周期阶段变动客户"),
     "studio.rms_needed": ("Relationship managers needed", "所需客户经理"),
     "studio.rms_today": ("{n} relationship managers serve these customers today.", "目前有 {n} 位客户经理服务这些客户。"),
-    "studio.before": ("active", "现行"),
-    "studio.after": ("proposal", "方案"),
+    "studio.before": ("Active rules", "现行"),
+    "studio.after": ("Proposal", "方案"),
     "studio.a": ("version A", "版本 A"),
     "studio.b": ("version B", "版本 B"),
     "studio.migration": ("Who moves from which tier to which", "客户层级迁移"),
@@ -219,10 +217,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "rulebook.not_proposed": ("Version {version} is not proposed.", "版本 {version} 未提交审批。"),
     "rulebook.second_person": ("Version {version} was written or proposed by {user}: a second person must decide.",
                                "版本 {version} 由 {user} 编写或提交，须由另一人审批。"),
-    "role.executive": ("executive", "高管"),
-    "role.branch_head": ("branch head", "支行行长"),
-    "role.analyst": ("analyst", "分析师"),
-    "role.admin": ("admin", "管理员"),
     "config.refused": ("This bankcrm server refuses its configuration and serves nobody. Its administrator finds why "
                        "with `bankcrm config check`.",
                        "此 bankcrm 服务器的配置未通过检查，暂不提供服务。管理员可运行 `bankcrm config check` 查看原因。"),
@@ -735,14 +729,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "field.city": ("City", "城市"),
     "field.opened_on": ("Customer since", "开户日期"),
     "field.status": ("Status", "状态"),
-    "gender.M": ("male", "男"),
-    "gender.F": ("female", "女"),
-    "status.active": ("active", "正常"),
-    "status.closed": ("closed", "已销户"),
-    "status.disabled": ("disabled", "已停用"),
 }
 
-# Codes found in the data, by kind: tier, lifecycle stage, product, channel, ...
+# Codes found in the data, by kind: tier, lifecycle stage, product, channel, ...; each name as English writes it
+# inside a sentence ("term deposit", "WeChat"): term() gives it a capital where it stands as a label or a value.
 TERMS: dict[str, dict[str, tuple[str, str]]] = {
     "tier": {"Mass": ("Mass", "大众"), "Potential": ("Potential", "潜力"), "Affluent": ("Affluent", "富裕"), "Wealth": ("Wealth", "财富"),
              "Private": ("Private", "私人银行")},
@@ -789,6 +779,12 @@ TERMS: dict[str, dict[str, tuple[str, str]]] = {
             "product_light": ("product-light", "单一产品"), "tier_upgraded": ("tier upgraded", "层级上升"),
             "tier_downgraded": ("tier downgraded", "层级下降")},
     "task_status": {"open": ("open", "未完成"), "done": ("done", "已完成")},
+    "role": {"executive": ("executive", "高管"), "branch_head": ("branch head", "支行行长"), "analyst": ("analyst", "分析师"),
+             "admin": ("admin", "管理员"), "cli": ("command line", "命令行")},
+    "gender": {"M": ("male", "男"), "F": ("female", "女")},
+    "status": {"active": ("active", "正常"), "closed": ("closed", "已销户"), "disabled": ("disabled", "已停用")},
+    "rule_status": {"draft": ("draft", "草稿"), "proposed": ("proposed", "待审批"), "approved": ("approved", "已批准"),
+                    "rejected": ("rejected", "已驳回")},
     "outcome": {"retained": ("stays with us", "成功挽留"), "product_added": ("took a product", "新增产品"),
                 "complaint_resolved": ("complaint resolved", "投诉已解决"), "no_answer": ("could not reach", "未能联系上"),
                 "leaving": ("leaving anyway", "仍将离开"), "other": ("other", "其他")},
@@ -809,7 +805,14 @@ def t(key: str, lang: str = "en", **values) -> str:
     return text.format(**values) if values else text
 
 
-def term(kind: str, code, lang: str = "en") -> str:
-    """The name of a code of `kind` in `lang`; a code the table does not know is shown as it is."""
+def term(kind: str, code, lang: str = "en", *, in_sentence: bool = False) -> str:
+    """The name of a code of `kind` in `lang`: as a label or a value reads, English with a capital ("Lead",
+    "Churn risk"); `in_sentence`, as it reads inside a sentence ("Task 7 is done: stays with us."). A code the
+    table does not know is shown as it is; a missing one as "–"."""
+    if code is None or (isinstance(code, float) and math.isnan(code)):
+        return "–"
     names = TERMS[kind].get(code)
-    return names[LANGS.index(lang)] if names else ("–" if code is None else str(code))
+    if not names:
+        return str(code)
+    name = names[LANGS.index(lang)]
+    return name if in_sentence else name[:1].upper() + name[1:]

@@ -129,7 +129,7 @@ else:
                                                      leads=fmt.count(made.leads))
                     st.rerun()
     else:
-        st.info(t("campaigns.may_not_save", role=t(f"role.{scope.role}")))
+        st.info(t("campaigns.may_not_save", role=term("role", scope.role, in_sentence=True)))
 
 st.subheader(t("campaigns.saved_lists"))
 saved = saved_lists()

@@ -121,7 +121,7 @@ with right:
 st.subheader(t("model.paper"))
 features = paper["features"]["numeric"] + paper["features"]["categorical"]
 st.markdown(f"- **{t('model.trained_at')}:** {paper['trained_at']}\n"
-            f"- **{t('model.features')}:** {', '.join(term('model_feature', f) for f in features)}\n"
+            f"- **{t('model.features')}:** {', '.join(term('model_feature', f, in_sentence=True) for f in features)}\n"
             f"- **{t('model.libraries')}:** {', '.join(f'{k} {v_}' for k, v_ in paper['libraries'].items())}")
 
 st.subheader(t("model.products"))

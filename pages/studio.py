@@ -71,7 +71,8 @@ def done(message: str) -> None:
 
 
 def refused(problem: Refused) -> None:
-    st.error(t(problem.key, **{k: t(f"role.{v}") if k == "role" else v for k, v in problem.values.items()}))
+    st.error(t(problem.key, **{k: term("role", v, in_sentence=True) if k == "role" else v
+                               for k, v in problem.values.items()}))
 
 
 def step(name: str, buttons: dict, choices: list[int] = (), version: int | None = None) -> None:
@@ -200,7 +201,7 @@ def impact(effect, movers, compared: tuple[RuleSet, RuleSet], sides: tuple[str, 
 def label(version: int) -> str:
     row = versions[versions.version == version].iloc[0]
     name = t("studio.defaults") if version == 0 else message("studio.version", version=version)
-    return f"{name} · {t('studio.status.' + row.status)}" + (f" · {t('studio.active')}" if row.active else "")
+    return f"{name} · {term('rule_status', row.status)}" + (f" · {t('studio.active')}" if row.active else "")
 
 
 st.title(t("page.studio"))
@@ -284,7 +285,7 @@ with edit_tab:
                 done(t("studio.saved", version=saved))
 
 with versions_tab:
-    shown = versions.assign(status_name=versions.status.map(lambda s: t(f"studio.status.{s}")),
+    shown = versions.assign(status_name=versions.status.map(lambda s: term("rule_status", s)),
                             active_mark=versions.active.map({True: "✓", False: ""}))
     table(shown, {"version": ("rule.version", None), "status_name": ("studio.col.status", None),
                   "active_mark": ("studio.active", None), "author": ("studio.col.author", None),

@@ -19,20 +19,18 @@ scope = session_scope()
 sessions = Sessions(StateStore())
 st.title(t("page.users"))
 st.caption(t("users.caption", path=users.path))
-table(pd.DataFrame([{"username": u.username, "name": u.name, "role": t(f"role.{u.role}"),
-                     "branches": ", ".join(u.branches), "status": t("status.disabled" if u.disabled else "status.active")}
-                    for u in users.users()]),
-      {"username": ("col.username", None), "name": ("col.name", None), "role": ("col.role", None),
-       "branches": ("col.branches", None), "status": ("col.status", None)}, "users")
+table(pd.DataFrame([{"username": u.username, "name": u.name, "role": u.role, "branches": ", ".join(u.branches),
+                     "status": "disabled" if u.disabled else "active"} for u in users.users()]),
+      {"username": ("col.username", None), "name": ("col.name", None), "role": ("col.role", "term:role"),
+       "branches": ("col.branches", None), "status": ("col.status", "term:status")}, "users")
 
 st.subheader(t("users.sessions"))
 live = sessions.live()
 st.caption(t("users.sessions_explain", n=len(live)))
 if not live.empty:
-    table(live.assign(role=live.role.map(lambda r: t(f"role.{r}"))),
-          {"ref": ("col.session", None), "username": ("col.username", None), "role": ("col.role", None),
-           "client": ("col.client", None), "started_at": ("col.started_at", None),
-           "last_seen_at": ("col.last_seen_at", None)}, "sessions")
+    table(live, {"ref": ("col.session", None), "username": ("col.username", None), "role": ("col.role", "term:role"),
+                 "client": ("col.client", None), "started_at": ("col.started_at", None),
+                 "last_seen_at": ("col.last_seen_at", None)}, "sessions")
     with st.form("end_session", clear_on_submit=True):
         ref = st.selectbox(t("col.session"), live.ref, format_func=lambda r: " · ".join(
             live.loc[live.ref == r, ["ref", "username", "client"]].iloc[0]))

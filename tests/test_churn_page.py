@@ -52,7 +52,7 @@ def test_a_branch_head_sees_only_their_branch_s_tasks_and_closes_one_with_its_ou
     [event] = env.audit_events(event="care_task_done").detail_json.map(json.loads)
     assert event == {"task_id": task_id, "outcome": "product_added"}
     history = next(d.value for d in at.dataframe if "Outcome" in d.value.columns)
-    assert list(history["Task"]) == [task_id] and list(history["Outcome"]) == ["took a product"]
+    assert list(history["Task"]) == [task_id] and list(history["Outcome"]) == ["Took a product"]
     assert task_id not in list(at.selectbox(key="care_task").options)
 
 

@@ -232,6 +232,31 @@ def test_chinese_wording_says_what_a_banker_reads_in_it():
     assert not [(text, MISREAD[word]) for text in texts for word in MISREAD if word in text]
 
 
+def test_a_code_reads_with_a_capital_as_a_label_and_as_english_writes_it_inside_a_sentence():
+    """#24 item 10: "Contacted", "Churn risk", "Male" in a cell or an option; "... is done: stays with us." in a
+    sentence; a name's own capitals kept; Chinese as it is."""
+    assert [i18n.term("funnel", "contacted"), i18n.term("task", "churn_risk"), i18n.term("category", "system")] == [
+        "Contacted", "Churn risk", "Systems"]
+    assert [i18n.term("gender", "M"), i18n.term("status", "active"), i18n.term("role", "branch_head")] == [
+        "Male", "Active", "Branch head"]
+    assert i18n.term("outcome", "retained", in_sentence=True) == "stays with us"
+    assert [i18n.term("channel", "wechat"), i18n.term("touchpoint", "atm")] == ["WeChat", "ATM"]
+    assert i18n.term("funnel", "contacted", "zh") == "已联系"
+    assert i18n.term("tier", None) == i18n.term("tier", float("nan")) == "–"
+    assert i18n.term("category", "fraud") == "fraud"  # a bank's own code the table does not know: as it is
+
+
+def test_a_missing_value_in_a_text_column_reads_as_an_empty_cell_never_none():
+    from ui import tables
+
+    frame = pd.DataFrame({"note": pd.Series([None, "call back"], dtype="str"), "role": [None, "admin"],
+                          "kind": [None, "visit"], "n": [1.5, None]})
+    shown = tables.shown(frame, {"note": ("col.note", None), "role": ("col.role", None),
+                                 "kind": ("col.kind", "term:interaction"), "n": ("col.value", None)})
+    assert [list(shown[c]) for c in ("Note", "Role", "Kind")] == [["–", "call back"], ["–", "admin"], ["–", "Visit"]]
+    assert shown["Value"].dtype == float  # numbers stay numbers
+
+
 def test_without_a_store_the_app_says_how_to_make_one(tmp_path, monkeypatch):
     monkeypatch.setenv("BANKCRM_STORE", str(tmp_path / "none.duckdb"))
     at = apptest.app().run()

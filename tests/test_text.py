@@ -209,7 +209,7 @@ def test_a_display_name_from_the_users_file_is_shown_as_text(app_env, tmp_path, 
     monkeypatch.setenv("BANKCRM_USERS", str(users.path))
     at = apptest.sign_in(apptest.app(), "payload", "a-long-and-private-pass")
     assert not at.exception
-    assert shown_as_text([c.value for c in at.sidebar.caption], f"{PAYLOAD} · executive")
+    assert shown_as_text([c.value for c in at.sidebar.caption], f"{PAYLOAD} · Executive")
 
 
 def test_why_an_account_from_the_users_file_cannot_be_used_is_shown_as_text(app_env, tmp_path, monkeypatch):

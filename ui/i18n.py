@@ -29,8 +29,9 @@ def message(key: str, **values) -> str:
     return i18n.t(key, lang(), **values)
 
 
-def term(kind: str, code) -> str:
-    return i18n.term(kind, code, lang())
+def term(kind: str, code, *, in_sentence: bool = False) -> str:
+    """A code's name as a label or a value ("Churn risk"), or `in_sentence` ("... is done: stays with us.")."""
+    return i18n.term(kind, code, lang(), in_sentence=in_sentence)
 
 
 def _chosen() -> None:

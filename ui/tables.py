@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
+from pandas.api.types import is_string_dtype
 
 from analytics import export
 from analytics import format as fmt
@@ -66,9 +67,11 @@ def _headers(columns: dict[str, tuple[str, str | None]]) -> list[str]:
 
 def shown(frame: pd.DataFrame, columns: dict[str, tuple[str, str | None]]) -> pd.DataFrame:
     """The frame as displayed: the listed columns, formatted, under translated headers. A column of unit "row"
-    reads, row by row, as the frame's `unit` column says (a table of different measures, one per row)."""
+    reads, row by row, as the frame's `unit` column says (a table of different measures, one per row). A missing
+    value in a column of text reads "–", never "None"."""
     return pd.DataFrame({
         header: [_cell(row_unit)(v) for v, row_unit in zip(frame[col], frame["unit"])] if unit == "row"
+        else frame[col].map(lambda v: "–" if _missing(v) else v) if unit is None and is_string_dtype(frame[col].dtype)
         else frame[col].map(_cell(unit))
         for header, (col, (_, unit)) in zip(_headers(columns), columns.items())})
 

@@ -61,8 +61,8 @@ WORDS: dict[str, Callable[[float], tuple[str, str]]] = {
 }
 for _product in PRODUCTS:  # the next-best-product models also read what the customer holds
     WORDS[f"holds_{_product}"] = lambda v, p=_product: (
-        (f"holds {term('product', p)}", f"持有{term('product', p, 'zh')}") if v >= 1
-        else (f"no {term('product', p)}", f"未持有{term('product', p, 'zh')}"))
+        (f"holds {term('product', p, in_sentence=True)}", f"持有{term('product', p, 'zh')}") if v >= 1
+        else (f"no {term('product', p, in_sentence=True)}", f"未持有{term('product', p, 'zh')}"))
 
 
 # Features whose figure a reason keeps only as its band.

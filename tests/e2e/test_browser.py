@@ -293,7 +293,7 @@ def test_a_branch_head_closes_a_rule_s_care_task_in_the_browser(page, app_url, s
     assert "Choose the outcome first: the task stays open." in main_text(page)  # nothing chosen, nothing closed
     assert care.tasks(state, HEAD_SH01, status="done").empty
     page.get_by_label("What happened (optional)").fill("called, booked a review")
-    choose_outcome(page, "stays with us")
+    choose_outcome(page, "Stays with us")
     page.get_by_role("button", name="Done").click()
     wait_idle(page)
     assert f"Task {first.task_id} is done: stays with us." in main_text(page)

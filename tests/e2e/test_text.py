@@ -127,7 +127,7 @@ def test_a_crafted_link_s_text_is_shown_as_text(browser, bank):
 def test_names_from_a_bank_s_files_are_shown_as_text(page, bank):
     rm_label = f"{bank['rm_id']} {RM}"
     sign_in(page, bank["url"], "head_sh01")
-    assert_shown_as_text(page, f"{CUSTOMER} · branch head")  # the display name in the sidebar
+    assert_shown_as_text(page, f"{CUSTOMER} · Branch head")  # the display name in the sidebar
     for url, texts in (
             (page_url(bank, "portfolio"), [f"Relationship managers of {BRANCH}", rm_label]),
             (page_url(bank, "portfolio", branch="SH01", rm=bank["rm_id"]), [f"Back to {BRANCH}"]),
@@ -151,7 +151,7 @@ def test_what_a_person_types_is_shown_as_text(browser, bank):
     page.get_by_role("button", name="Assign").click()
     assert_shown_as_text(page, "assigned to", BRANCH)  # the task chosen in the form that closes it
     page.get_by_label("What happened (optional)").fill(BRANCH)
-    choose_outcome(page, "stays with us")
+    choose_outcome(page, "Stays with us")
     page.get_by_role("button", name="Done").click()
     assert_shown_as_text(page, "is done")
     page.goto(page_url(bank, "campaigns"))
