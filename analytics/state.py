@@ -276,8 +276,8 @@ class StateStore:
         return self.audit_events(**filters)
 
     def audit_events(self, *, actor: str | None = None, event: str | None = None,
-                     since: dt.date | None = None, limit: int = 1000) -> pd.DataFrame:
-        """The newest events first, optionally filtered."""
+                     since: dt.date | dt.datetime | None = None, limit: int = 1000) -> pd.DataFrame:
+        """The newest events first, optionally filtered; `since` a day or a moment, in UTC as the log keeps it."""
         clauses, params = [], []
         if actor:
             clauses.append("actor = ?")
@@ -287,7 +287,7 @@ class StateStore:
             params.append(event)
         if since:
             clauses.append("occurred_at >= ?")
-            params.append(since.isoformat())
+            params.append(since.isoformat(sep=" ") if isinstance(since, dt.datetime) else since.isoformat())
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self.connect() as con:
             return pd.read_sql_query(

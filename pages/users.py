@@ -29,8 +29,8 @@ live = sessions.live()
 st.caption(t("users.sessions_explain", n=len(live)))
 if not live.empty:
     table(live, {"ref": ("col.session", None), "username": ("col.username", None), "role": ("col.role", "term:role"),
-                 "client": ("col.client", None), "started_at": ("col.started_at", None),
-                 "last_seen_at": ("col.last_seen_at", None)}, "sessions")
+                 "client": ("col.client", "term:client"), "started_at": ("col.started_at", "time"),
+                 "last_seen_at": ("col.last_seen_at", "time")}, "sessions")
     with st.form("end_session", clear_on_submit=True):
         ref = st.selectbox(t("col.session"), live.ref, format_func=lambda r: " · ".join(
             live.loc[live.ref == r, ["ref", "username", "client"]].iloc[0]))
