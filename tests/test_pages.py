@@ -597,3 +597,81 @@ def test_lists_show_their_key_columns_first_with_the_name_pinned(env):
         shown = apptest.frame_with(at, header)
         assert list(shown.columns[:len(first)]) == [i18n.t(h) for h in first], (page, list(shown.columns))
         assert pinned(at, shown) == [i18n.t(first[0])], page
+
+
+# --- #24 item 10: every code reaches the screen through i18n ----------------------------------
+
+def raw_codes() -> set[str]:
+    """Every code the app knows whose English name differs from it ("lead", "churn_risk", "M", "branch_head",
+    "care_task_done"): on an English screen none may stand as a cell or a label of its own."""
+    from analytics.permissions import ROLES
+    from analytics.state import AUDIT_EVENTS
+
+    named = {code for kind, codes in i18n.TERMS.items() for code in codes if i18n.term(kind, code) != code}
+    return named | set(AUDIT_EVENTS) | set(ROLES)
+
+
+# columns that hold user names, which may be spelt like a role ("admin", "analyst")
+USER_NAME_HEADERS = {i18n.t(k) for k in ("col.actor", "col.username", "col.created_by", "col.done_by", "col.saved_by",
+                                         "studio.col.author", "studio.col.step_by")}
+
+
+def words_on_their_own(at) -> set[str]:
+    """Whatever stands alone on the screen: table headers and cells, metric labels and values, widget labels and
+    options, chart trace names and categories."""
+    import json
+
+    words: set[str] = set()
+    for df in at.dataframe:
+        frame = df.value
+        words |= {str(c) for c in frame.columns}
+        for column in frame.columns:
+            if column not in USER_NAME_HEADERS:
+                words |= {v for v in frame[column] if isinstance(v, str)}
+    words |= {m.label for m in at.metric} | {m.value for m in at.metric}
+    for widgets in (at.selectbox, at.multiselect, at.radio, at.segmented_control):
+        for w in widgets:
+            words |= {w.label, *w.options}
+    for chart in at.get("plotly_chart"):
+        for trace in json.loads(chart.proto.spec)["data"]:
+            for values in (trace.get("x"), trace.get("y"), trace.get("labels"), (trace.get("node") or {}).get("label")):
+                if isinstance(values, list):
+                    words |= {v for v in values if isinstance(v, str)}
+            if isinstance(trace.get("name"), str):
+                words.add(trace["name"])
+    return words
+
+
+def test_english_screens_name_every_code_and_never_show_it_raw(env):
+    """Walk every page as an admin (all pages, the audit log after sign-ins and a download) and as a branch head
+    (the care forms), with the rules' care tasks, down to a customer 360 with complaints and interactions."""
+    from analytics import care
+    from analytics.state import StateStore
+
+    sl = tables(env, Scope.all_branches(pii="shown"))
+    care.generate(StateStore(), care.due(sl, sl.as_of_date()), on=sl.as_of_date(), actor="cli")
+    StateStore().record("exec", "download", role="executive", what="tiers", rows=5, format="csv",
+                        filters={"tiers": "Wealth", "products": "term_deposit"})
+    sh01 = sl.table("customers").filter(lambda c: c.branch_code == "SH01")
+    complained = set(sl.table("complaints").semi_join(sh01, "customer_id").customer_id.execute())
+    tasked = set(care.tasks(StateStore(), Scope.for_branches({"SH01"})).customer_id)
+    customer = min(complained & tasked or complained)  # complaints, interactions and care tasks on one 360
+    codes = raw_codes()
+    assert {"lead", "contacted", "system", "churn_risk", "M", "active", "branch_head", "login"} <= codes
+    raw: dict[str, list[str]] = {}
+    for username in ("admin", "head_sh01"):
+        at = signed_in(username)
+        at.run()
+        role = at.session_state["bankcrm_scope"].role
+        for page in PAGES:
+            if allowed(role, page.key):
+                apptest.open_page(at, page.key)
+                assert not at.exception, (username, page.key)
+                if found := sorted(words_on_their_own(at) & codes):
+                    raw[f"{username} {page.key}"] = found
+        at.query_params["customer"] = str(customer)
+        apptest.open_page(at, "portfolio")
+        assert any(s.value.startswith("Customer 360") for s in at.subheader)
+        if found := sorted(words_on_their_own(at) & codes):
+            raw[f"{username} customer 360"] = found
+    assert not raw
