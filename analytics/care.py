@@ -4,19 +4,23 @@ The rules (`due`) read the store as of a date: a birthday within 7 days, a
 term deposit maturing within 30 days, a churn probability over the active
 rule set's warning threshold or an AUM fall (the Churn-warning stage), a complaint open past its SLA. `generate`
 writes the tasks they call for into the state store once each (a rule's
-task has a key, such as "birthday:42:2026"). A task is closed once, with an
-outcome, and is never deleted: the state store refuses both.
+task has a key, such as "birthday:42:2026"), and closes as expired the rules'
+tasks whose date (a birthday, a maturity) has passed: a miss. A task is closed
+once, with an outcome, and is never deleted nor rewritten: the state store
+refuses both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 
 import ibis
 import pandas as pd
 
 from analytics import export, permissions, portfolio
+from analytics import format as fmt
 from analytics.churn import reasons_text
 from analytics.filters import Slice
 from analytics.i18n import t, term
@@ -24,7 +28,9 @@ from analytics.scope import OutOfScope, Scope, ScopedStore
 from analytics.state import StateStore, append_audit, utc_now
 
 KINDS = ("churn_risk", "birthday", "maturity", "complaint_sla")
-OUTCOMES = ("retained", "product_added", "complaint_resolved", "no_answer", "leaving", "other")
+OUTCOMES = ("retained", "product_added", "complaint_resolved", "no_answer", "leaving", "other")  # a person's choice
+EXPIRED = "expired"  # the outcome the rules close a task with once its date has passed: a miss
+EXPIRING_KINDS = ("birthday", "maturity")  # rule tasks due on the day of the event itself
 STATUSES = ("open", "done")
 BIRTHDAY_WITHIN_DAYS = 7
 MATURITY_WITHIN_DAYS = 30
@@ -171,6 +177,9 @@ def describe(kind: str, detail: dict, lang: str) -> str:
         key += "_today"
     if kind == "birthday" and "birthday" not in detail:
         key += "_soon"
+    for day in ("birthday", "maturity_on"):  # kept as ISO dates, read as the language writes a day
+        if day in values:
+            values[day] = fmt.date(values[day], lang)
     if kind == "churn_risk":  # the stage's rules that apply: the model's probability, an AUM fall, or both
         parts = []
         if "probability" in detail:
@@ -189,9 +198,16 @@ _COLUMNS = ("customer_id", "branch_code", "rm_id", "kind", "reason", "due_on", "
             "rule_key", "detail_json")
 
 
-def generate(state: StateStore, tasks: pd.DataFrame, *, on: dt.date, actor: str, role: str | None = None
-             ) -> dict[str, int]:
-    """Write the tasks `due` found, each rule's task once; returns how many were created per kind.
+@dataclass(frozen=True)
+class Run:
+    """What a run of the rules did, per kind: tasks created, and tasks closed as expired."""
+    created: dict[str, int]
+    expired: dict[str, int]
+
+
+def generate(state: StateStore, tasks: pd.DataFrame, *, on: dt.date, actor: str, role: str | None = None) -> Run:
+    """Write the tasks `due` found, each rule's task once, and close as expired the rules' open tasks whose date
+    passed before `on` (_expire); one transaction, audited with both counts.
 
     A customer with an open churn-risk task gets no second one from a later scoring."""
     created = dict.fromkeys(KINDS, 0)
@@ -208,8 +224,27 @@ def generate(state: StateStore, tasks: pd.DataFrame, *, on: dt.date, actor: str,
                 [int(row.customer_id), row.branch_code, row.rm_id, row.kind, None, row.due_on.isoformat(), "open",
                  RULES_ACTOR, now, row.rule_key, json.dumps(row.detail, ensure_ascii=False)]).rowcount
             created[row.kind] += inserted
-        append_audit(con, actor, "care_tasks_generated", role, on=on.isoformat(), created=created)
-    return created
+        expired = _expire(con, on, actor, role)
+        append_audit(con, actor, "care_tasks_generated", role, on=on.isoformat(), created=created, expired=expired)
+    return Run(created, expired)
+
+
+def _expire(con, on: dt.date, actor: str, role: str | None) -> dict[str, int]:
+    """Close the rules' open birthday and maturity tasks whose day passed before `on`: nothing can be done for a
+    birthday or a maturity once it is over. Each is closed like any task (done by the rules, outcome "expired"),
+    with its own audit row; a task a person assigned stays open, overdue, for them to close."""
+    expired = dict.fromkeys(KINDS, 0)
+    now = utc_now()
+    late = con.execute(
+        f"SELECT task_id, kind FROM care_tasks WHERE status = 'open' AND created_by = ? AND rule_key IS NOT NULL"
+        f" AND kind IN ({', '.join('?' * len(EXPIRING_KINDS))}) AND due_on < ? ORDER BY task_id",  # noqa: S608
+        [RULES_ACTOR, *EXPIRING_KINDS, on.isoformat()]).fetchall()
+    for task_id, kind in late:
+        con.execute("UPDATE care_tasks SET status = 'done', done_at = ?, done_by = ?, outcome = ? WHERE task_id = ?",
+                    [now, RULES_ACTOR, EXPIRED, task_id])
+        append_audit(con, actor, "care_task_done", role, task_id=task_id, outcome=EXPIRED)
+        expired[kind] += 1
+    return expired
 
 
 def assign(state: StateStore, tables: ScopedStore, *, customer_id: int, kind: str, reason: str,
@@ -220,7 +255,7 @@ def assign(state: StateStore, tables: ScopedStore, *, customer_id: int, kind: st
     scope = tables.scope
     permissions.check(scope.role, "care:assign")
     if kind not in KINDS:
-        raise ValueError(f"unknown task kind {kind!r}")
+        raise TaskError(f"unknown task kind {kind!r}; kinds are {', '.join(KINDS)}")
     reason = export.typed_text("reason", reason)
     customers = tables.table("customers")
     found = customers.filter(customers.customer_id == int(customer_id)).select("branch_code", "rm_id").execute()
@@ -264,6 +299,20 @@ def tasks(state: StateStore, scope: Scope, status: str | None = "open", *,
     see them: without PII, a birthday task keeps no date or age and free text (notes) is not shown. Only roles
     that may "care:read"."""
     permissions.check(scope.role, "care:read")
+    where, params = _where(scope, status, rm_id, customer_id)
+    order = "due_on, task_id" if status == "open" else "coalesce(done_at, created_at) DESC, task_id DESC"
+    with state.connect() as con:
+        found = pd.read_sql_query(f"SELECT * FROM care_tasks {where} ORDER BY {order} LIMIT ?",  # noqa: S608
+                                  con, params=[*params, limit])
+    if scope.pii == "shown":
+        return found
+    return found.assign(reason=None, outcome_note=None,
+                        detail_json=[_without_dates(kind, detail) for kind, detail in zip(found.kind, found.detail_json)])
+
+
+def _where(scope: Scope, status: str | None, rm_id: str | None = None, customer_id: int | None = None
+           ) -> tuple[str, list]:
+    """The WHERE clause (and its parameters) of the scope's branches' tasks, optionally of a status, RM, customer."""
     clauses, params = [], []
     if scope.branch_codes is not None:
         clauses.append(f"branch_code IN ({', '.join('?' * len(scope.branch_codes))})")
@@ -279,15 +328,33 @@ def tasks(state: StateStore, scope: Scope, status: str | None = "open", *,
     if customer_id is not None:
         clauses.append("customer_id = ?")
         params.append(int(customer_id))
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    order = "due_on, task_id" if status == "open" else "coalesce(done_at, created_at) DESC, task_id DESC"
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def counts(state: StateStore, scope: Scope, *, today: dt.date, rm_id: str | None = None) -> dict[str, int]:
+    """How care is going in the scope's branches (of one RM): open tasks; overdue, those of them due before `today`
+    (the local day, analytics.config.today); missed, the rules' tasks closed as expired, their date passed while
+    they were open (all of them so far). Only roles that may "care:read"."""
+    permissions.check(scope.role, "care:read")
+    where, params = _where(scope, None, rm_id)
     with state.connect() as con:
-        found = pd.read_sql_query(f"SELECT * FROM care_tasks {where} ORDER BY {order} LIMIT ?",  # noqa: S608
-                                  con, params=[*params, limit])
-    if scope.pii == "shown":
-        return found
-    return found.assign(reason=None, outcome_note=None,
-                        detail_json=[_without_dates(kind, detail) for kind, detail in zip(found.kind, found.detail_json)])
+        found = con.execute(
+            "SELECT coalesce(sum(status = 'open'), 0), coalesce(sum(status = 'open' AND due_on < ?), 0),"
+            f" coalesce(sum(outcome = ?), 0) FROM care_tasks {where}",  # noqa: S608 (placeholders only)
+            [today.isoformat(), EXPIRED, *params]).fetchone()
+    return dict(zip(("open", "overdue", "missed"), found))
+
+
+def worklist(tasks: pd.DataFrame, customers: pd.DataFrame, today: dt.date) -> pd.DataFrame:
+    """Open tasks in the order a branch head works them: the soonest due first and, on one day, the customer with
+    the most AUM first (then by task id), with each customer's name and AUM (`customers`: customers_of) and
+    overdue_days, the days since a task was due when that is before `today` (the local day), else None."""
+    listed = tasks.merge(customers, on="customer_id", how="left")
+    due = pd.to_datetime(listed.due_on).dt.date
+    listed["overdue_days"] = pd.Series([(today - d).days if d < today else None for d in due], index=listed.index,
+                                       dtype=object)
+    return listed.sort_values(["due_on", "aum_cny", "task_id"], ascending=[True, False, True], na_position="last",
+                              kind="stable", ignore_index=True)
 
 
 def _without_dates(kind: str, detail):
@@ -313,7 +380,10 @@ def reason_text(task, lang: str) -> str:
     return ""
 
 
-def names(sl: Slice, customer_ids: tuple[int, ...]) -> pd.DataFrame:
-    """customer_id and name (masked as the scope says) of the given customers in scope."""
+def customers_of(sl: Slice, customer_ids: tuple[int, ...]) -> pd.DataFrame:
+    """customer_id, name (masked as the scope says) and aum_cny (as of the customer's latest month-end) of the
+    given customers in scope: who a task is for, and how much is at stake."""
     customers = sl.scoped.table("customers")
-    return customers.filter(customers.customer_id.isin(list(customer_ids))).select("customer_id", "name").execute()
+    current = sl.scoped.table("customer_current").select("customer_id", "aum_cny")
+    wanted = customers.filter(customers.customer_id.isin(list(customer_ids))).select("customer_id", "name")
+    return wanted.left_join(current, "customer_id").select(wanted.customer_id, wanted.name, current.aum_cny).execute()

@@ -353,7 +353,8 @@ def care_generate(
                                                    "latest month-end, the day its data runs to).")] = None,
 ) -> None:
     """Create the care tasks the rules call for (birthdays, maturing term deposits, churn risk over the
-    warning threshold, complaints past their SLA), each once; run it after every import or scoring."""
+    warning threshold, complaints past their SLA), each once, and close as expired the rules' birthday and
+    maturity tasks whose day has passed (a miss); run it after every import or scoring."""
     from analytics import care, state
     from analytics.filters import Slice
     from analytics.rulebook import RuleBook
@@ -367,9 +368,12 @@ def care_generate(
     states = state.StateStore(state.default_path(store_path))
     sl = Slice(tables, rules=RuleBook(states).active())
     day = day or sl.as_of_date()
-    created = care.generate(states, care.due(sl, day), on=day, actor="cli")
-    console.print(f"Care tasks as of {day}: " + ", ".join(f"{n:,} {kind}" for kind, n in created.items())
-                  + " created.")
+    run = care.generate(states, care.due(sl, day), on=day, actor="cli")
+    expired = sum(run.expired.values())
+    console.print(f"Care tasks as of {day}: " + ", ".join(f"{n:,} {kind}" for kind, n in run.created.items())
+                  + f" created; {expired:,} closed as expired"
+                  + (" (" + ", ".join(f"{n:,} {kind}" for kind, n in run.expired.items() if n) + ")" if expired else "")
+                  + ".")
 
 
 @parquet_app.command("export")

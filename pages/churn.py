@@ -7,7 +7,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import care, churn, export, permissions, portfolio
+from analytics import care, churn, config, export, permissions, portfolio
 from analytics import format as fmt
 from analytics.churn import helps_text
 from analytics.filters import period
@@ -16,10 +16,12 @@ from ui import guard, theme
 from ui.cache import active_rules, compute, filter_options, scoped, session_scope
 from ui.charts import chart
 from ui.filters import current
-from ui.i18n import lang, message, t, term, texts
+from ui.i18n import day_names, lang, message, namer, t, term, texts
 from ui.tables import table
 
 guard.page("churn")
+
+DUE_CHOICE_DAYS = 90  # how far ahead a task assigned here may fall due
 
 scope = session_scope()
 filters = current()
@@ -106,33 +108,45 @@ else:
 if not permissions.may(scope.role, "care:assign"):
     st.stop()
 
+today = config.today()  # the local day: what is due before it is overdue
 if not listed.empty:
     with st.form("assign_care_task", clear_on_submit=True):
         st.subheader(t("care.assign"))
         choice = st.selectbox(t("care.customer"), listed.index,
                               format_func=lambda i: f"{listed.name[i]} ({listed.customer_id[i]})")
-        due = st.date_input(t("care.due"), dt.date.today() + dt.timedelta(days=7))
-        note = st.text_input(t("care.note"))
+        # the person says what the task is for: nothing is typed "churn risk" unless they choose it
+        kind = st.selectbox(t("care.kind"), care.KINDS, index=None, placeholder=t("care.kind_pick"),
+                            format_func=namer("task"), key="care_kind")
+        days = [today + dt.timedelta(days=n) for n in range(DUE_CHOICE_DAYS + 1)]
+        due = st.selectbox(t("care.due"), days, index=care.RISK_DUE_DAYS, format_func=day_names(), key="care_due")
+        note = st.text_input(t("care.note"), key="care_note")
         if st.form_submit_button(t("care.submit")):
             row = listed.loc[choice]
-            try:
-                task_id = care.assign(state, scoped(), customer_id=int(row.customer_id), kind="churn_risk",
-                                      reason=note or row.reasons, due_on=due)
-            except export.FormulaText as problem:
-                st.error(str(problem))
+            if kind is None:
+                st.error(t("care.kind_needed"))
             else:
-                st.success(t("care.assigned", task_id=task_id, rm=row.rm_id))
+                try:
+                    task_id = care.assign(state, scoped(), customer_id=int(row.customer_id), kind=kind,
+                                          reason=note or row.reasons, due_on=due)
+                except export.FormulaText as problem:
+                    st.error(str(problem))
+                else:
+                    st.success(t("care.assigned", task_id=task_id, rm=row.rm_id))
 
 
-def with_names(tasks):
-    """Tasks with the customer's name and what each asks for, in the person's language."""
-    named = tasks.merge(compute(care.names, filters, tuple(sorted(set(tasks.customer_id)))),
-                         on="customer_id", how="left")
-    return named.assign(asks=[care.reason_text(task, lang()) for task in named.itertuples()])
+def customers_of(tasks):
+    """The tasks' customers: name (masked as the scope says) and AUM."""
+    return compute(care.customers_of, filters, tuple(sorted(set(tasks.customer_id))))
+
+
+def asking(tasks):
+    """What each task asks for, in the person's language."""
+    return tasks.assign(asks=[care.reason_text(task, lang()) for task in tasks.itertuples()])
 
 
 st.subheader(t("care.open"))
-open_tasks = with_names(care.tasks(state, scope, rm_id=rm))
+open_tasks = care.tasks(state, scope, rm_id=rm)
+open_tasks = asking(care.worklist(open_tasks, customers_of(open_tasks), today))
 listing = st.container()  # drawn after the form below, so that a task closed there has left the list
 if not open_tasks.empty:
     with st.form("complete_care_task", clear_on_submit=True):
@@ -142,7 +156,7 @@ if not open_tasks.empty:
             str(v) for v in open_tasks.loc[open_tasks.task_id == i, ["task_id", "name", "asks"]].iloc[0]))
         # no outcome until one is chosen: a hurried close must not record a retention that never happened
         outcome = st.selectbox(t("care.outcome"), care.OUTCOMES, index=None, placeholder=t("care.outcome_pick"),
-                               format_func=lambda o: term("outcome", o), key="care_outcome")
+                               format_func=namer("outcome"), key="care_outcome")
         outcome_note = st.text_input(t("care.outcome_note"))
         if st.form_submit_button(t("care.done")):
             if outcome is None:
@@ -153,22 +167,34 @@ if not open_tasks.empty:
                 except export.FormulaText as problem:
                     st.error(str(problem))
                 else:
-                    st.success(t("care.completed", task_id=task_id, outcome=term("outcome", outcome)))
+                    st.success(t("care.completed", task_id=task_id,
+                                 outcome=term("outcome", outcome, in_sentence=True)))
                     open_tasks = open_tasks[open_tasks.task_id != task_id]
-columns = {"name": ("col.customer", None), "due_on": ("col.due_on", "date"), "kind": ("col.kind", "term:task"),
-           "asks": ("col.reason", None), "rm_id": ("col.rm_id", None), "customer_id": ("col.customer_id", None),
-           "task_id": ("col.task_id", None), "created_by": ("col.created_by", None)}
 with listing:
+    counts = care.counts(state, scope, today=today, rm_id=rm)
+    cells = st.columns(3)
+    cells[0].metric(t("care.open_tasks"), fmt.count(counts["open"]))
+    cells[1].metric(t("care.overdue"), fmt.count(counts["overdue"]),
+                    help=t("care.overdue_help", today=fmt.date(today, lang())))
+    cells[2].metric(t("care.missed"), fmt.count(counts["missed"]), help=t("care.missed_help"))
     last_run = care.last_run(state)
-    st.caption(t("care.open_count", n=len(open_tasks), on=last_run) if last_run
-               else t("care.rules_never", n=len(open_tasks)))
+    st.caption(t("care.rules_ran", on=fmt.date(last_run, lang()), zone=config.local_zone().key) if last_run
+               else t("care.rules_never"))
     if not open_tasks.empty:
-        table(open_tasks, columns, "care_tasks")
+        table(open_tasks, {"name": ("col.customer", None), "due_on": ("col.due_on", "date"),
+                           "overdue_days": ("col.overdue_days", "count"), "kind": ("col.kind", "term:task"),
+                           "asks": ("col.reason", None), "aum_cny": ("col.aum", "cny"), "rm_id": ("col.rm_id", None),
+                           "customer_id": ("col.customer_id", None), "task_id": ("col.task_id", None),
+                           "created_by": ("col.created_by", "term:actor")}, "care_tasks")
 
 history = care.tasks(state, scope, status="done", rm_id=rm, limit=1000)
 if not history.empty:
     st.subheader(t("care.history"))
-    # the customer and what came of it first (in a union a key keeps its first place)
-    table(with_names(history), {"name": columns["name"], "outcome": ("col.outcome", "term:outcome"),
-                                "done_at": ("col.done_at", None)} | columns
-          | {"outcome_note": ("col.outcome_note", None), "done_by": ("col.done_by", None)}, "care_task_history")
+    # the customer and what came of it first, ids last
+    table(asking(history.merge(customers_of(history), on="customer_id", how="left")),
+          {"name": ("col.customer", None), "outcome": ("col.outcome", "term:outcome"),
+           "done_at": ("col.done_at", "time"), "due_on": ("col.due_on", "date"), "kind": ("col.kind", "term:task"),
+           "asks": ("col.reason", None), "rm_id": ("col.rm_id", None), "customer_id": ("col.customer_id", None),
+           "task_id": ("col.task_id", None), "created_by": ("col.created_by", "term:actor"),
+           "outcome_note": ("col.outcome_note", None), "done_by": ("col.done_by", "term:actor")},
+          "care_task_history")

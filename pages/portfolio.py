@@ -139,7 +139,7 @@ if at["customer"]:
                           "status": ("col.status", "term:task_status"), "outcome": ("col.outcome", "term:outcome"),
                           "asks": ("col.reason", None), "outcome_note": ("col.outcome_note", None),
                           "rm_id": ("col.rm_id", None), "task_id": ("col.task_id", None),
-                          "created_by": ("col.created_by", None)}, "customer_tasks")
+                          "created_by": ("col.created_by", "term:actor")}, "customer_tasks")
 
     st.subheader(t("c360.balances"))
     balances = view.balances

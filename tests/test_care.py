@@ -127,8 +127,8 @@ def test_generate_creates_each_rule_s_task_once_and_audits_the_run(care_backend,
     state = StateStore(tmp_path / "state.sqlite")
     found = care.due(_slice(care_backend), AS_OF)
     first = care.generate(state, found, on=AS_OF, actor="cli")
-    assert first == {"churn_risk": 1, "birthday": 2, "maturity": 1, "complaint_sla": 3}
-    assert care.generate(state, found, on=AS_OF, actor="cli") == dict.fromkeys(care.KINDS, 0)
+    assert first.created == {"churn_risk": 1, "birthday": 2, "maturity": 1, "complaint_sla": 3}
+    assert care.generate(state, found, on=AS_OF, actor="cli").created == dict.fromkeys(care.KINDS, 0)
     open_tasks = care.tasks(state, ADMIN)
     assert len(open_tasks) == 7 and set(open_tasks.created_by) == {care.RULES_ACTOR}
     assert list(open_tasks.due_on) == sorted(open_tasks.due_on)
@@ -143,10 +143,10 @@ def test_a_later_scoring_adds_no_second_risk_task_while_one_is_open(care_backend
     risk = found[found.kind == "churn_risk"]
     care.generate(state, risk, on=AS_OF, actor="cli")
     later = risk.assign(rule_key="churn_risk:4:2024-08-31")
-    assert care.generate(state, later, on=AS_OF, actor="cli")["churn_risk"] == 0
+    assert care.generate(state, later, on=AS_OF, actor="cli").created["churn_risk"] == 0
     [task_id] = care.tasks(state, ADMIN).task_id
     care.complete(state, HEAD_SH01, int(task_id), outcome="retained", note="")
-    assert care.generate(state, later, on=AS_OF, actor="cli")["churn_risk"] == 1  # still at risk a month on
+    assert care.generate(state, later, on=AS_OF, actor="cli").created["churn_risk"] == 1  # still at risk a month on
 
 
 def _assign(state, backend, scope, customer_id, kind="churn_risk", reason="call") -> int:
@@ -220,7 +220,7 @@ def test_roles_without_pii_read_a_birthday_task_without_its_date_or_age_and_no_f
     assert set(words) == {"birthday within 7 days", "7 天内生日", ""}  # the branch head's own note is not shown
     assert seen.reason.isna().all() and not seen.detail_json.str.contains("1984|08-07|age").any()
     shown = care.tasks(state, HEAD_SH01, status=None)
-    assert "birthday on 2024-08-07 (turns 40)" in [care.reason_text(task, "en") for task in shown.itertuples()]
+    assert "birthday on 7 Aug 2024 (turns 40)" in [care.reason_text(task, "en") for task in shown.itertuples()]
 
 
 def test_the_task_history_cannot_be_deleted_or_rewritten(care_backend, tmp_path):
@@ -255,11 +255,12 @@ def test_a_rule_s_task_reads_in_both_languages_with_its_figure(care_backend):
                    care.describe(found.kind[key], found.detail[key], "zh"))
              for key in ("complaint_sla:2", "maturity:41:2024-08-30", "churn_risk:4:2024-07-31", "birthday:4:2024")}
     assert words["complaint_sla:2"] == ("systems complaint 2 open for 30 days, SLA 7 days", "系统投诉 2 已 30 天未解决，时限 7 天")
-    assert words["maturity:41:2024-08-30"][0] == "term deposit 41 matures on 2024-08-30, in 30 days"
+    assert words["maturity:41:2024-08-30"] == ("term deposit 41 matures on 30 Aug 2024, in 30 days",
+                                               "定期存款 41 将于 2024年8月30日到期（30 天后）")  # dates as on screen
     assert words["churn_risk:4:2024-07-31"][0] == "churn probability 45%, at or over the warning threshold"
-    assert words["birthday:4:2024"][1] == "2024-08-07 生日（40 岁）"
+    assert words["birthday:4:2024"] == ("birthday on 7 Aug 2024 (turns 40)", "2024年8月7日生日（40 岁）")
     on_the_day = {"account_id": 41, "maturity_on": "2024-07-31", "days": 0}
-    assert care.describe("maturity", on_the_day, "en") == "term deposit 41 matures today, 2024-07-31"
+    assert care.describe("maturity", on_the_day, "en") == "term deposit 41 matures today, 31 Jul 2024"
 
 
 def test_cli_care_generate_runs_the_rules_once(care_store, tmp_path, monkeypatch):
@@ -267,8 +268,93 @@ def test_cli_care_generate_runs_the_rules_once(care_store, tmp_path, monkeypatch
     runner = CliRunner()
     first = runner.invoke(cli.app, ["care", "generate", "--store", str(care_store)])
     assert first.exit_code == 0, first.output
-    assert "Care tasks as of 2024-07-31: 1 churn_risk, 2 birthday, 1 maturity, 3 complaint_sla created." in first.output
+    assert ("Care tasks as of 2024-07-31: 1 churn_risk, 2 birthday, 1 maturity, 3 complaint_sla created; "
+            "0 closed as expired." in first.output)
+    later = runner.invoke(cli.app, ["care", "generate", "--store", str(care_store), "--on", "2024-08-08"])
+    assert "2 closed as expired (2 birthday)." in later.output
     again = runner.invoke(cli.app, ["care", "generate", "--store", str(care_store)])
     assert "0 churn_risk, 0 birthday, 0 maturity, 0 complaint_sla created" in again.output
     bad = runner.invoke(cli.app, ["care", "generate", "--store", str(care_store), "--on", "31/07/2024"])
     assert bad.exit_code == 2 and "--on '31/07/2024' is not a date" in bad.output
+
+
+# --- #24 item 16: the list a branch head works, kinds, expiry ------------------------------
+
+def _worklist_input():
+    """Open tasks as care.tasks reads them (by due date, then task id) and the customers' figures."""
+    import pandas as pd
+
+    tasks = pd.DataFrame({"task_id": [1, 2, 3, 4, 5], "customer_id": [10, 11, 12, 13, 11],
+                          "due_on": ["2026-06-29", "2026-06-30", "2026-06-30", "2026-06-30", "2026-07-02"],
+                          "kind": ["birthday", "maturity", "churn_risk", "complaint_sla", "churn_risk"]})
+    customers = pd.DataFrame({"customer_id": [10, 11, 12, 13], "name": ["a", "b", "c", "d"],
+                              "aum_cny": [50.0, 10_000.0, 2_000_000.0, None]})
+    return tasks, customers
+
+
+def test_open_tasks_are_worked_soonest_due_first_then_the_customer_with_the_most_aum():
+    tasks, customers = _worklist_input()
+    listed = care.worklist(tasks, customers, today=dt.date(2026, 6, 30))
+    # the 29th first; on the 30th: 2M, then 10K, then the customer without a figure; then the 2nd of July
+    assert list(listed.task_id) == [1, 3, 2, 4, 5]
+    assert list(listed.name) == ["a", "c", "b", "d", "b"]
+
+
+def test_a_task_due_before_today_is_overdue_and_one_due_today_is_not():
+    tasks, customers = _worklist_input()
+    listed = care.worklist(tasks, customers, today=dt.date(2026, 6, 30)).set_index("task_id")
+    assert listed.overdue_days.to_dict() == {1: 1, 3: None, 2: None, 4: None, 5: None}
+    later = care.worklist(tasks, customers, today=dt.date(2026, 7, 3)).set_index("task_id")
+    assert later.overdue_days.to_dict() == {1: 4, 3: 3, 2: 3, 4: 3, 5: 1}
+
+
+def test_the_worklist_reads_each_customer_s_aum_from_the_store(care_backend):
+    found = care.customers_of(_slice(care_backend, HEAD_SH01), (1, 4, 6))
+    assert dict(zip(found.customer_id, found.aum_cny)) == {1: 7000.0, 4: 20000.0}  # 6 is BJ01's
+    assert set(found.name) == {"张伟", "赵强"}
+
+
+def test_a_person_assigns_a_task_of_the_kind_they_pick_and_only_a_known_kind(care_backend, tmp_path):
+    state = StateStore(tmp_path / "state.sqlite")
+    task_id = _assign(state, care_backend, HEAD_SH01, 4, kind="complaint_sla", reason="call about the fee")
+    [task] = care.tasks(state, HEAD_SH01).to_dict("records")
+    assert (task["task_id"], task["kind"]) == (task_id, "complaint_sla")
+    with pytest.raises(care.TaskError, match="unknown task kind 'gift'; kinds are churn_risk, birthday"):
+        _assign(state, care_backend, HEAD_SH01, 4, kind="gift")
+
+
+def test_the_rules_close_their_tasks_whose_date_has_passed_as_expired(care_backend, tmp_path):
+    """A birthday or a maturity that has passed cannot be acted on: the next run closes its task as expired, with
+    the rules as who closed it, audited like any close; other tasks, and tasks a person assigned, stay open."""
+    state = StateStore(tmp_path / "state.sqlite")
+    sl = _slice(care_backend)
+    care.generate(state, care.due(sl, AS_OF), on=AS_OF, actor="cli")
+    by_hand = _assign(state, care_backend, HEAD_SH01, 4, kind="birthday", reason="cake")  # due on AS_OF
+    later = dt.date(2024, 8, 8)  # birthday:6 (31 Jul) and birthday:4 (7 Aug) have passed; maturity 30 Aug has not
+    run = care.generate(state, care.due(sl, later), on=later, actor="cli")
+    assert run.expired == {"churn_risk": 0, "birthday": 2, "maturity": 0, "complaint_sla": 0}
+    done = care.tasks(state, ADMIN, status="done")
+    assert set(done.rule_key) == {"birthday:4:2024", "birthday:6:2024"}
+    assert set(done.outcome) == {care.EXPIRED} and set(done.done_by) == {care.RULES_ACTOR}
+    still_open = care.tasks(state, ADMIN)
+    assert by_hand in set(still_open.task_id)
+    assert {"maturity:41:2024-08-30", "complaint_sla:2"} <= set(still_open.rule_key)
+    closes = state.audit_events(event="care_task_done").detail_json.map(json.loads)
+    assert sorted(c["task_id"] for c in closes) == sorted(done.task_id)
+    assert {c["outcome"] for c in closes} == {"expired"}
+    assert json.loads(state.audit_events(event="care_tasks_generated").detail_json.iloc[0])["expired"]["birthday"] == 2
+    again = care.generate(state, care.due(sl, later), on=later, actor="cli")
+    assert sum(again.expired.values()) == 0 and len(care.tasks(state, ADMIN, status="done")) == 2
+
+
+def test_expired_tasks_are_counted_as_misses_beside_the_open_and_overdue(care_backend, tmp_path):
+    state = StateStore(tmp_path / "state.sqlite")
+    sl = _slice(care_backend)
+    care.generate(state, care.due(sl, AS_OF), on=AS_OF, actor="cli")
+    care.generate(state, care.due(sl, dt.date(2024, 8, 8)), on=dt.date(2024, 8, 8), actor="cli")
+    counts = care.counts(state, ADMIN, today=dt.date(2024, 8, 8))
+    open_tasks = care.tasks(state, ADMIN)
+    assert counts == {"open": len(open_tasks), "overdue": int((open_tasks.due_on < "2024-08-08").sum()),
+                      "missed": 2}
+    assert counts["overdue"] > 0
+    assert care.counts(state, HEAD_SH01, today=dt.date(2024, 8, 8))["missed"] == 1  # birthday:4 is SH01's

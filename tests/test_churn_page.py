@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 
 import ibis
 import pytest
 
-from analytics import care
+from analytics import care, config, i18n
+from analytics import format as fmt
 from analytics.filters import Slice
 from analytics.scope import Scope, ScopedStore
 
 from . import apptest
+from .conftest import DEMO_END
 from .rendering import shown_markdown
 
 HEAD_SH01 = Scope.for_branches({"SH01"}, user="head_sh01")
@@ -53,6 +57,7 @@ def test_a_branch_head_sees_only_their_branch_s_tasks_and_closes_one_with_its_ou
     assert event == {"task_id": task_id, "outcome": "product_added"}
     history = next(d.value for d in at.dataframe if "Outcome" in d.value.columns)
     assert list(history["Task"]) == [task_id] and list(history["Outcome"]) == ["Took a product"]
+    assert list(history["Closed at"]) == [fmt.time(done["done_at"], "en")]  # local time, as every time shown
     assert task_id not in list(at.selectbox(key="care_task").options)
 
 
@@ -62,7 +67,7 @@ def test_a_rule_s_task_says_what_to_do_with_its_figure(env):
     shown = next(d.value for d in at.dataframe if "Task" in d.value.columns)
     reasons = " | ".join(shown["Reason"])
     assert "birthday on " in reasons and "term deposit " in reasons and "churn probability " in reasons
-    assert "the rules last ran for" in " ".join(c.value for c in at.caption)
+    assert f"The rules last ran for {fmt.date(DEMO_END)}." in " ".join(c.value for c in at.caption)
 
 
 def test_the_rm_filter_narrows_the_open_tasks(env):
@@ -165,3 +170,85 @@ def test_the_care_task_lists_lead_with_the_customer_and_when_it_is_due(env):
     _button(at, "Done").click().run()
     history = next(d.value for d in at.dataframe if "Outcome" in d.value.columns)
     assert list(history["Task"]) == [task_id] and list(history.columns[:2]) == ["Customer", "Outcome"]
+
+
+# --- #24 item 16: the care-task list ----------------------------------------------------------
+
+def _open_tasks(at):
+    return next(d.value for d in at.dataframe if "Task" in d.value.columns and "Outcome" not in d.value.columns)
+
+
+def _sh01(demo_store) -> Slice:
+    return Slice(ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), HEAD_SH01))
+
+
+def test_open_tasks_are_listed_soonest_due_first_then_by_aum_with_the_overdue_flagged(env, demo_store):
+    """Not by task id: the soonest due first and, on one day, the customer with the most AUM; a task due before
+    today (the local day) says by how many days it is overdue."""
+    own = care.tasks(env, HEAD_SH01)
+    expected = care.worklist(own, care.customers_of(_sh01(demo_store), tuple(sorted(set(own.customer_id)))),
+                             today=config.today())
+    assert list(expected.task_id) != sorted(expected.task_id)  # the demo's order differs from the task ids'
+    at = apptest.sign_in(apptest.app(), "head_sh01")
+    apptest.open_page(at, "churn")
+    assert not at.exception
+    shown = _open_tasks(at)
+    assert list(shown["Task"]) == list(expected.task_id)
+    assert list(shown["Overdue, days"]) == [fmt.count(v) for v in expected.overdue_days]
+    assert (shown["Overdue, days"] != "–").sum() == (expected.due_on < config.today().isoformat()).sum() > 0
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Open"] == fmt.count(len(own))
+    assert metrics["Overdue"] == fmt.count(expected.overdue_days.notna().sum())
+    assert at.selectbox(key="care_task").options[0].startswith(f"{expected.task_id.iloc[0]} · ")  # the form's too
+
+
+def test_every_date_on_the_care_lists_and_forms_reads_in_the_language_s_one_format(env):
+    iso = re.compile(r"\d{4}[-/]\d\d[-/]\d\d")
+    for lang, day in (("en", r"\d{1,2} [A-Z][a-z]{2} \d{4}"), ("zh", r"\d{4}年\d{1,2}月\d{1,2}日")):
+        at = apptest.sign_in(apptest.app(), "head_sh01")
+        if lang == "zh":
+            at.sidebar.radio[0].set_value("zh").run()
+        apptest.open_page(at, "churn")
+        assert not at.exception
+        task_header = "Task" if lang == "en" else "任务"
+        shown = next(d.value for d in at.dataframe if task_header in d.value.columns)
+        due = shown["Due" if lang == "en" else "截止日期"]
+        assert due.str.fullmatch(day).all(), lang
+        reasons = " ".join(shown["Reason" if lang == "en" else "原因"])
+        assert not iso.search(reasons) and re.search(day, reasons), lang  # a birthday's, a maturity's date
+        assert all(re.fullmatch(day, o) for o in at.selectbox(key="care_due").options), lang
+        captions = " ".join(c.value for c in at.caption)
+        assert not iso.search(captions), lang
+        assert not iso.search(" ".join(at.selectbox(key="care_task").options)), lang
+
+
+def test_a_branch_head_picks_the_kind_of_the_task_they_assign(env):
+    at = apptest.sign_in(apptest.app(), "head_sh01")
+    apptest.open_page(at, "churn")
+    kind = at.selectbox(key="care_kind")
+    assert kind.value is None and kind.options == [i18n.term("task", k) for k in care.KINDS]
+    _button(at, "Assign").click().run()
+    assert any("Choose the kind of task first" in e.value for e in at.error)
+    before = set(care.tasks(env, HEAD_SH01).task_id)
+    at.selectbox(key="care_kind").set_value("maturity")
+    at.text_input(key="care_note").input("deposit due, offer a fund")
+    _button(at, "Assign").click().run()
+    assert not at.exception
+    [new] = care.tasks(env, HEAD_SH01)[lambda f: ~f.task_id.isin(before)].to_dict("records")
+    assert (new["kind"], new["reason"], new["created_by"]) == ("maturity", "deposit due, offer a fund", "head_sh01")
+    assert new["due_on"] == (config.today() + dt.timedelta(days=care.RISK_DUE_DAYS)).isoformat()
+
+
+def test_tasks_the_rules_closed_as_expired_are_counted_as_misses_and_kept_in_the_history(env, demo_store):
+    sl = Slice(ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), Scope.all_branches(pii="shown")))
+    later = sl.as_of_date() + dt.timedelta(days=8)  # every birthday of the first run's week has passed
+    care.generate(env, care.due(sl, later), on=later, actor="cli")
+    expired = care.tasks(env, HEAD_SH01, status="done")
+    assert len(expired) and set(expired.outcome) == {care.EXPIRED}
+    at = apptest.sign_in(apptest.app(), "head_sh01")
+    apptest.open_page(at, "churn")
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Missed (expired)"] == fmt.count(len(expired))
+    history = next(d.value for d in at.dataframe if "Outcome" in d.value.columns)
+    assert set(history["Task"]) == set(expired.task_id) and set(history["Outcome"]) == {"Expired"}
+    assert set(history["Closed by"]) == {i18n.term("actor", care.RULES_ACTOR)}

@@ -115,6 +115,6 @@ def test_the_bench_times_the_analytics_calls_the_pages_make():
             on_page = (on_page - {"kpi.fn"}) | {f"kpis.{kpi.fn.__name__}" for kpi in KPIS.values()}
         timed = {f"{fn.__module__.removeprefix('analytics.')}.{fn.__name__}" for fn, _, _ in calls}
         clicked = {"funnel.stopped_at", "portfolio.customer_360", "portfolio.customers", "portfolio.relationship_managers"}
-        branch_heads_only = {"care.names"}  # the names on a branch head's open care tasks
+        branch_heads_only = {"care.customers_of"}  # the customers of a branch head's care tasks
         with_saved_lists = {"funnel.lists"}  # drawn once a campaign list was saved (the bench store has none)
         assert timed == on_page - clicked - branch_heads_only - with_saved_lists, page  # and what a click opens

@@ -220,6 +220,7 @@ def test_branch_head_assigns_a_care_task_to_the_customer_s_rm(env):
     note = next(t for t in at.text_input if t.label == "Note for the relationship manager")
     first = first.rename({"RM id": "rm", "Customer id": "customer_id"})
     note.input("Call about the falling balance")
+    at.selectbox(key="care_kind").set_value("churn_risk")
     next(b for b in at.button if b.label == "Assign").click().run()
     assert not at.exception
     assert any(f"assigned to {first['rm']}" in shown_markdown(s.value) for s in at.success)

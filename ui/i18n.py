@@ -70,3 +70,8 @@ def texts(keys: dict) -> Callable:
 def month_names() -> Callable:
     chosen = lang()
     return lambda month: fmt.month(month, chosen)
+
+
+def day_names() -> Callable:
+    chosen = lang()
+    return lambda day: fmt.date(day, chosen)

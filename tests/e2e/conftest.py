@@ -104,7 +104,12 @@ def main_text(page) -> str:
     return page.inner_text('[data-testid="stMain"]')
 
 
+def choose(page, key: str, option: str) -> None:
+    """Pick `option` (as shown) in the select box of widget key `key`."""
+    page.locator(f".st-key-{key}").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
 def choose_outcome(page, outcome: str) -> None:
     """Pick what a care contact achieved in the form that closes a task: it starts empty."""
-    page.locator(".st-key-care_outcome").click()
-    page.get_by_role("option", name=outcome, exact=True).click()
+    choose(page, "care_outcome", outcome)

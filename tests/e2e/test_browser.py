@@ -274,7 +274,11 @@ def test_a_branch_head_closes_a_rule_s_care_task_in_the_browser(page, app_url, s
     import subprocess
     import sys
 
-    from analytics import care
+    import ibis
+
+    from analytics import care, config
+    from analytics.filters import Slice
+    from analytics.scope import ScopedStore
     from analytics.state import StateStore
 
     state = StateStore(store_path.with_name("state.sqlite"))
@@ -282,7 +286,9 @@ def test_a_branch_head_closes_a_rule_s_care_task_in_the_browser(page, app_url, s
                          env={**os.environ, "BANKCRM_STATE": str(state.path)}, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "Care tasks as of" in run.stderr
-    first = care.tasks(state, HEAD_SH01).iloc[0]
+    own = care.tasks(state, HEAD_SH01)
+    sl = Slice(ScopedStore(ibis.duckdb.connect(str(store_path), read_only=True), HEAD_SH01))
+    first = care.worklist(own, care.customers_of(sl, tuple(sorted(set(own.customer_id)))), config.today()).iloc[0]
     sign_in(page, app_url, "head_sh01")
     page.goto(page_url(app_url, "churn"))
     wait_idle(page)

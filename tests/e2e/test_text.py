@@ -22,7 +22,7 @@ from ui import serve
 from ui.text import WORD_JOINER
 
 from ..conftest import DEMO_END, build_scored_demo
-from .conftest import choose_outcome, needs_chromium, sign_in, wait_idle
+from .conftest import choose, choose_outcome, needs_chromium, sign_in, wait_idle
 
 EVIL = "evil.example"
 BRANCH = ('张*三 **B** [L](http://evil.example/l) ![I](http://evil.example/i.png) <a href="http://evil.example/h">H</a> '
@@ -148,6 +148,7 @@ def test_what_a_person_types_is_shown_as_text(browser, bank):
     page = context.new_page()
     sign_in(page, page_url(bank, "churn"), "head_sh01")
     page.get_by_label("Note for the relationship manager").fill(BRANCH)
+    choose(page, "care_kind", "Churn risk")  # the kind is the person's choice: none is pre-selected
     page.get_by_role("button", name="Assign").click()
     assert_shown_as_text(page, "assigned to", BRANCH)  # the task chosen in the form that closes it
     page.get_by_label("What happened (optional)").fill(BRANCH)
