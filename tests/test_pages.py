@@ -102,7 +102,8 @@ def test_a_branch_head_s_league_ranks_their_branch_among_all_and_shows_the_bank(
     assert shown[i18n.t("col.rank")].tolist() == [fmt.count(mine["rank"].iloc[0]), "–"]
     assert shown[i18n.t("col.aum")].tolist() == [fmt.money(v) for v in mine.aum_cny]
     everyone = portfolio.league(tables(env, Scope.all_branches(), filters))
-    assert mine.aum_cny.iloc[1] == everyone.aum_cny.iloc[-1] and len(everyone) == 21
+    # the bank's sum, added up in another order by DuckDB's threads: equal to the last cent, not the last bit
+    assert mine.aum_cny.iloc[1] == pytest.approx(everyone.aum_cny.iloc[-1], abs=0.005) and len(everyone) == 21
     assert i18n.t("overview.league_ranked", n="20") in [c.value for c in at.caption]
 
 

@@ -53,6 +53,7 @@ def test_the_churn_list_shows_probability_and_value_at_risk_on_a_phone(phone, ap
     wait_idle(phone)
     grid = phone.locator('[data-testid="stDataFrame"]').first
     grid.scroll_into_view_if_needed()
+    expect(grid.locator('[role="columnheader"]').first).to_be_attached(timeout=20_000)  # drawn after the scroll
     headers = grid.locator('[role="columnheader"]').all_text_contents()
     columns = int(grid.locator('[role="grid"]').get_attribute("aria-colcount"))
     in_full_view = headers if len(headers) == columns else headers[:-1]
