@@ -517,6 +517,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "model.openings": ("Openings (validation)", "开通数（验证期）"),
     "model.not_modelled": ("not modelled: too few openings", "未建模：开通数太少"),
     "model.not_published": ("not published: failed its checks", "未发布：未通过检验"),
+    "model.opened": ("Opened", "实际开通比例"),
+    "model.products_calibration_help": ("Calibration of each published model: the customers who lacked the product "
+                                        "in the validation months, in ten equal groups by predicted chance. On the "
+                                        "dotted line, a group's chance is the share of it that opened the product "
+                                        "within {horizon} months.",
+                                        "每个已发布模型的校准：验证期内未持有该产品的客户按预测概率分为十个等量组。"
+                                        "落在虚线上时，组的预测概率等于其中在 {horizon} 个月内开通该产品的比例。"),
+    "model.product_why": ("{product}: {reason}.", "{product}：{reason}。"),
     "model.refused": ("Training {version} did not publish its model: {reason}. `bankcrm score` will not score "
                       "with an older one until a training publishes a model; the pages work without scores.",
                       "训练 {version} 未发布模型：{reason}。在有训练发布新模型之前，`bankcrm score` 不会用旧模型评分；"

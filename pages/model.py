@@ -63,12 +63,18 @@ def against_diagonal(x, y, top: float, title: str, x_title: str, y_title: str, d
     return figure
 
 
+def calibration(bins: list[dict], title: str, observed: str) -> go.Figure:
+    """A validation report's calibration (the mean predicted chance and the share that happened, by tenth of the
+    held-out rows ranked by chance) against the diagonal of perfect calibration."""
+    frame = pd.DataFrame(bins)
+    top = float(max(frame.predicted.max(), frame.observed.max()))
+    return against_diagonal(frame.predicted, frame.observed, top, title, t("model.predicted"), observed,
+                            t("model.perfect"))
+
+
 left, right = st.columns(2)
 with left:
-    calibration = pd.DataFrame(v["calibration"])
-    top = float(max(calibration.predicted.max(), calibration.observed.max()))
-    chart(against_diagonal(calibration.predicted, calibration.observed, top, t("model.calibration"),
-                           t("model.predicted"), t("model.observed"), t("model.perfect")), key="calibration",
+    chart(calibration(v["calibration"], t("model.calibration"), t("model.observed")), key="calibration",
           x="pct", y="pct")
     st.caption(t("model.calibration_help"))
 with right:
@@ -143,3 +149,17 @@ else:
     table(pd.DataFrame(rows), {"product": ("col.product", "term:product"), "roc_auc": ("model.roc_auc", None),
                                "lift_top10": ("model.lift_top10", None), "base_rate": ("model.base_rate", "pct"),
                                "openings": ("model.openings", "count"), "note": ("col.note", None)}, "product_models")
+    published = {product: report for product, report in products["products"].items()
+                 if "validation" in report and "refused" not in report}
+    drawn = list(published.items())
+    for row in range(0, len(drawn), 3):  # a row of columns each: a phone's stacked columns keep the table's order
+        for cell, (product, report) in zip(st.columns(3), drawn[row:row + 3]):
+            with cell:
+                chart(calibration(report["validation"]["calibration"], term("product", product), t("model.opened")),
+                      key=f"calibration_{product}", x="pct", y="pct")
+    if published:
+        st.caption(t("model.products_calibration_help", horizon=products["horizon_months"]))
+    for product, report in products["products"].items():
+        if product not in published:
+            st.info(t("model.product_why", product=term("product", product),
+                      reason=report.get("refused") or report["skipped"]))

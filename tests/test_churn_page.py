@@ -92,7 +92,11 @@ def test_the_model_page_shows_the_validation_figures_and_today_s_scores(env, dem
         assert metrics["ROC-AUC"] == f"{paper['validation']['roc_auc']:.3f}"
         assert metrics["Brier score"] == f"{paper['validation']['brier']:.4f}"
         assert metrics["Top 10% catches"] == f"{paper['validation']['caught_top10']:.1%}"
-        assert len(at.get("plotly_chart")) == 4  # calibration, churners caught, importance, score distribution
+        # calibration, churners caught, importance, score distribution; a calibration per product model
+        products = json.loads(sorted(papers.models_dir(demo_store).glob("products-*.json"))[-1].read_text())
+        assert sorted(c.key for c in at.get("plotly_chart")) == sorted(
+            ["calibration", "gains", "importance", "distribution"]
+            + [f"calibration_{p}" for p, r in products["products"].items() if "validation" in r and "refused" not in r])
         text = " ".join(c.value for c in at.caption)
         assert "Population stability index" in text
         assert paper["training_window"][0] in " ".join(shown_markdown(m.value) for m in at.markdown)

@@ -4,6 +4,7 @@ the model page."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import shutil
@@ -23,6 +24,7 @@ from analytics.ml import products as P
 from analytics.scope import Scope, ScopedStore
 
 from . import apptest
+from .rendering import shown_markdown
 from .test_churn_features import CUTOFF, cut_off
 
 runner = CliRunner()
@@ -203,3 +205,50 @@ def test_the_model_page_shows_each_product_s_roc_auc_and_lift(app_env, demo_stor
         if "validation" in report:
             assert row["ROC-AUC"] == report["validation"]["roc_auc"]
             assert row["Lift in the top 10%"] == report["validation"]["lift_top10"]
+
+
+def _calibration_charts(at) -> dict[str, dict]:
+    """The shown charts by their title."""
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return {spec["layout"].get("title", {}).get("text"): spec for spec in specs}
+
+
+def _points(trace: dict, axis: str) -> list[float]:
+    values = trace[axis]
+    if isinstance(values, dict):  # plotly sends numbers as typed arrays
+        values = np.frombuffer(base64.b64decode(values["bdata"]), values["dtype"])
+    return [round(float(v), 4) for v in values]
+
+
+def test_the_model_page_draws_each_published_product_model_s_calibration_and_says_why_others_are_not(
+        app_env, demo_store, tmp_path, monkeypatch):
+    """#23 item 6: like the churn model's, each product model's chance against the share that opened, by tenth
+    of the held-out months' customers; a product that was not published or not modelled says why instead."""
+    models = tmp_path / "models"
+    shutil.copytree(papers.models_dir(demo_store), models)
+    paper_file = sorted(models.glob("products-*.json"))[-1]
+    paper = json.loads(paper_file.read_text())
+    at = apptest.open_page(apptest.sign_in(apptest.app(), "admin"), "model")
+    assert not at.exception
+    charts = _calibration_charts(at)
+    published = {p: r for p, r in paper["products"].items() if "validation" in r and "refused" not in r}
+    assert published
+    for product, report in published.items():
+        [_, curve] = charts[i18n.term("product", product)]["data"]
+        assert _points(curve, "x") == [b["predicted"] for b in report["validation"]["calibration"]], product
+        assert _points(curve, "y") == [b["observed"] for b in report["validation"]["calibration"]], product
+
+    # a paper in which one product was refused and one not modelled
+    paper["products"]["loan"]["refused"] = "its ROC-AUC on the held-out later months is 0.52"
+    paper["products"]["mortgage"] = {"openings": {"training": 12, "validation": 3},
+                                     "skipped": "fewer than 30 openings to learn from"}
+    paper_file.write_text(json.dumps(paper))
+    monkeypatch.setenv("BANKCRM_MODELS", str(models))
+    at = apptest.open_page(apptest.sign_in(apptest.app(), "admin"), "model")
+    assert not at.exception
+    charts = _calibration_charts(at)
+    assert {i18n.term("product", p) for p in ("loan", "mortgage")}.isdisjoint(charts)
+    assert {i18n.term("product", p) for p in P.PRODUCTS if p not in ("loan", "mortgage")} <= set(charts)
+    said = [shown_markdown(i.value) for i in at.info]
+    assert "loan: its ROC-AUC on the held-out later months is 0.52." in said
+    assert "mortgage: fewer than 30 openings to learn from." in said
