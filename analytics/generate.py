@@ -13,6 +13,20 @@ survey scores drop; one to three months later the customer leaves, either
 closing every account or draining the balance and going silent (the
 "dormant 180 days with AUM under 100 CNY" branch of the churn definition).
 
+How products are adopted, so that the next-best-product models learn something
+real but are never sure: a customer holds some products from their first
+month; each product they lack opens in any month, while they are engaged,
+with a chance (the same every month, whatever went before) that its causes
+raise: a savings account for the salaried, a term deposit from 50 or in a
+higher tier, a credit card for the young salaried, a loan for salaried Mass
+customers under 45, a mortgage for salaried customers of 28 to 40, insurance
+from 45 (the wealth-minded hold it from the start), a fund for the
+wealth-minded and those minded to insure or save. Customers without a fund
+build up savings over a few months now and then, the wealth-minded most
+often; a little over half of those episodes end in a fund, the others are
+spent again. Every product also opens, more rarely, without its causes; no
+profile is near-certain to open anything within 3 months.
+
 Behaviour the tags read (analytics.tags): about half the customers are paid
 a salary (from 60, a pension) every month, which stops as they disengage;
 the others have irregular inflows. Term-deposit holders keep a share of
@@ -202,12 +216,16 @@ _MACROS = (
     "sqrt(-2 * ln(1 - u(a, b, salt))) * cos(2 * pi() * u(a, b, salt || '#2'))",
     "CREATE OR REPLACE TEMP MACRO month_at(t) AS "
     "last_day(getvariable('end_month') - to_months(getvariable('n_months') - 1 - t))",
-    # opens(...): the month a held product k opens: with the customer, or (with chance `late`) in a
-    # month while the customer is still there, up to 3 months after the window: the store has not
-    # seen those yet, though the balances may already show them coming
-    "CREATE OR REPLACE TEMP MACRO opens(id, k, open_t, leave_t, late) AS "
-    "CASE WHEN u(id, k, 'late') < late THEN greatest(open_t, 0) + ui(id, k, 'when', "
-    "least(leave_t, getvariable('n_months') + 2) - greatest(open_t, 0)) ELSE open_t END",
+    # gap(id, k, monthly): the months that pass before a chance of `monthly` a month comes true (for purpose k):
+    # the same chance every month, whatever went before; after(...): the month it comes true, after `start`
+    "CREATE OR REPLACE TEMP MACRO gap(id, k, monthly) AS floor(ln(1 - u(id, k, 'when')) / ln(1 - monthly))::INTEGER",
+    "CREATE OR REPLACE TEMP MACRO after(id, k, start, monthly) AS start + 1 + gap(id, k, monthly)",
+    # opens(...): the month product k opens: with the customer when `held`, else the first month in which a
+    # chance of `monthly` a month comes true while the customer is engaged (NULL: not before they disengage).
+    # It may come after the window: the store has not seen it yet, though the balances may show it coming.
+    "CREATE OR REPLACE TEMP MACRO opens(id, k, open_t, disengage_t, held, monthly) AS "
+    "CASE WHEN held THEN open_t WHEN after(id, k, greatest(open_t, 0), monthly) < disengage_t "
+    "THEN after(id, k, greatest(open_t, 0), monthly) END",
 )
 
 _STEPS_RMS_CUSTOMERS = (
@@ -307,24 +325,58 @@ _STEPS_RMS_CUSTOMERS = (
            month_at(open_t) - to_days(ui(customer_id, 0, 'openday', 27)) AS opened_on
     FROM timing
     )
-    -- The month each product opens (NULL: never held): with the customer, or later in the window for
-    -- reasons a model can learn. A fund comes after AUM has risen (the balances ramp up before it),
-    -- above all to the wealth-minded and to customers already minded to save or insure; a credit card
-    -- to the young with a salary; a mortgage to salaried customers of 28 to 40; insurance from 45.
+    -- Savings episodes: a customer without a fund builds up savings over 2 to 4 months (by 20% to 60%), most
+    -- often the wealth-minded and those already minded to insure or keep term deposits, one episode after the
+    -- other. A little over half end in a fund (the money stays, invested), the others are spent over 2 months;
+    -- none comes after the fund.
+    , saver AS (
     SELECT *,
-           CASE WHEN has_savings THEN opens(customer_id, 2, open_t, leave_t, 0.25) END AS savings_t,
-           CASE WHEN has_term THEN opens(customer_id, 3, open_t, leave_t, 0.25) END AS term_t,
-           CASE WHEN has_fund THEN opens(customer_id, 4, open_t, leave_t,
-                CASE WHEN wealth_minded THEN 0.95 WHEN has_insurance OR (has_term AND td_share > 0.6) THEN 0.65
-                     ELSE 0.3 END) END AS fund_t,
-           CASE WHEN has_card THEN opens(customer_id, 5, open_t, leave_t,
-                CASE WHEN salaried AND age < 35 THEN 0.8 ELSE 0.15 END) END AS card_t,
-           CASE WHEN has_loan THEN opens(customer_id, 6, open_t, leave_t, 0.33) END AS loan_t,
-           CASE WHEN has_mortgage THEN opens(customer_id, 7, open_t, leave_t,
-                CASE WHEN salaried AND age BETWEEN 28 AND 40 THEN 0.6 ELSE 0.15 END) END AS mortgage_t,
-           CASE WHEN has_insurance THEN opens(customer_id, 8, open_t, leave_t,
-                CASE WHEN age >= 45 THEN 0.5 ELSE 0.2 END) END AS insurance_t
+           CASE WHEN wealth_minded THEN 0.12 WHEN has_insurance OR (has_term AND td_share > 0.6) THEN 0.005
+                ELSE 0.002 END AS saving_rate
     FROM leaving
+    ), episodes AS (
+    SELECT *,
+           list_transform(range(4), lambda i: greatest(open_t, 0) + i + 1 + list_sum(list_transform(range(i + 1),
+               lambda j: gap(customer_id, 41 + j, saving_rate)))::INTEGER) AS save_ends,
+           list_transform(range(4), lambda i: 2 + ui(customer_id, 41 + i, 'len', 3)) AS save_months,
+           list_transform(range(4), lambda i: 0.2 + 0.4 * u(customer_id, 41 + i, 'gain')) AS save_gain,
+           list_transform(range(4), lambda i: u(customer_id, 41 + i, 'kept') < 0.55) AS save_kept
+    FROM saver
+    )
+    -- The month each product opens (NULL: never held): with the customer, or later, while engaged, with a
+    -- chance each month that its causes raise, so that a model can learn them but never be sure. A fund
+    -- follows a savings episode kept (its savings rose first), or comes at any time, above all to the
+    -- wealth-minded and to customers already minded to insure or save; a savings account comes to the
+    -- salaried; a term deposit from 50 and to customers of a higher tier; a credit card to the young with a
+    -- salary (and a little more to the digital); a loan to salaried Mass customers under 45; a mortgage to
+    -- salaried customers of 28 to 40; insurance from 45 (the wealth-minded hold it from their first month).
+    -- Every product also opens, more rarely, without its causes.
+    SELECT *,
+           opens(customer_id, 2, open_t, disengage_t, has_savings AND u(customer_id, 2, 'late') >= 0.25,
+                 CASE WHEN salaried THEN 0.035 ELSE 0.006 END) AS savings_t,
+           opens(customer_id, 3, open_t, disengage_t, has_term AND u(customer_id, 3, 'late') >= 0.25,
+                 CASE WHEN age > 50 OR tier0 > 0 THEN 0.025 ELSE 0.003 END) AS term_t,
+           least(opens(customer_id, 4, open_t, disengage_t,
+                       has_fund AND u(customer_id, 4, 'late') >= CASE WHEN wealth_minded THEN 0.95
+                           WHEN has_insurance OR (has_term AND td_share > 0.6) THEN 0.65 ELSE 0.3 END,
+                       CASE WHEN wealth_minded THEN 0.005 WHEN has_insurance OR (has_term AND td_share > 0.6) THEN 0.004
+                            ELSE 0.0015 END),
+                 -- episodes come after the customer's first month: a fund held from then stays first
+                 list_min(list_filter(save_ends, lambda e, i: save_kept[i] AND e < disengage_t))) AS fund_t,
+           opens(customer_id, 5, open_t, disengage_t,
+                 has_card AND u(customer_id, 5, 'late') >= CASE WHEN salaried AND age < 35 THEN 0.8 ELSE 0.15 END,
+                 CASE WHEN salaried AND age < 35 THEN 0.05 ELSE 0.003 END + 0.012 * digital) AS card_t,
+           opens(customer_id, 6, open_t, disengage_t, has_loan AND u(customer_id, 6, 'late') >= 0.33,
+                 CASE WHEN salaried AND age < 45 AND tier0 = 0 THEN 0.012 ELSE 0.002 END) AS loan_t,
+           opens(customer_id, 7, open_t, disengage_t,
+                 has_mortgage AND u(customer_id, 7, 'late') >= CASE WHEN salaried AND age BETWEEN 28 AND 40 THEN 0.6
+                                                                    ELSE 0.15 END,
+                 CASE WHEN salaried AND age BETWEEN 28 AND 40 THEN 0.02 ELSE 0.001 END) AS mortgage_t,
+           opens(customer_id, 8, open_t, disengage_t,
+                 wealth_minded
+                   OR (has_insurance AND u(customer_id, 8, 'late') >= CASE WHEN age >= 45 THEN 0.5 ELSE 0.2 END),
+                 CASE WHEN age >= 45 THEN 0.01 ELSE 0.0015 END) AS insurance_t
+    FROM episodes
     """,
     """
     INSERT INTO customers
@@ -414,8 +466,11 @@ WITH rows AS (
                      * exp(trend * (t - greatest(open_t, 0)) + 0.05 * z(customer_id, t, 'aum'))
                      * CASE cal_month WHEN 1 THEN 1.04 WHEN 2 THEN 0.97 WHEN 6 THEN 1.02 WHEN 12 THEN 1.03 ELSE 1 END
                      * pow(0.62 + 0.2 * u(customer_id, 0, 'decay'), months_disengaged)
-                     -- savings that grow by 60% over the four months before a fund opens
-                     * CASE WHEN fund_t > greatest(open_t, 0) THEN 1 + 0.6 * least(1, greatest(0, (t - fund_t + 4) / 4)) ELSE 1 END
+                     -- savings episodes before the fund: savings rise over the episode's months, then stay
+                     -- (kept: in the fund) or are spent
+                     * list_product(list_transform(save_ends, lambda e, i: CASE WHEN e > fund_t THEN 1 ELSE
+                           1 + save_gain[i] * least(1, greatest(0, (t - e + save_months[i]) / save_months[i]))
+                             * CASE WHEN t <= e OR save_kept[i] THEN 1 ELSE greatest(0, 1 - (t - e) / 2) END END))
            END AS aum,
            CASE WHEN t >= leave_t THEN 0
                 ELSE greatest(0, round(txn_rate

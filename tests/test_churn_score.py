@@ -34,6 +34,13 @@ def test_every_current_customer_is_scored(trained):
     assert scores.probability.between(0, 1).all()
 
 
+def with_words(contributions: pd.Series, figures: pd.Series, minimum: float) -> pd.Series:
+    """A customer's contributions of at least `minimum`, largest first, but for features whose figure says
+    nothing (missing, like the age of no open complaint): the reasons a customer is given, in order."""
+    given = contributions[contributions >= minimum].sort_values(ascending=False)
+    return given[[score._words(f, None if pd.isna(figures[f]) else figures[f]) is not None for f in given.index]]
+
+
 def test_reasons_are_the_model_s_own_attributions(trained):
     tables, model, paper, month, scores = trained
     riskiest = scores.nlargest(30, "probability")
@@ -43,7 +50,7 @@ def test_reasons_are_the_model_s_own_attributions(trained):
     for (customer, row), reasons_json in zip(contributions.iterrows(), riskiest.reasons_json):
         reasons = json.loads(reasons_json)
         assert 1 <= len(reasons) <= 3, customer  # the riskiest customers always have a reason
-        expected = row[row >= score.MIN_CONTRIBUTION].sort_values(ascending=False).head(3)
+        expected = with_words(row, X.loc[customer], score.MIN_CONTRIBUTION).head(3)
         assert [r["feature"] for r in reasons] == list(expected.index)
         assert [r["contribution"] for r in reasons] == [round(float(c), 4) for c in expected]
         # the figure behind each reason is in the words, in both languages

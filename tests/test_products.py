@@ -26,6 +26,7 @@ from analytics.scope import Scope, ScopedStore
 from . import apptest
 from .rendering import shown_markdown
 from .test_churn_features import CUTOFF, cut_off
+from .test_churn_score import with_words
 
 runner = CliRunner()
 
@@ -53,12 +54,30 @@ def test_validation_is_on_later_months_than_training_for_every_product(trained):
 
 
 def test_the_models_learn_the_demo_bank_s_adoption_causes(trained):
-    """The generator opens funds after AUM rises and credit cards for young salaried customers: the models
-    find that on months they never saw."""
+    """The generator opens funds after savings rise, above all for the wealth-minded, and credit cards for young
+    salaried customers: the models find that on months they never saw (though never for sure: a fund no longer
+    follows every rise, which took the fund's ROC-AUC to 0.97, #23 item 6)."""
     _, paper = trained
     fund, card = paper["products"]["wealth_fund"]["validation"], paper["products"]["credit_card"]["validation"]
-    assert fund["roc_auc"] > 0.85 and fund["lift_top10"] > 4
-    assert card["roc_auc"] > 0.65 and card["lift_top10"] > 2
+    assert fund["roc_auc"] > 0.75 and fund["lift_top10"] > 4
+    assert card["roc_auc"] > 0.7 and card["lift_top10"] > 3
+
+
+def test_every_product_is_learnt_and_none_is_near_certain_for_anyone(trained, demo_con):
+    """#23 item 6: adoption has causes a model learns (every product is modelled and ranks the held-out months'
+    customers well above chance) but leaves real uncertainty: the top tenth of the held-out months' chances is
+    at most 60% on average, and so is the share of it that opened; of today's chances, which the campaign lists
+    add up, the likeliest 1% of customers of any product are given at most 60%."""
+    _, paper = trained
+    for product, report in paper["products"].items():
+        assert "validation" in report and "refused" not in report, (product, report.get("skipped"))
+        top = report["validation"]["calibration"][-1]
+        assert report["validation"]["roc_auc"] > 0.6, product
+        assert top["predicted"] <= 0.6 and top["observed"] <= 0.6, product
+    likeliest = dict(demo_con.execute("SELECT product, quantile_cont(probability, 0.99) FROM product_scores "
+                                      "GROUP BY product").fetchall())
+    assert set(likeliest) == set(P.PRODUCTS)
+    assert all(chance <= 0.6 for chance in likeliest.values()), likeliest
 
 
 def test_holdings_and_openings_are_what_the_accounts_say(demo_store):
@@ -126,11 +145,14 @@ def test_reasons_are_the_model_s_own_attributions_for_the_top_two(scored):
     for (_, row), (_, own) in zip(fund.iterrows(), contributions.iterrows()):
         reasons = json.loads(row.reasons_json)
         assert reasons, row.customer_id
-        assert [r["feature"] for r in reasons] == list(own.sort_values(ascending=False).index[:len(reasons)])
+        given = with_words(own, X.loc[own.name], -np.inf)
+        assert [r["feature"] for r in reasons] == list(given.index[:len(reasons)])
         assert all(r["contribution"] >= P.REASON_SHARE * row.probability - 1e-4 for r in reasons)
-    # rising AUM is what opens funds in the demo bank: it leads the reasons of the likeliest fund buyers
+    # in the demo bank funds follow a rise in savings, above all for the wealth-minded, who insure first: the
+    # rise or the insurance leads the reasons of the likeliest fund buyers
     firsts = [json.loads(r)[0]["feature"] for r in fund.reasons_json]
-    assert firsts.count("aum_change_3m_pct") >= len(firsts) // 2
+    assert "aum_change_3m_pct" in firsts
+    assert firsts.count("aum_change_3m_pct") + firsts.count("holds_insurance") >= 0.75 * len(firsts)
 
 
 def test_saved_models_load_with_their_paper_and_score_the_same(trained, tmp_path, demo_store):
