@@ -272,5 +272,5 @@ def test_the_model_page_draws_each_published_product_model_s_calibration_and_say
     assert {i18n.term("product", p) for p in ("loan", "mortgage")}.isdisjoint(charts)
     assert {i18n.term("product", p) for p in P.PRODUCTS if p not in ("loan", "mortgage")} <= set(charts)
     said = [shown_markdown(i.value) for i in at.info]
-    assert "loan: its ROC-AUC on the held-out later months is 0.52." in said
-    assert "mortgage: fewer than 30 openings to learn from." in said
+    assert "Loan: its ROC-AUC on the held-out later months is 0.52." in said
+    assert "Mortgage: fewer than 30 openings to learn from." in said
