@@ -468,6 +468,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "model.brier_help": ("Mean squared gap between the probability and what happened (0 or 1): lower is better.",
                          "预测概率与实际结果（0 或 1）之差的平方均值，越低越好。"),
     "model.base_rate": ("Churn base rate", "基准流失率"),
+    "model.opening_rate": ("Opening base rate", "基准开通率"),
     "model.base_rate_help": ("The share of customers in the validation months who churned within the horizon.",
                              "验证月份中在预测期内流失的客户占比。"),
     "model.caught": ("Top {share} catches", "前 {share} 覆盖流失"),
@@ -529,7 +530,7 @@ TEXT: dict[str, tuple[str, str]] = {
                       "with an older one until a training publishes a model; the pages work without scores.",
                       "训练 {version} 未发布模型：{reason}。在有训练发布新模型之前，`bankcrm score` 不会用旧模型评分；"
                       "各页面在没有评分时照常可用。"),
-    "model.trained_at": ("Trained at (UTC)", "训练时间（UTC）"),
+    "model.trained_at": ("Trained at", "训练时间"),
     "model.features": ("Features", "特征"),
     "model.libraries": ("Libraries", "依赖库"),
     "care.assign": ("Assign a care task", "指派关怀任务"),

@@ -35,10 +35,15 @@ if paper is None:
 if newest and newest.stem != f"churn-{version}":
     st.warning(t("model.newer", newest=newest.stem.removeprefix("churn-"), version=version))
 
+
+def days(paper: dict) -> dict[str, str]:
+    """A paper's training and validation windows as the language writes days."""
+    return dict(zip(("trained", "trained_to", "validated", "validated_to"),
+                    (fmt.date(day, lang()) for day in (*paper["training_window"], *paper["validation_window"]))))
+
+
 v = paper["validation"]
-st.markdown(t("model.windows", version=paper["version"], trained=paper["training_window"][0],
-              trained_to=paper["training_window"][1], validated=paper["validation_window"][0],
-              validated_to=paper["validation_window"][1], horizon=paper["horizon_months"],
+st.markdown(t("model.windows", version=paper["version"], **days(paper), horizon=paper["horizon_months"],
               rows=fmt.count(paper["rows"]["training"]), validation_rows=fmt.count(paper["rows"]["validation"])))
 cells = st.columns(6)
 cells[0].metric(t("model.roc_auc"), f"{v['roc_auc']:.3f}", help=t("model.roc_auc_help"))
@@ -110,7 +115,7 @@ with right:
         labels = [f"{bins[i]:.0%}–{bins[i + 1]:.0%}" for i in range(len(bins) - 1)]
         psi = churn.population_stability(trained["shares"], list(today.share))
         compare = pd.DataFrame({"bin": labels * 2, "share": list(trained["shares"]) + list(today.share),
-                                "when": [message("model.at_training", month=trained["month"])] * len(labels)
+                                "when": [message("model.at_training", month=fmt.date(trained["month"], lang()))] * len(labels)
                                 + [message("model.today", as_of=fmt.date(today.as_of.iloc[0], lang()))] * len(labels)})
         figure = px.bar(compare, x="bin", y="share", color="when", barmode="group", title=t("model.distribution"),
                         labels={"bin": t("col.probability"), "share": t("col.share"), "when": ""})
@@ -126,7 +131,7 @@ with right:
 
 st.subheader(t("model.paper"))
 features = paper["features"]["numeric"] + paper["features"]["categorical"]
-st.markdown(f"- **{t('model.trained_at')}:** {paper['trained_at']}\n"
+st.markdown(f"- **{t('model.trained_at')}:** {fmt.time(paper['trained_at'], lang())}\n"
             f"- **{t('model.features')}:** {', '.join(term('model_feature', f, in_sentence=True) for f in features)}\n"
             f"- **{t('model.libraries')}:** {', '.join(f'{k} {v_}' for k, v_ in paper['libraries'].items())}")
 
@@ -137,8 +142,7 @@ if products is None:
     st.info(t("model.products_none", directory=models))
 else:
     st.markdown(t("model.products_explain", version=products["version"], horizon=products["horizon_months"],
-                  trained=products["training_window"][0], trained_to=products["training_window"][1],
-                  validated=products["validation_window"][0], validated_to=products["validation_window"][1]))
+                  **days(products)))
     rows = []
     for product, report in products["products"].items():
         v_ = report.get("validation") or {}
@@ -146,8 +150,9 @@ else:
                      "base_rate": v_.get("base_rate"), "openings": report["openings"]["validation"],
                      "note": t("model.not_published") if "refused" in report
                      else t("model.not_modelled") if "skipped" in report else ""})
-    table(pd.DataFrame(rows), {"product": ("col.product", "term:product"), "roc_auc": ("model.roc_auc", None),
-                               "lift_top10": ("model.lift_top10", None), "base_rate": ("model.base_rate", "pct"),
+    table(pd.DataFrame(rows), {"product": ("col.product", "term:product"), "roc_auc": ("model.roc_auc", "number"),
+                               "lift_top10": ("model.lift_top10", "number"),
+                               "base_rate": ("model.opening_rate", "pct"),
                                "openings": ("model.openings", "count"), "note": ("col.note", None)}, "product_models")
     published = {product: report for product, report in products["products"].items()
                  if "validation" in report and "refused" not in report}

@@ -99,7 +99,11 @@ def test_the_model_page_shows_the_validation_figures_and_today_s_scores(env, dem
             + [f"calibration_{p}" for p, r in products["products"].items() if "validation" in r and "refused" not in r])
         text = " ".join(c.value for c in at.caption)
         assert "Population stability index" in text
-        assert paper["training_window"][0] in " ".join(shown_markdown(m.value) for m in at.markdown)
+        said = " ".join(shown_markdown(m.value) for m in at.markdown)
+        assert fmt.date(paper["training_window"][0]) in said and paper["training_window"][0] not in said
+        assert fmt.time(paper["trained_at"]) in said  # in local time, as every moment on screen
+        [distribution] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key == "distribution"]
+        assert distribution["data"][0]["name"] == f"at training ({fmt.date(paper['score_distribution']['month'])})"
 
 
 @pytest.mark.parametrize("username", ["exec", "head_sh01"])

@@ -225,8 +225,9 @@ def test_the_model_page_shows_each_product_s_roc_auc_and_lift(app_env, demo_stor
     for product, report in paper["products"].items():
         row = shown.loc[i18n.term("product", product)]
         if "validation" in report:
-            assert row["ROC-AUC"] == report["validation"]["roc_auc"]
-            assert row["Lift in the top 10%"] == report["validation"]["lift_top10"]
+            assert row["ROC-AUC"] == fmt.number(report["validation"]["roc_auc"])
+            assert row["Lift in the top 10%"] == fmt.number(report["validation"]["lift_top10"])
+            assert row["Opening base rate"] == fmt.pct(report["validation"]["base_rate"])
 
 
 def _calibration_charts(at) -> dict[str, dict]:
@@ -274,3 +275,5 @@ def test_the_model_page_draws_each_published_product_model_s_calibration_and_say
     said = [shown_markdown(i.value) for i in at.info]
     assert "Loan: its ROC-AUC on the held-out later months is 0.52." in said
     assert "Mortgage: fewer than 30 openings to learn from." in said
+    unmodelled = apptest.frame_with(at, "model.lift_top10").set_index("Product").loc["Mortgage"]
+    assert unmodelled[["ROC-AUC", "Lift in the top 10%"]].tolist() == ["–", "–"]  # never "None"

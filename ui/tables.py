@@ -29,6 +29,7 @@ SHOWN: dict[str, Callable] = {
     "pct1": lambda v: fmt.pct(v, lang(), digits=1),
     "count": lambda v: fmt.count(v),
     "score": lambda v: fmt.score(v),
+    "number": lambda v: fmt.number(v),  # a measure that is not a share: ROC-AUC, lift
     "days": lambda v: fmt.score(v),
     "month": lambda v: fmt.month(v, lang()),
     "date": lambda v: fmt.date(v, lang()),
