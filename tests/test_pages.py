@@ -594,6 +594,8 @@ def test_lists_show_their_key_columns_first_with_the_name_pinned(env):
         at = apptest.open_page(signed_in("head_sh01"), page)
         at.query_params.update(query)
         at.run()
+        if page == "campaigns":  # the default 30% leaves this store's branch no fund buyer since #23 item 6
+            at.slider(key="list_min_probability").set_value(0.05).run()
         assert not at.exception, page
         shown = apptest.frame_with(at, header)
         assert list(shown.columns[:len(first)]) == [i18n.t(h) for h in first], (page, list(shown.columns))

@@ -197,10 +197,10 @@ def test_a_link_with_filters_restores_them_after_sign_in_in_a_fresh_browser(brow
     url = page_url(app_url, "tiers", "?tiers=Wealth&products=loan")
     sign_in(page, url, "analyst")
     sidebar = page.locator('[data-testid="stSidebar"]')
-    for chosen in ("Wealth", "loan"):  # the cookie component's last rerun may still be drawing the sidebar
+    for chosen in ("Wealth", "Loan"):  # the cookie component's last rerun may still be drawing the sidebar
         sidebar.get_by_text(chosen, exact=True).first.wait_for(timeout=15_000)
     page.wait_for_timeout(2_000)  # the cookie component's reruns carry the browser's widget values back
-    for chosen in ("Wealth", "loan"):
+    for chosen in ("Wealth", "Loan"):
         assert sidebar.get_by_text(chosen, exact=True).count(), chosen
     assert "tiers=Wealth" in page.url and "products=loan" in page.url
     assert "Nothing matches" not in main_text(page)
