@@ -211,6 +211,14 @@ def options(tables: ScopedStore) -> Options:
     return Options(tuple(pd.to_datetime(months["month"]).dt.date), branches, tuple(sorted(branches.region.unique())))
 
 
+DEFAULT_MONTHS = 13  # this month and the same month a year earlier
+
+
+def default_period(months: tuple[dt.date, ...]) -> tuple[dt.date, dt.date]:
+    """The period every page opens with: the latest month and the same month a year earlier."""
+    return months[max(0, len(months) - DEFAULT_MONTHS)], months[-1]
+
+
 def period(filters: Filters, months: tuple[dt.date, ...]) -> tuple[dt.date, dt.date] | None:
     """The period's first and last month-end among `months`, or None when it holds no month."""
     inside = [m for m in months if (filters.start is None or m >= filters.start)

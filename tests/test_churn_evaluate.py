@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analytics import bench, cli
 from analytics.ml import evaluate, pipeline
+from bankcrm import bench, cli
 
 runner = CliRunner()
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from analytics import cli
 from analytics.ml import papers, pipeline, train
 from analytics.scope import Scope, ScopedStore
+from bankcrm import cli
 
 runner = CliRunner()
 

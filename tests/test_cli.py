@@ -8,7 +8,8 @@ import sqlite3
 
 from typer.testing import CliRunner
 
-from analytics import bench, cli, pandas_baseline, state
+from analytics import state
+from bankcrm import bench, cli, pandas_baseline
 
 runner = CliRunner()
 

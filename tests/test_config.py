@@ -7,9 +7,10 @@ import secrets
 import pytest
 from typer.testing import CliRunner
 
-from analytics import cli, config
+from analytics import config
 from auth import config as deployment
 from auth.users import DEMO_USERS_FILE, UsersFile
+from bankcrm import cli
 
 KEYS = ("BANKCRM_COOKIE_KEY", "BANKCRM_PSEUDONYM_KEY", "BANKCRM_AUDIT_KEY", "BANKCRM_STORE_KEY")
 

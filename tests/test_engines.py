@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics import bench, care, churn, portfolio, segments, spark, store
-from analytics.filters import Filters, Slice, options
+from analytics import care, churn, portfolio, segments, spark, store
+from analytics.filters import Filters, Slice, default_period, options
 from analytics.ml import features, products
 from analytics.rules import DEFAULT_RULES
 from analytics.scope import Scope, ScopedStore
 from analytics.whatif import Study
-from ui.filters import default_period
+from bankcrm import bench
 
 from . import engines
 
@@ -187,8 +187,9 @@ def test_the_cli_trains_scores_and_makes_care_tasks_on_spark(demo_store, tmp_pat
     import pyarrow.parquet as pq
     from typer.testing import CliRunner
 
-    from analytics import cli, state
+    from analytics import state
     from analytics.ml import papers
+    from bankcrm import cli
 
     engines.SparkCopies(tmp_path)  # skips, with the reason, when this machine cannot run Spark
     runner = CliRunner()
@@ -257,7 +258,7 @@ def test_the_app_on_spark_reads_a_newer_export_once_it_is_swapped_in(hand_store,
 def test_scoring_on_spark_without_an_export_says_where_scores_go(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    from analytics import cli
+    from bankcrm import cli
 
     monkeypatch.setenv("BANKCRM_BACKEND", "pyspark://bank?master=local[2]")
     monkeypatch.setattr(spark.Facts, "snapshot", lambda self: (("spark", "bank"), None))

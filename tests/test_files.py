@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analytics import cli, files, generate, spark, state, store
+from analytics import files, generate, spark, state, store
 from auth.users import UsersFile
+from bankcrm import cli
 
 from .conftest import DEMO_END
 

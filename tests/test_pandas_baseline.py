@@ -6,12 +6,12 @@ import ibis
 import pandas as pd
 import pytest
 
-from analytics import churn, pandas_baseline
-from analytics.filters import Filters, Slice, options
-from analytics.pandas_baseline import QUERIES
+from analytics import churn
+from analytics.filters import Filters, Slice, default_period, options
 from analytics.rules import DEFAULT_RULES
 from analytics.scope import Scope, ScopedStore
-from ui.filters import default_period
+from bankcrm import pandas_baseline
+from bankcrm.pandas_baseline import QUERIES
 
 
 @pytest.fixture(scope="module")

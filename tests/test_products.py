@@ -16,12 +16,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analytics import cli, i18n, nextbest, portfolio
 from analytics import format as fmt
+from analytics import i18n, nextbest, portfolio
 from analytics.filters import Slice
 from analytics.ml import papers, train
 from analytics.ml import products as P
 from analytics.scope import Scope, ScopedStore
+from bankcrm import cli
 
 from . import apptest
 from .rendering import shown_markdown

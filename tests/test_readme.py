@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from analytics.cli import app
 from analytics.schema import IMPORTABLE
 from auth.users import DEMO_PASSWORD, DEMO_USERS_FILE, UsersFile
+from bankcrm.cli import app
 
 from .conftest import ROOT
 

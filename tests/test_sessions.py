@@ -99,7 +99,7 @@ def test_an_admin_ends_a_live_session_and_nobody_else_may(state, exec_user):
 def test_the_cli_ends_the_sessions_of_a_user_it_changes(state, exec_user, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from analytics import cli
+    from bankcrm import cli
 
     users_file = tmp_path / "users.yaml"
     shutil.copyfile(DEMO_USERS_FILE, users_file)

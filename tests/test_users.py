@@ -6,7 +6,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from analytics import cli
 from analytics.generate import BRANCHES
 from analytics.state import StateStore
 from auth.users import (
@@ -16,6 +15,7 @@ from auth.users import (
     UsersFile,
     password_matches,
 )
+from bankcrm import cli
 
 runner = CliRunner()
 

@@ -4,22 +4,22 @@ widgets are the truth and the URL follows them."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import streamlit as st
 
-from analytics.filters import CHOICES, KNOWN, BadFilter, Filters, Options
+from analytics.filters import (
+    CHOICES,
+    KNOWN,
+    BadFilter,
+    Filters,
+    Options,
+    default_period,
+)
 from ui.i18n import lang, month_names, namer, t
 
 KEY_READ = "bankcrm_filters_read"
 KEY_FILTERS = "bankcrm_filters"
 KEY_LINK_PROBLEM = "bankcrm_link_problem"  # shown until the person changes the filters
 WIDGET = {name: f"filter_{name}" for name in ("start", "end", *CHOICES)}
-DEFAULT_MONTHS = 13  # this month and the same month a year earlier
-
-
-def default_period(months: tuple[dt.date, ...]) -> tuple[dt.date, dt.date]:
-    return months[max(0, len(months) - DEFAULT_MONTHS)], months[-1]
 
 
 def _read_link(options: Options) -> None:

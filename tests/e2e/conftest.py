@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from analytics import generate
-from ui import serve
-from ui.serve import CHROMIUM, CHROMIUM_FLAGS, IDLE
+from bankcrm import serve
+from bankcrm.serve import CHROMIUM, CHROMIUM_FLAGS, IDLE
 
 from ..conftest import DEMO_END, build_scored_demo
 

@@ -225,7 +225,7 @@ def test_an_excel_download_holds_the_table(page, app_url):
 
 def test_the_benchmark_times_sign_in_to_a_drawn_overview(browser, store_path, tmp_path):
     """The measurement `make bench` reports (its figure is in docs/benchmarks.md, never asserted here)."""
-    from analytics import bench
+    from bankcrm import bench
 
     measured = bench.sign_in_to_overview(store_path, repeat=1, workdir=tmp_path, browser=browser)
     assert measured.runs == 1 and measured.median_ms > 0 and measured.target_ms == 2_000
@@ -313,7 +313,7 @@ def test_the_app_on_a_local_spark_backend_shows_the_same_overview(page, app_url,
     """The same store exported as Parquet and read by a local Spark session (BANKCRM_BACKEND=pyspark://...):
     the Overview shows every KPI with the same figures as the app on DuckDB."""
     from analytics import spark
-    from ui import serve
+    from bankcrm import serve
 
     from ..engines import SparkCopies
 

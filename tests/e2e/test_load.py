@@ -8,7 +8,7 @@ import pytest
 
 from analytics import generate
 from auth.roles import PAGES
-from ui import loadtest, serve
+from bankcrm import loadtest, serve
 
 from ..conftest import DEMO_END, build_scored_demo
 

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from analytics import generate
 from analytics.schema import IMPORTABLE
 from auth.users import DEMO_USERS_FILE
-from ui import serve
+from bankcrm import serve
 from ui.text import WORD_JOINER
 
 from ..conftest import DEMO_END, build_scored_demo

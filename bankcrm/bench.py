@@ -165,11 +165,10 @@ def pages(store_path: Path, customers: int, repeat: int, target_ms: float = PAGE
     already in memory."""
     import ibis
 
-    from analytics import pandas_baseline
-    from analytics.filters import Filters, Slice, options
+    from analytics.filters import Filters, Slice, default_period, options
     from analytics.rules import DEFAULT_RULES
     from analytics.scope import Scope, ScopedStore
-    from ui.filters import default_period
+    from bankcrm import pandas_baseline
 
     scoped = ScopedStore(backend or ibis.duckdb.from_connection(store.connect(store_path, read_only=True)),
                          Scope.all_branches(user="bench", role="executive"))
@@ -342,7 +341,7 @@ def campaign_preview(store_path: Path, customers: int, repeat: int) -> list[Meas
 
 def server_memory(store_path: Path, customers: int, workdir: Path, sessions: int = 10) -> Measurement:
     """The app server's resident memory once `sessions` people have signed in and opened each of their pages."""
-    from ui import loadtest, serve
+    from bankcrm import loadtest, serve
 
     people = ["exec", "analyst", "admin", *(f"head_{code}" for code in ("sh01", "sh02", "bj01", "bj02", "gz01",
                                                                           "sz01", "hz01"))][:sessions]
@@ -361,7 +360,7 @@ def server_memory(store_path: Path, customers: int, workdir: Path, sessions: int
 
 def load(store_path: Path, customers: int, workdir: Path, seconds: float = 60) -> Measurement:
     """The load test: 20 sessions click through their pages while imports swap the store every 5 s."""
-    from ui import loadtest, serve
+    from bankcrm import loadtest, serve
 
     state = workdir / "load.state.sqlite"
     files = loadtest.latest_month_files(store_path, workdir, 10_000)
@@ -387,7 +386,7 @@ def sign_in_to_overview(store_path: Path, repeat: int, workdir: Path, browser=No
     `browser`: a Playwright browser already running in this thread (one thread may hold only one)."""
     from playwright.sync_api import sync_playwright
 
-    from ui import serve
+    from bankcrm import serve
 
     with serve.running(store_path, workdir / "bench.state.sqlite", workdir / "bench.streamlit.log") as app:
         if browser is not None:
@@ -405,7 +404,7 @@ def sign_in_to_overview(store_path: Path, repeat: int, workdir: Path, browser=No
 def _sign_in_times(url: str, browser, repeat: int) -> list[float]:
     from analytics.kpis import KPIS
     from auth.users import DEMO_PASSWORD
-    from ui import serve
+    from bankcrm import serve
 
     times = []
     for run_number in range(repeat + 1):  # the first warms the server's caches and is not counted

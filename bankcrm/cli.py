@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from analytics import generate as gen
 from analytics import files, ingest, store
-from analytics.schema import IMPORTABLE
+from analytics import generate as gen
 from analytics.ml import papers
+from analytics.schema import IMPORTABLE
 from auth.cli import users_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="bankcrm: the store, imports and tools behind the dashboard.")
@@ -157,7 +157,7 @@ def bench(
 ) -> None:
     """Measure pages against pandas, what-if, the churn model, memory, import, sign-in and load at a given size;
     write docs/benchmarks.md and .json."""
-    from analytics import bench as suite
+    from bankcrm import bench as suite
 
     results = suite.run(customers, months, repeat,
                         progress=lambda step: console.print(Text.assemble(("bench", "bold"), f": {step}")),
