@@ -33,7 +33,7 @@ import pandas as pd
 
 from analytics.rules import ALL_TIERS, DEFAULT_RULES, RuleSet, tier
 from analytics.schema import CHANNELS, PRODUCTS
-from analytics.scope import BRANCH_SCOPED, CUSTOMER_SCOPED, ScopedStore
+from analytics.scope import AGGREGATED, BRANCH_SCOPED, CUSTOMER_SCOPED, ScopedStore
 from analytics.tags import TAGS, flags, profiles
 
 CHOICES = ("regions", "branches", "tiers", "products", "channels", "tags")
@@ -122,14 +122,19 @@ class Slice:
         """The as-of month-end: the period's end, or the latest month-end in scope."""
         if self.filters.end:
             return ibis.literal(self.filters.end, type="date")
-        return self.scoped.table("customer_month").month.max()
+        return self._latest()
+
+    def _latest(self) -> ir.DateScalar:
+        """The latest month-end of customer_month in scope, read from branch_month (its rows counted there)."""
+        months = self.scoped.table("branch_month")
+        return months.filter(months.rows > 0).month.max()
 
     def as_of_date(self) -> dt.date | None:
         """`as_of()` as a value. Never execute the literal `as_of()` itself: a literal has no store, so
         Ibis would run it on its default backend, one DuckDB connection shared by every thread."""
         if self.filters.end:
             return self.filters.end
-        latest = self.scoped.table("customer_month").month.max().execute()
+        latest = self._latest().execute()
         return None if pd.isna(latest) else pd.Timestamp(latest).date()
 
     def in_period(self, when: ir.TimestampValue | ir.DateValue) -> ir.BooleanValue:
@@ -171,9 +176,14 @@ class Slice:
         return kept
 
     def table(self, name: str) -> ir.Table:
-        t = self.scoped.table(name)
+        return self.narrow(name, self.scoped.table(name))
+
+    def narrow(self, name: str, t: ir.Table) -> ir.Table:
+        """`t`, rows of the scoped table `name`, narrowed by the filters."""
         f = self.filters
-        if name == "branches" or name == "relationship_managers":
+        if name in AGGREGATED and (f.tiers or f.products or f.tags):
+            raise ValueError(f"{name} holds no customer to narrow by tier, product or tag (analytics.measures.parts)")
+        if name in ("branches", "relationship_managers", *AGGREGATED):  # narrowed by their branch_code
             if f.regions:
                 in_region = self.scoped.table("branches").filter(lambda b: b.region.isin(f.regions))
                 t = t.semi_join(in_region.select("branch_code"), "branch_code")
@@ -183,7 +193,7 @@ class Slice:
             if (kept := self.customers()) is not None:
                 t = t.semi_join(kept, "customer_id")
         if f.channels:
-            if name == "funnel_events":
+            if name in ("funnel_events", "funnel_leads"):
                 campaigns = self.scoped.table("campaigns").filter(lambda c: c.channel.isin(f.channels))
                 t = t.semi_join(campaigns.select("campaign_id"), "campaign_id")
             elif "channel" in t.columns:
@@ -205,7 +215,8 @@ class Options:
 
 
 def options(tables: ScopedStore) -> Options:
-    months = tables.table("customer_month").month.name("month").as_table().distinct().order_by("month").execute()
+    held = tables.table("branch_month")  # the months of customer_month, counted there
+    months = held.filter(held.rows > 0).month.name("month").as_table().distinct().order_by("month").execute()
     branches = tables.table("branches").select("branch_code", "name", "name_en", "region").order_by("branch_code")
     branches = branches.execute()
     return Options(tuple(pd.to_datetime(months["month"]).dt.date), branches, tuple(sorted(branches.region.unique())))

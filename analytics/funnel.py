@@ -25,12 +25,12 @@ RANK = {stage: i for i, stage in enumerate(FUNNEL_STAGES)}
 SECONDS_PER_DAY = 86_400
 
 
-def _leads(sl: Slice) -> ir.Table:
-    """One row per lead of the period: its campaign and customer (from its first event), its RM (the
-    latest event that names one), when it became a lead, its furthest stage and each stage's time."""
-    e = sl.table("funnel_events")
+def leads_of(e: ir.Table) -> ir.Table:
+    """One row per lead of the funnel events `e`: its campaign and customer (from its first event), its RM (the
+    latest event that names one), when it became a lead, its furthest stage and each stage's time. The
+    `funnel_leads` mart holds them for the store's events (analytics.marts)."""
     rank = e.stage.cases(*RANK.items())
-    leads = e.group_by("lead_id").agg(
+    return e.group_by("lead_id").agg(
         campaign_id=e.campaign_id.argmin(e.occurred_at),
         customer_id=e.customer_id.argmin(e.occurred_at),
         rm_id=e.rm_id.argmax(e.occurred_at, where=e.rm_id.notnull()),
@@ -39,6 +39,14 @@ def _leads(sl: Slice) -> ir.Table:
         last_event_at=e.occurred_at.max(),
         **{f"{stage}_at": e.occurred_at.min(where=e.stage == stage) for stage in FUNNEL_STAGES},
     )
+
+
+def _leads(sl: Slice) -> ir.Table:
+    """The leads of the period (`leads_of`): the store's from the `funnel_leads` mart, with those of the lists
+    saved in the app."""
+    leads = sl.table("funnel_leads")
+    if (added := sl.scoped.added("funnel_events")) is not None:
+        leads = leads.union(sl.narrow("funnel_leads", leads_of(added)).cast(leads.schema()))
     return leads.filter(sl.in_period(leads.started_at))
 
 

@@ -15,61 +15,48 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from analytics import funnel, satisfaction
-from analytics.filters import Slice, month_end
+from analytics import funnel, measures, satisfaction
+from analytics.filters import Slice
+
+
+def _by_month(sl: Slice) -> ir.Table:
+    """The slice's branch_month parts summed per month of its data (analytics.measures)."""
+    bm = measures.parts(sl, measures.BRANCH_MONTH)
+    per_month = bm.group_by("month").agg(**{name: bm[name].sum() for name in measures.BRANCH_MONTH_PARTS})
+    return per_month.filter(per_month.rows > 0)
 
 
 def customers(sl: Slice) -> pd.DataFrame:
     """Customers not churned at each month-end."""
-    cm = sl.table("customer_month")
-    expr = cm.filter(~cm.is_churned).group_by("month").agg(value=_.count()).order_by("month")
-    return expr.execute()
+    return _by_month(sl).select("month", value="customers").order_by("month").execute()
 
 
 def net_new_customers(sl: Slice) -> pd.DataFrame:
     """Customers who opened their relationship in the month minus customers who churned in it."""
-    cm = sl.table("customer_month")
-    c = sl.table("customers")
-    opened = c.group_by(month=month_end(c.opened_on)).agg(opened=_.count())
-    churned = cm.group_by("month").agg(churned=cm.churned_in_month.sum().cast("int64"))
-    joined = churned.left_join(opened, "month").select("month", "churned", opened=_.opened.fill_null(0))
-    expr = joined.mutate(value=(_.opened - _.churned)).order_by("month")
+    expr = _by_month(sl).select("month", "opened", "churned", value=_.opened - _.churned).order_by("month")
     return expr.select("month", "value", "opened", "churned").execute()
 
 
 def aum(sl: Slice) -> pd.DataFrame:
     """AUM of customers not churned at each month-end, CNY."""
-    cm = sl.table("customer_month")
-    expr = cm.filter(~cm.is_churned).group_by("month").agg(value=_.aum_cny.sum()).order_by("month")
-    return expr.execute()
-
-
-def _churn_counts(sl: Slice) -> ir.Table:
-    cm = sl.table("customer_month")
-    return cm.group_by("month").agg(
-        active=(~cm.is_churned).sum().cast("int64"),
-        churned=cm.churned_in_month.sum().cast("int64"),
-    )
+    return _by_month(sl).select("month", value="aum_cny").order_by("month").execute()
 
 
 def churn_rate(sl: Slice) -> pd.DataFrame:
     """Customers churned in the month / customers at the start of the month (the previous month-end)."""
-    per_month = _churn_counts(sl)
-    at_start = per_month.active.lag().over(ibis.window(order_by="month"))
-    expr = per_month.mutate(at_start=at_start).mutate(
-        value=(_.churned / _.at_start.nullif(0)).cast("float64")
-    ).order_by("month")
+    per_month = _by_month(sl)
+    expr = per_month.mutate(at_start=per_month.customers.lag().over(ibis.window(order_by="month")))
+    expr = expr.mutate(value=measures.rate(_.churned, _.at_start)).order_by("month")
     return expr.select("month", "value", "churned", "at_start").execute()
 
 
 def churn_rate_12m(sl: Slice) -> pd.DataFrame:
     """Customers churned in the 12 months to the month-end / customers at the start of those 12 months."""
-    per_month = _churn_counts(sl)
-    months = ibis.window(order_by="month")
+    per_month = _by_month(sl)
     expr = per_month.mutate(
         churned_12m=per_month.churned.sum().over(ibis.window(order_by="month", preceding=11, following=0)),
-        at_start=per_month.active.lag(12).over(months),
-    ).mutate(value=(_.churned_12m / _.at_start.nullif(0)).cast("float64")).order_by("month")
+        at_start=per_month.customers.lag(12).over(ibis.window(order_by="month")),
+    ).mutate(value=measures.churn_rate_12m(_.churned_12m, _.at_start)).order_by("month")
     return expr.select("month", "value", "churned_12m", "at_start").execute()
 
 

@@ -13,6 +13,9 @@ marts that match the raw tables next to them.
   survey answers, and the figures the behaviour tags read (analytics.tags).
 - `customer_segments` and `found_segments`: segments found by k-means on
   customer_current (analytics.segments).
+- `branch_month`, `survey_month`, `complaint_month`: the parts every figure is made of, summed at the
+  grain the global filters need (analytics.measures, where each is defined once).
+- `funnel_leads`: one row per lead of the funnel events (analytics.funnel.leads_of).
 - `customer_pseudonyms`: every customer's pseudonym (analytics.scope), made
   with the deployment's $BANKCRM_PSEUDONYM_KEY, so that an analyst's tables
   carry it in place of the customer id without hashing on every query.
@@ -28,14 +31,16 @@ from __future__ import annotations
 
 import duckdb
 import ibis
+from ibis.backends.sql.datatypes import DuckDBType
 
-from analytics import config, segments
+from analytics import config, funnel, measures, segments
 from analytics.scope import PSEUDONYMS, pseudonym
 
 DORMANT_CHURN_DAYS = 180
 DORMANT_CHURN_MAX_AUM_CNY = 100
 
-MART_TABLES = ("customer_month", "customer_current", "customer_segments", "found_segments")
+MART_TABLES = ("customer_month", "customer_current", "customer_segments", "found_segments", "funnel_leads",
+               *(m.name for m in measures.MARTS))
 
 # One window pass over a narrow projection (the sort is the cost at 30M
 # rows), the churn month found by an aggregate instead of a second window,
@@ -245,8 +250,22 @@ def rebuild(con: duckdb.DuckDBPyConnection, changed: dict[str, set[str]] | None 
             {"dormant_days": DORMANT_CHURN_DAYS, "dormant_max_aum": DORMANT_CHURN_MAX_AUM_CNY},
         )
     con.execute(_CUSTOMER_CURRENT, {"holiday_months": list(HOLIDAY_MONTHS)})
+    _aggregates(con)
     segments.build(con)
     _pseudonyms(con)
+
+
+def _aggregates(con: duckdb.DuckDBPyConnection) -> None:
+    """The marts of analytics.measures and the funnel's leads, from the raw tables and customer_month."""
+    backend = ibis.duckdb.from_connection(con)
+    built = {m.name: m.build(backend.table) for m in measures.MARTS}
+    built["funnel_leads"] = funnel.leads_of(backend.table("funnel_events"))
+    for name, expr in built.items():
+        # Not create_table: Ibis 12 makes columns NOT NULL that a filtered min leaves empty. Each column cast to
+        # its Ibis type: DuckDB's own sums are HUGEINT and a date plus an interval a TIMESTAMP.
+        columns = ", ".join(f'CAST("{column}" AS {DuckDBType.to_string(kind)}) AS "{column}"'
+                            for column, kind in expr.schema().items())
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM ({backend.compile(expr)})")
 
 
 class PseudonymClash(RuntimeError):

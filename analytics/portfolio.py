@@ -15,10 +15,10 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from analytics import nextbest, satisfaction, tags
+from analytics import measures, nextbest, tags
 from analytics.churn import latest_scores
-from analytics.filters import Slice, month_end
-from analytics.rules import STAGES, aum_fell, likely_to_leave, stage, tier
+from analytics.filters import Slice
+from analytics.rules import HIGH_TIERS, STAGES, aum_fell, likely_to_leave, stage, tier
 from analytics.scope import AGE_BAND_YEARS, OutOfScope
 
 
@@ -65,45 +65,46 @@ def at_risk(sl: Slice, rm_id: str | None = None) -> pd.DataFrame:
     return listed.order_by([ibis.desc("value_at_risk_cny"), "customer_id"]).execute()
 
 
+def _indexed(sl: Slice) -> ir.Table:
+    """The slice's branch_month parts with `ago`: months from the as-of month (0 at it, -12 a year before). A
+    column first: as_of() may be a reduction of another table, which Ibis makes a subquery in a projection but
+    not inside an aggregate's `where`."""
+    bm = measures.parts(sl, measures.BRANCH_MONTH)
+    return bm.mutate(ago=bm.month.year() * 12 + bm.month.month() - 1 - _as_of_idx(sl))
+
+
 def _rates_12m(sl: Slice, key: str) -> ir.Table:
     """Per `key` (branch_code or rm_id): customers churned in the 12 months to the as-of month and
-    customers at the start of those 12 months (the parts of `_churn_rate_12m`)."""
-    cm = sl.table("customer_month")
-    idx = _as_of_idx(sl)
-    window = cm.filter((cm.month_idx > idx - 12) & (cm.month_idx <= idx))
-    churned = window.group_by(key).agg(churned_12m=_.churned_in_month.sum().cast("int64"))
-    start = cm.filter((cm.month_idx == idx - 12) & ~cm.is_churned).group_by(key).agg(at_start_12m=_.count())
-    return churned.left_join(start, key).select(key, "churned_12m", "at_start_12m")
-
-
-def _churn_rate_12m(parts: ir.Table) -> ir.FloatingValue:
-    """Customers churned in the 12 months to the as-of month / customers at the start of those 12 months."""
-    return (parts.churned_12m / parts.at_start_12m.nullif(0)).cast("float64")
+    customers at the start of those 12 months (the parts of measures.churn_rate_12m)."""
+    bm = _indexed(sl)
+    return bm.group_by(key).agg(
+        churned_12m=bm.churned.sum(where=(bm.ago > -12) & (bm.ago <= 0)).fill_null(0),
+        at_start_12m=bm.customers.sum(where=bm.ago == -12))
 
 
 def _nps_12m(sl: Slice, key: str) -> ir.Table:
     """Per `key`: the NPS answers of the 12 months to the as-of month, promoters and detractors among them."""
-    s = sl.table("surveys")
+    sm = measures.parts(sl, measures.SURVEY_MONTH)
     as_of = sl.as_of()
-    s = s.filter(s.nps.notnull() & (month_end(s.answered_at) <= as_of)
-                 & (month_end(s.answered_at) > as_of - ibis.interval(years=1)))
-    who = sl.table("customers").select("customer_id", key)
-    return s.join(who, "customer_id").group_by(key).agg(
-        nps_answers=_.count(), nps_promoters=_.count(where=_.nps >= 9), nps_detractors=_.count(where=_.nps <= 6))
+    sm = sm.filter((sm.month <= as_of) & (sm.month > as_of - ibis.interval(years=1)))
+    return sm.group_by(key).agg(nps_answers=sm.nps_answers.sum(), nps_promoters=sm.promoters.sum(),
+                                nps_detractors=sm.detractors.sum())
 
 
 def _branch_parts(sl: Slice) -> ir.Table:
     """Per branch of the slice, the parts of the league's figures, each adding up over branches: customers, AUM
     and value at risk at the as-of month, AUM a year before, churned and at start (12 months), NPS answers,
     promoters and detractors (12 months). A branch without customers at the as-of month has no `customers`."""
-    now = current(sl).group_by("branch_code").agg(
-        customers=_.count(), aum_cny=_.aum_cny.sum(), value_at_risk_cny=_.value_at_risk_cny.sum())
-    cm = sl.table("customer_month")
-    year_ago = cm.filter((cm.month_idx == _as_of_idx(sl) - 12) & ~cm.is_churned).group_by("branch_code").agg(
-        aum_year_ago_cny=_.aum_cny.sum())
+    bm = _indexed(sl)
+    held = bm.group_by("branch_code").agg(
+        customers=bm.customers.sum(where=(bm.ago == 0) & (bm.rows > 0)),
+        aum_cny=bm.aum_cny.sum(where=(bm.ago == 0) & (bm.rows > 0)),
+        aum_year_ago_cny=bm.aum_cny.sum(where=(bm.ago == -12) & (bm.rows > 0)))
+    held = held.mutate(customers=held.customers.nullif(0))  # no customers at the as-of month: none
+    at_risk = current(sl).group_by("branch_code").agg(value_at_risk_cny=_.value_at_risk_cny.sum())
     b = sl.table("branches").select("branch_code")
-    return (b.left_join(now, "branch_code").drop("branch_code_right")
-            .left_join(year_ago, "branch_code").drop("branch_code_right")
+    return (b.left_join(held, "branch_code").drop("branch_code_right")
+            .left_join(at_risk, "branch_code").drop("branch_code_right")
             .left_join(_rates_12m(sl, "branch_code"), "branch_code").drop("branch_code_right")
             .left_join(_nps_12m(sl, "branch_code"), "branch_code").drop("branch_code_right"))
 
@@ -112,9 +113,9 @@ def _branch_figures(parts: ir.Table) -> ir.Table:
     """The league's figures made of their parts (`_branch_parts`, of one branch or summed over the bank): the
     12-month churn rate, NPS over the 12 months, and AUM's change over 12 months."""
     return parts.mutate(
-        churn_rate_12m=_churn_rate_12m(parts),
-        nps_12m=satisfaction.nps_of(parts.nps_answers, parts.nps_promoters, parts.nps_detractors)["value"],
-        aum_change_12m=(parts.aum_cny / parts.aum_year_ago_cny.nullif(0) - 1).cast("float64"))
+        churn_rate_12m=measures.churn_rate_12m(parts.churned_12m, parts.at_start_12m),
+        nps_12m=measures.nps(parts.nps_answers, parts.nps_promoters, parts.nps_detractors)["value"],
+        aum_change_12m=measures.rate(parts.aum_cny, parts.aum_year_ago_cny) - 1)
 
 
 LEAGUE_COLUMNS = ["branch_code", "name", "name_en", "region", "customers", "aum_cny", "value_at_risk_cny",
@@ -154,13 +155,14 @@ def relationship_managers(sl: Slice, branch_code: str) -> pd.DataFrame:
     now = now.filter(now.branch_code == branch_code)
     book = now.group_by("rm_id").agg(
         customers=_.count(), aum_cny=_.aum_cny.sum(),
-        high_tier_customers=_.tier.isin(("Wealth", "Private")).sum().cast("int64"),
+        high_tier_customers=_.tier.isin(HIGH_TIERS).sum().cast("int64"),
         at_risk_customers=(_.stage == STAGES[3]).sum().cast("int64"),
         value_at_risk_cny=_.value_at_risk_cny.sum())
     rms = sl.table("relationship_managers")
     rms = rms.filter(rms.branch_code == branch_code).select("rm_id", "name")
     joined = rms.join(book, "rm_id").left_join(_rates_12m(sl, "rm_id"), "rm_id").drop("rm_id_right")
-    joined = joined.mutate(churn_rate_12m=_churn_rate_12m(joined)).drop("at_start_12m")
+    joined = joined.mutate(churn_rate_12m=measures.churn_rate_12m(joined.churned_12m, joined.at_start_12m))
+    joined = joined.drop("at_start_12m")
     return joined.order_by([ibis.desc("aum_cny"), "rm_id"]).execute()
 
 

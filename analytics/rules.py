@@ -19,6 +19,7 @@ import pandas as pd
 from analytics.i18n import t
 
 TIERS = ("Mass", "Affluent", "Wealth", "Private")
+HIGH_TIERS = TIERS[2:]  # "high tier": Wealth and Private
 POTENTIAL = "Potential"  # the optional override's tier, between Mass and Affluent
 ALL_TIERS = (TIERS[0], POTENTIAL, *TIERS[1:])
 STAGES = ("New", "Active", "Dormant", "Churn-warning", "Churned")

@@ -6,7 +6,7 @@ in the period by `answered_at`, complaints by `opened_at` unless a function
 says otherwise. Bands are 95% confidence intervals, so a reader can tell a
 real move from a handful of answers.
 
-Definitions (shared/DESIGN.md):
+Definitions (shared/DESIGN.md), each written once in analytics.measures:
 - NPS = % promoters (9-10) - % detractors (0-6) among NPS answers, -100..100.
 - CSAT = share of CSAT answers that are 4 or 5, 0..1.
 - Complaint SLA compliance = complaints resolved within their `sla_days` /
@@ -20,10 +20,10 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
+from analytics import measures
 from analytics.filters import Slice, month_end
 from analytics.rules import ALL_TIERS, tier
 
-Z_95 = 1.96
 DIMENSIONS = ("tier", "branch", "channel", "touchpoint")
 GROUPS = ("detractors", "passives", "promoters")
 # what the promoters-vs-detractors profile compares, and how each figure reads (analytics.format's units)
@@ -40,57 +40,21 @@ def _surveys(sl: Slice) -> ir.Table:
     return s.filter(sl.in_period(s.answered_at))
 
 
-def _answer_counts(s: ir.Table) -> dict[str, ir.IntegerScalar]:
-    return {
-        "nps_answers": s.count(where=s.nps.notnull()),
-        "promoters": s.count(where=s.nps >= 9),
-        "passives": s.count(where=s.nps.between(7, 8)),
-        "detractors": s.count(where=s.nps <= 6),
-        "csat_answers": s.count(where=s.csat.notnull()),
-        "satisfied": s.count(where=s.csat >= 4),
-    }
-
-
-def nps_of(answers: ir.IntegerValue, promoters: ir.IntegerValue, detractors: ir.IntegerValue) -> dict[str, ir.FloatingValue]:
-    """NPS and its normal-approximation 95% band, clipped to -100..100; no band under 2 answers."""
-    n = answers.cast("float64").nullif(0)
-    pro, det = promoters / n, detractors / n
-    value = 100 * (pro - det)
-    se = 100 * ((pro + det - (pro - det) ** 2) / n).sqrt()
-    enough = answers >= 2
-    return {
-        "value": value,
-        "low": ibis.cases((enough, (value - Z_95 * se).clip(lower=-100)), else_=ibis.null("float64")),
-        "high": ibis.cases((enough, (value + Z_95 * se).clip(upper=100)), else_=ibis.null("float64")),
-    }
-
-
-def _csat(answers: ir.IntegerValue, satisfied: ir.IntegerValue) -> dict[str, ir.FloatingValue]:
-    """CSAT share and its 95% Wilson score interval (stays inside 0..1 even at 0 or 100%)."""
-    n = answers.cast("float64").nullif(0)
-    p = satisfied / n
-    z2 = Z_95**2
-    shrink = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / shrink
-    half = Z_95 * (p * (1 - p) / n + z2 / (4 * n * n)).sqrt() / shrink
-    # clipped only against rounding: at 0% or 100% the bound is 0 or 1 up to a last bit
-    return {"value": p, "low": (centre - half).clip(lower=0), "high": (centre + half).clip(upper=1)}
-
-
-def _end_of_day(day: ir.DateValue) -> ir.TimestampValue:
-    """The first instant after `day`: a timestamp before it happened on or before `day`."""
-    return (day + ibis.interval(days=1)).cast("timestamp")
-
-
-def _within_sla(c: ir.Table) -> ir.BooleanValue:
-    return c.resolved_at.notnull() & (c.resolved_at <= c.opened_at + c.sla_days.as_interval("D"))
-
-
-def _group(nps: ir.IntegerValue) -> ir.StringValue:
-    return ibis.cases((nps >= 9, "promoters"), (nps >= 7, "passives"), else_="detractors")
+def _figures(counts: ir.Table) -> dict[str, ir.FloatingValue]:
+    """NPS and CSAT with their bands from summed answer counts (analytics.measures)."""
+    nps = measures.nps(counts.nps_answers, counts.promoters, counts.detractors)
+    csat = measures.csat(counts.csat_answers, counts.satisfied)
+    return dict(nps=nps["value"], nps_low=nps["low"], nps_high=nps["high"],
+                csat=csat["value"], csat_low=csat["low"], csat_high=csat["high"])
 
 
 # --- surveys -------------------------------------------------------------------
+
+def _answers(sl: Slice) -> ir.Table:
+    """The survey_month parts of the slice's period (analytics.measures)."""
+    sm = measures.parts(sl, measures.SURVEY_MONTH)
+    return sm.filter(sl.in_period(sm.month))
+
 
 def nps_by_month(sl: Slice) -> pd.DataFrame:
     """NPS per month of answer: % promoters (9-10) minus % detractors (0-6) among the month's NPS answers, -100..100.
@@ -98,15 +62,11 @@ def nps_by_month(sl: Slice) -> pd.DataFrame:
     Columns: month, answers, promoters, passives, detractors, value, low, high
     (low/high: 95% band, value ± 1.96 standard errors; none under 2 answers).
     """
-    s = _surveys(sl)
-    s = s.filter(s.nps.notnull())
-    counts = s.group_by(month=month_end(s.answered_at)).agg(
-        answers=_.count(),
-        promoters=_.count(where=_.nps >= 9),
-        passives=_.count(where=_.nps.between(7, 8)),
-        detractors=_.count(where=_.nps <= 6),
-    )
-    expr = counts.mutate(**nps_of(counts.answers, counts.promoters, counts.detractors)).order_by("month")
+    sm = _answers(sl)
+    counts = sm.group_by("month").agg(answers=sm.nps_answers.sum(), promoters=sm.promoters.sum(),
+                                      passives=sm.passives.sum(), detractors=sm.detractors.sum())
+    counts = counts.filter(counts.answers > 0)
+    expr = counts.mutate(**measures.nps(counts.answers, counts.promoters, counts.detractors)).order_by("month")
     return expr.execute()
 
 
@@ -115,10 +75,10 @@ def csat_by_month(sl: Slice) -> pd.DataFrame:
 
     Columns: month, answers, satisfied, value, low, high (low/high: 95% Wilson interval).
     """
-    s = _surveys(sl)
-    s = s.filter(s.csat.notnull())
-    counts = s.group_by(month=month_end(s.answered_at)).agg(answers=_.count(), satisfied=_.count(where=_.csat >= 4))
-    expr = counts.mutate(**_csat(counts.answers, counts.satisfied)).order_by("month")
+    sm = _answers(sl)
+    counts = sm.group_by("month").agg(answers=sm.csat_answers.sum(), satisfied=sm.satisfied.sum())
+    counts = counts.filter(counts.answers > 0)
+    expr = counts.mutate(**measures.csat(counts.answers, counts.satisfied)).order_by("month")
     return expr.execute()
 
 
@@ -132,23 +92,20 @@ def by(sl: Slice, dimension: str) -> pd.DataFrame:
     """
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}; known: {', '.join(DIMENSIONS)}")
-    s = _surveys(sl)
-    if dimension == "tier":
+    if dimension == "tier":  # the tier at the as-of month depends on the rule set: from the answers themselves
+        s = _surveys(sl)
         cm = sl.table("customer_month")
         at = cm.filter(cm.month == sl.as_of())
         s = s.join(at.select("customer_id", tier=tier(at, sl.rules)), "customer_id")
-    elif dimension == "branch":
-        s = s.join(sl.table("customers").select("customer_id", branch=_.branch_code), "customer_id")
-    counts = s.group_by(dimension).agg(**_answer_counts(s))
-    nps = nps_of(counts.nps_answers, counts.promoters, counts.detractors)
-    csat = _csat(counts.csat_answers, counts.satisfied)
-    expr = counts.select(
-        dimension, "nps_answers",
-        nps=nps["value"], nps_low=nps["low"], nps_high=nps["high"],
-        csat_answers=counts.csat_answers,
-        csat=csat["value"], csat_low=csat["low"], csat_high=csat["high"],
-    )
-    frame = expr.execute()
+        answers = s.select(dimension, **measures.survey_counts(s))
+    else:
+        answers = _answers(sl).rename(branch="branch_code")
+    counts = answers.group_by(dimension).agg(
+        **{name: answers[name].sum() for name in ("nps_answers", "promoters", "detractors", "csat_answers",
+                                                   "satisfied")})
+    expr = counts.select(dimension, "nps_answers", "csat_answers", **_figures(counts))
+    frame = expr.select(dimension, "nps_answers", "nps", "nps_low", "nps_high", "csat_answers", "csat", "csat_low",
+                        "csat_high").execute()
     order = (lambda col: col.map(ALL_TIERS.index)) if dimension == "tier" else None
     return frame.sort_values(dimension, key=order, ignore_index=True)
 
@@ -167,7 +124,7 @@ def promoters_vs_detractors(sl: Slice) -> pd.DataFrame:
     newest_first = ibis.window(group_by="customer_id", order_by=[ibis.desc("answered_at"), ibis.desc("survey_id")])
     latest = s.filter(ibis.row_number().over(newest_first) == 0)
     latest = latest.select("survey_id", "customer_id", "answered_at",
-                           group=_group(latest.nps), month=month_end(latest.answered_at))
+                           group=measures.nps_group(latest.nps), month=month_end(latest.answered_at))
     c = sl.table("complaints").select(complainant=_.customer_id, complaint_opened_at=_.opened_at)
     recent = latest.left_join(c, [
         latest.customer_id == c.complainant,
@@ -188,6 +145,12 @@ def promoters_vs_detractors(sl: Slice) -> pd.DataFrame:
 
 # --- complaints ----------------------------------------------------------------
 
+def _complaints(sl: Slice) -> ir.Table:
+    """The complaint_month parts of the slice (analytics.measures): complaints by the month they were opened and
+    the month they were resolved (none: open)."""
+    return measures.parts(sl, measures.COMPLAINT_MONTH)
+
+
 def complaints_by_category(sl: Slice) -> pd.DataFrame:
     """Complaints opened in the period, by category: how many, how many still open at the period's end
     (the as-of month-end, end of day), how many resolved by then, and SLA compliance = resolved within
@@ -195,33 +158,32 @@ def complaints_by_category(sl: Slice) -> pd.DataFrame:
 
     Columns: category, complaints, open, resolved, within_sla, sla_compliance.
     """
-    c = sl.table("complaints")
-    c = c.filter(sl.in_period(c.opened_at))
+    c = _complaints(sl)
+    c = c.filter(sl.in_period(c.opened_month))
     # A column first: as_of() may be a reduction of another table, which Ibis
     # makes a subquery in a projection but not inside an aggregate's `where`.
-    c = c.mutate(is_resolved=c.resolved_at.notnull() & (c.resolved_at < _end_of_day(sl.as_of())))
+    c = c.mutate(is_resolved=c.resolved_month.notnull() & (c.resolved_month <= sl.as_of()))
     counts = c.group_by("category").agg(
-        complaints=_.count(),
-        open=c.count(where=~c.is_resolved),
-        resolved=c.count(where=c.is_resolved),
-        within_sla=c.count(where=c.is_resolved & _within_sla(c)),
+        complaints=c.complaints.sum(),
+        open=c.complaints.sum(where=~c.is_resolved).fill_null(0),
+        resolved=c.complaints.sum(where=c.is_resolved).fill_null(0),
+        within_sla=c.within_sla.sum(where=c.is_resolved).fill_null(0),
     )
-    expr = counts.mutate(sla_compliance=counts.within_sla / counts.resolved.cast("float64").nullif(0))
+    expr = counts.mutate(sla_compliance=measures.rate(counts.within_sla, counts.resolved))
     return expr.order_by([ibis.desc("complaints"), "category"]).execute()
 
 
 def backlog_by_month(sl: Slice) -> pd.DataFrame:
     """Complaints open at each month-end of the period: opened on or before that day and not resolved by
     its end. Columns: month, open."""
-    cm = sl.table("customer_month")
-    months = cm.filter(sl.in_period(cm.month)).select("month").distinct()
-    months = months.mutate(month_closes_at=_end_of_day(months.month))
-    c = sl.table("complaints").select("complaint_id", "opened_at", "resolved_at")
+    bm = measures.parts(sl, measures.BRANCH_MONTH)
+    months = bm.filter(sl.in_period(bm.month) & (bm.rows > 0)).select("month").distinct()
+    c = _complaints(sl).select("opened_month", "resolved_month", "complaints")
     open_then = months.left_join(c, [
-        c.opened_at < months.month_closes_at,
-        c.resolved_at.isnull() | (c.resolved_at >= months.month_closes_at),
+        c.opened_month <= months.month,
+        c.resolved_month.isnull() | (c.resolved_month > months.month),
     ])
-    expr = open_then.group_by("month").agg(open=_.complaint_id.count()).order_by("month")
+    expr = open_then.group_by("month").agg(open=_.complaints.sum().fill_null(0)).order_by("month")
     return expr.execute()
 
 
@@ -231,10 +193,8 @@ def sla_by_month(sl: Slice) -> pd.DataFrame:
 
     Columns: month, resolved, within_sla, value.
     """
-    c = sl.table("complaints")
-    c = c.filter(c.resolved_at.notnull() & sl.in_period(c.resolved_at))
-    counts = c.group_by(month=month_end(c.resolved_at)).agg(
-        resolved=_.count(), within_sla=c.count(where=_within_sla(c)),
-    )
-    expr = counts.mutate(value=counts.within_sla / counts.resolved.cast("float64")).order_by("month")
+    c = _complaints(sl)
+    c = c.filter(c.resolved_month.notnull() & sl.in_period(c.resolved_month))
+    counts = c.group_by(month=c.resolved_month).agg(resolved=c.complaints.sum(), within_sla=c.within_sla.sum())
+    expr = counts.mutate(value=measures.rate(counts.within_sla, counts.resolved)).order_by("month")
     return expr.execute()

@@ -30,12 +30,13 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from analytics import permissions, schema
+from analytics.schema import AGGREGATED
 
 # Tables with their own branch_code column.
-BRANCH_SCOPED = ("branches", "relationship_managers", "customers", "customer_month", "customer_current")
+BRANCH_SCOPED = ("branches", "relationship_managers", "customers", "customer_month", "customer_current", *AGGREGATED)
 # Tables that belong to a customer: narrowed to the customers in scope.
-CUSTOMER_SCOPED = ("accounts", "monthly_balances", "interactions", "funnel_events", "surveys", "complaints",
-                   "churn_scores", "product_scores", "customer_segments")
+CUSTOMER_SCOPED = ("accounts", "monthly_balances", "interactions", "funnel_events", "funnel_leads", "surveys",
+                   "complaints", "churn_scores", "product_scores", "customer_segments")
 # The same for everyone; they hold no customer data.
 GLOBAL = ("campaigns", "schema_version", "found_segments")
 # Never served: the way from a pseudonym back to the customer.
@@ -70,6 +71,12 @@ class Scope:
         elif re.fullmatch(r"[0-9]{1,18}", text):
             return int(text)
         raise OutOfScope(f"customer {text[:40]!r} is not in your scope")
+
+    @property
+    def access(self) -> Scope:
+        """The scope without the person: what every figure depends on (which branches, which role's rights, how
+        PII shows), so that people with the same access share figures computed once."""
+        return replace(self, user="")
 
     @classmethod
     def all_branches(cls, user: str = "system", role: str = "executive", *, pii: str = "masked") -> Scope:
@@ -111,18 +118,23 @@ class ScopedStore:
         return t
 
     def table(self, name: str) -> ir.Table:
-        if name in BRANCH_SCOPED:
-            t = self._source(name)
-            if self.scope.branch_codes is not None:
-                t = t.filter(t.branch_code.isin(sorted(self.scope.branch_codes)))
-        elif name in CUSTOMER_SCOPED:
-            t = self._source(name)
-            if self.scope.branch_codes is not None:
-                t = t.semi_join(self._in_branches(), "customer_id")
-        elif name in GLOBAL:
-            t = self._source(name)
-        else:
+        if name not in (*BRANCH_SCOPED, *CUSTOMER_SCOPED, *GLOBAL):
             raise OutOfScope(f"table {name!r} is not served to analytics")
+        return self._scoped(name, self._source(name))
+
+    def added(self, name: str) -> ir.Table | None:
+        """Only the rows the state store adds to the facts table `name`, scoped like the table (None: none)."""
+        if name not in self._added:
+            return None
+        schema = self._backend.table(name).schema()
+        return self._scoped(name, ibis.memtable(self._added[name][list(schema.names)]).cast(schema))
+
+    def _scoped(self, name: str, t: ir.Table) -> ir.Table:
+        if self.scope.branch_codes is not None:
+            if name in BRANCH_SCOPED:
+                t = t.filter(t.branch_code.isin(sorted(self.scope.branch_codes)))
+            elif name in CUSTOMER_SCOPED:
+                t = t.semi_join(self._in_branches(), "customer_id")
         return self._masked(name, t)
 
     def standing(self, parts: Callable[[ScopedStore], ir.Table], figures: Callable[[ir.Table], ir.Table],

@@ -23,7 +23,7 @@ from ibis import _
 
 from analytics.filters import Slice
 from analytics.portfolio import current
-from analytics.rules import ALL_TIERS, STAGES, RuleSet, stage, tier, tiers_of
+from analytics.rules import ALL_TIERS, HIGH_TIERS, STAGES, RuleSet, stage, tier, tiers_of
 from analytics.tags import FIGURES, TAGS, flags, profiles
 
 COLUMNS = ("customer_id", "branch_code", "rm_id", "aum_cny", "aum_3m_avg_cny", "aum_3m_ago_cny", "txn_count",
@@ -121,13 +121,12 @@ class Study:
     def _branches(self, g: pd.DataFrame, before: RuleSet, after: RuleSet) -> pd.DataFrame:
         up = g.tier_after.map(_RANK) > g.tier_before.map(_RANK)
         down = g.tier_after.map(_RANK) < g.tier_before.map(_RANK)
-        high = {"Wealth", "Private"}
         frame = pd.DataFrame({
             "branch_code": g.branch_code, "customers": g.customers,
             "moved": g.customers.where(up | down, 0), "upgraded": g.customers.where(up, 0),
             "downgraded": g.customers.where(down, 0),
-            "high_tier_before": g.customers.where(g.tier_before.isin(high), 0),
-            "high_tier_after": g.customers.where(g.tier_after.isin(high), 0),
+            "high_tier_before": g.customers.where(g.tier_before.isin(HIGH_TIERS), 0),
+            "high_tier_after": g.customers.where(g.tier_after.isin(HIGH_TIERS), 0),
         }).groupby("branch_code").sum()
         need_before = _rms_needed(g.groupby(["branch_code", "tier_before"]).customers.sum(), before)
         need_after = _rms_needed(g.groupby(["branch_code", "tier_after"]).customers.sum(), after)

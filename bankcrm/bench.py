@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import generate, ingest, store
+from analytics import generate, ingest, store, views
 from analytics.spark import SparkUnavailable
 
 DEMO_CUSTOMERS, DEMO_MONTHS = 50_000, 36
@@ -126,36 +126,6 @@ def what_if(store_path: Path, customers: int, repeat: int) -> list[Measurement]:
     return results
 
 
-def page_calls(months: tuple[dt.date, ...], filters) -> dict[str, list[tuple[Callable, object, tuple]]]:
-    """The analytics calls behind one render of each view at `filters` (a period within `months`), as
-    (function, filters, args), in the pages' order with their default choices; a test holds this list
-    to the calls the pages make."""
-    from analytics import churn, funnel, kpis, portfolio, satisfaction, tiers
-    from analytics.filters import ALL
-    from analytics.ml.papers import SCORE_BINS
-
-    to_month = filters.end
-    earlier = [m for m in months if m < to_month] or [to_month]
-    from_month = earlier[::-1][min(11, len(earlier) - 1)]  # the Tiers page's default: a year before
-    return {
-        "overview": [*((kpi.fn, filters.but(start=None), ()) for kpi in kpis.KPIS.values()),
-                     (portfolio.league, filters, ())],
-        "tiers": [(tiers.summary, filters, ()), (tiers.by_branch, filters, ()),
-                  (tiers.migration, filters, (from_month, to_month)), (tiers.products, filters, ()),
-                  (tiers.lifecycle, filters, ()), (tiers.tag_prevalence, filters, ())],
-        "funnel": [(funnel.stages, filters, ()), (funnel.by, filters, ("campaign",)), (funnel.stage_times, filters, ()),
-                   (funnel.drop_outs, filters, ()), (funnel.cohorts, filters, ())],
-        "satisfaction": [(satisfaction.nps_by_month, filters, ()), (satisfaction.csat_by_month, filters, ()),
-                         (satisfaction.by, filters, ("tier",)), (satisfaction.complaints_by_category, filters, ()),
-                         (satisfaction.backlog_by_month, filters, ()), (satisfaction.sla_by_month, filters, ()),
-                         (satisfaction.promoters_vs_detractors, filters, ())],
-        "churn": [(churn.rate_by, filters, ("tier",)), (churn.relationship_managers, filters, ()),
-                  (portfolio.at_risk, filters, (None,))],
-        "portfolio": [(portfolio.branches, filters, ())],
-        "model": [(churn.score_distribution, ALL, (SCORE_BINS,))],  # the model page reads the whole scope
-    }
-
-
 def pages(store_path: Path, customers: int, repeat: int, target_ms: float = PAGE_TARGET_MS,
           branch_target_ms: float | None = None, against_pandas: bool = True, backend=None,
           engine: str = "") -> list[Measurement]:
@@ -179,7 +149,7 @@ def pages(store_path: Path, customers: int, repeat: int, target_ms: float = PAGE
     size = f"{customers:,} x {len(offered.months)}"
     results = []
     for label, filters in (("default filters", default), ("one branch", branch)):
-        for page, calls in page_calls(offered.months, filters).items():
+        for page, calls in views.calls(offered.months, filters).items():
             def render() -> None:
                 for fn, f, args in calls:
                     fn(Slice(scoped, f, DEFAULT_RULES), *args)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import churn, funnel, kpis, portfolio, satisfaction, store, tiers
+from analytics import churn, funnel, kpis, measures, portfolio, satisfaction, store, tiers
 from analytics.filters import Filters
 from analytics.rules import DEFAULT_RULES, TIERS
 from analytics.schema import FUNNEL_STAGES
@@ -134,8 +134,8 @@ def nps_by_month(frames: Frames, filters: Filters) -> pd.DataFrame:
     counts["value"] = 100 * (pro - det)
     se = 100 * np.sqrt((pro + det - (pro - det) ** 2) / n)
     enough = counts.answers >= 2
-    counts["low"] = (counts.value - satisfaction.Z_95 * se).clip(lower=-100).where(enough)
-    counts["high"] = (counts.value + satisfaction.Z_95 * se).clip(upper=100).where(enough)
+    counts["low"] = (counts.value - measures.Z_95 * se).clip(lower=-100).where(enough)
+    counts["high"] = (counts.value + measures.Z_95 * se).clip(upper=100).where(enough)
     return counts
 
 

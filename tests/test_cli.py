@@ -8,7 +8,7 @@ import sqlite3
 
 from typer.testing import CliRunner
 
-from analytics import state
+from analytics import state, views
 from bankcrm import bench, cli, pandas_baseline
 
 runner = CliRunner()
@@ -109,7 +109,7 @@ def test_the_bench_times_the_analytics_calls_the_pages_make():
     from tests.conftest import ROOT
 
     months = tuple(dt.date(2025, m, 28) for m in range(1, 13))
-    for page, calls in bench.page_calls(months, Filters(start=months[0], end=months[-1])).items():
+    for page, calls in views.calls(months, Filters(start=months[0], end=months[-1])).items():
         source = (ROOT / "pages" / f"{page}.py").read_text()
         on_page = set(re.findall(r"compute\((\w+\.\w+),", source))
         if page == "overview":

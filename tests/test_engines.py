@@ -12,13 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics import care, churn, portfolio, segments, spark, store
+from analytics import care, churn, portfolio, segments, spark, store, views
 from analytics.filters import Filters, Slice, default_period, options
 from analytics.ml import features, products
 from analytics.rules import DEFAULT_RULES
 from analytics.scope import Scope, ScopedStore
 from analytics.whatif import Study
-from bankcrm import bench
 
 from . import engines
 
@@ -43,7 +42,7 @@ def figures(backend, scope: Scope) -> dict[str, object]:
     start, end = default_period(offered.months)
     filters = Filters(start=start, end=end)
     out: dict[str, object] = {"filters.options": offered}
-    for page, calls in bench.page_calls(offered.months, filters).items():
+    for page, calls in views.calls(offered.months, filters).items():
         for fn, f, args in calls:
             out[f"{page}: {fn.__module__}.{fn.__name__}{args}"] = fn(Slice(tables, f, DEFAULT_RULES), *args)
     sl = Slice(tables, filters, DEFAULT_RULES)
