@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import duckdb
@@ -11,6 +12,10 @@ import pytest
 from analytics import generate
 
 from . import engines
+
+# The app warms every new store in the background (ui.cache.warm): not under tests, which share two cores and
+# would each pay for it; tests/test_warm.py runs it.
+os.environ.setdefault("BANKCRM_WARM", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -1,5 +1,6 @@
-"""The one place the app caches: a store per process, figures per (function, scope, store, saved campaign
-lists, filters, rules), and what-if studies per (scope, store, filters, rules).
+"""The one place the app caches: a store per process, figures per (function, access, store, saved campaign
+lists, filters, rules), and what-if studies per (scope, store, filters, rules). A new store (an import, a
+generate) is warmed: every page's default view for every access is computed once in the background (`warm`).
 
 `st.cache_data` is shared by every session of the server, so everything
 that changes an answer (who asks, which store file, how many campaign lists
@@ -10,21 +11,24 @@ function, never a `_`-prefixed one.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import threading
 from collections.abc import Callable
 
 import ibis
 import pandas as pd
 import streamlit as st
 
-from analytics import campaigns
-from analytics.filters import Filters, Options, Slice, options
+from analytics import campaigns, views
+from analytics.filters import Filters, Options, Slice, default_period, options
 from analytics.rulebook import RuleBook
 from analytics.rules import RuleSet
 from analytics.scope import Scope, ScopedStore
 from analytics.state import StateStore
 from analytics.store import DUCKDB_PREFIX, default_path, facts
 from analytics.whatif import Study, WhatIf
+from auth.roles import ROLES, allowed, scope_for
 from auth.signin import KEY_SCOPE
 
 KEY_RULES = "bankcrm_rules"
@@ -44,13 +48,21 @@ def store():
 
 def pin_store() -> None:
     """Give this run its own backend on the newest facts (app.py does, first thing in each run): every figure
-    of the run comes from one store file, even when an import swaps in a new one meanwhile.
+    of the run comes from one store file, even when an import swaps in a new one meanwhile. The first run on a
+    store file this process has not seen warms it (`warm`).
     Raises StoreMissing or StoreOutdated before any page draws."""
     st.session_state[KEY_RUN_STORE] = store().snapshot()
     st.session_state[KEY_RUN_LISTS] = campaigns.version(StateStore())
+    if os.environ.get(WARM_ENV, "1") != "0":
+        warm()
+
+
+_warming = threading.local()  # a warming thread's own (version, backend): it has no session
 
 
 def _pinned() -> tuple[tuple, ibis.BaseBackend]:
+    if (pinned := getattr(_warming, "pinned", None)) is not None:
+        return pinned
     if KEY_RUN_STORE not in st.session_state:
         pin_store()
     return st.session_state[KEY_RUN_STORE]
@@ -126,7 +138,7 @@ def compute(fn: Callable, filters: Filters, *args):
     cache key is plain data."""
     if not fn.__module__.startswith("analytics."):
         raise ValueError(f"{fn.__module__}.{fn.__name__} is not an analytics function")
-    return _compute(fn.__module__, fn.__name__, session_scope(), store_version(), lists_version(), filters,
+    return _compute(fn.__module__, fn.__name__, session_scope().access, store_version(), lists_version(), filters,
                     active_rules(), *args)
 
 
@@ -144,7 +156,7 @@ def _options(scope: Scope, version: tuple) -> Options:
 
 def filter_options() -> Options:
     """Months with data and the branches and regions in the person's scope."""
-    return _options(session_scope(), store_version())
+    return _options(session_scope().access, store_version())
 
 
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
@@ -164,3 +176,63 @@ def what_if(filters: Filters, before: RuleSet, after: RuleSet, movers: int = 0) 
     `movers` > 0) that many of the customers who move. The study (a copy of the as-of month) is kept per
     scope, store, filters and active rule set (the tier filter reads it); comparisons per both rule sets too."""
     return _what_if(session_scope(), store_version(), filters, active_rules(), before, after, movers)
+
+
+WARM_ENV = "BANKCRM_WARM"  # "0": no warming (the tests, which time nothing and share two cores)
+_warm_lock = threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def _warmed() -> set:
+    """The store versions this server process has warmed, or is warming."""
+    return set()
+
+
+def warm() -> threading.Thread | None:
+    """Once per store version and process, in a thread of its own: `warm_now` on this run's facts, so that the
+    first person of the morning after an import finds their pages computed. Every server process behind the
+    proxy warms itself when its first session reaches the new store (none waits for it)."""
+    version, backend = st.session_state[KEY_RUN_STORE]
+    with _warm_lock:
+        if version in _warmed():
+            return None
+        _warmed().add(version)
+    thread = threading.Thread(target=warm_now, name="bankcrm-warm", daemon=True,
+                              args=(version, backend, st.session_state[KEY_RUN_LISTS], RuleBook(StateStore()).active()))
+    thread.start()
+    return thread
+
+
+def accesses(backend: ibis.BaseBackend) -> list[Scope]:
+    """Every access a person can sign in with: the bank for each role that sees every branch, and each branch for
+    a branch head."""
+    codes = ScopedStore(backend, Scope.all_branches()).table("branches").branch_code.execute()
+    return [scope_for("", role, (code,)) if role == "branch_head" else scope_for("", role)
+            for role in ROLES for code in (sorted(codes) if role == "branch_head" else [None])]
+
+
+def warm_now(version: tuple, backend: ibis.BaseBackend, lists: int, rules: RuleSet) -> int:
+    """Compute the default view of every page each access may open (analytics.views.calls at the default
+    period), into the figures' cache; returns how many figures. A figure that fails is left for its page to
+    show the failure."""
+    _warming.pinned = (version, backend)
+    done = 0
+    try:
+        for scope in accesses(backend):
+            offered = _options(scope, version)
+            if not offered.months:
+                continue
+            start, end = default_period(offered.months)
+            for page, calls in views.calls(offered.months, Filters(start=start, end=end)).items():
+                if not allowed(scope.role, page):
+                    continue
+                for fn, filters, args in calls:
+                    try:
+                        _compute(fn.__module__, fn.__name__, scope, version, lists, filters, rules, *args)
+                        done += 1
+                    except Exception:  # noqa: BLE001 - the page computes it again and shows why
+                        logging.getLogger(__name__).exception("warming %s.%s for %s", fn.__module__, fn.__name__,
+                                                              scope)
+    finally:
+        _warming.pinned = None
+    return done
