@@ -149,7 +149,8 @@ def bench(
         "docs/benchmarks.json"),
     markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown report here.")] = Path("docs/benchmarks.md"),
     browser: Annotated[bool, typer.Option(help="Also time sign-in to the Overview in Chromium.")] = True,
-    load_seconds: Annotated[float, typer.Option(help="Length of the load test (0: none).", min=0, max=600)] = 60,
+    load_seconds: Annotated[float, typer.Option(help="Length of each load test run (0: none).", min=0, max=600)
+                            ] = 60,
     largest: Annotated[Optional[int], typer.Option(help="Also time every page on a store this large.", min=100)
                        ] = None,
     largest_months: Annotated[Optional[int], typer.Option(help="Months of the largest store (default: --months).",
