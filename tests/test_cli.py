@@ -125,3 +125,16 @@ def test_the_bench_times_the_analytics_calls_the_pages_make():
         branch_heads_only = {"care.customers_of"}  # the customers of a branch head's care tasks
         with_saved_lists = {"funnel.lists"}  # drawn once a campaign list was saved (the bench store has none)
         assert timed == on_page - clicked - branch_heads_only - with_saved_lists, page  # and what a click opens
+
+
+def test_serve_refuses_to_put_the_demo_on_the_network(monkeypatch):
+    # Behind nginx the processes listen on 127.0.0.1 whatever nginx does: the app's own check cannot see it.
+    monkeypatch.delenv("BANKCRM_ENV", raising=False)
+
+    def started(*args, **kwargs):
+        raise AssertionError("a tier was started")
+
+    monkeypatch.setattr(serve, "tier", started)
+    result = runner.invoke(cli.app, ["serve", "--processes", "2", "--address", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "demo mode listens on 0.0.0.0" in result.output
