@@ -4,15 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 STORE ?= data/bankcrm.duckdb
 PORT ?= 8501
+# `make run PROCESSES=2`: that many Streamlit processes behind Debian's nginx (deploy/nginx.conf) on $(PORT).
+PROCESSES ?= 1
 
 .PHONY: run test install lock bench screenshots clean
 
 run: $(VENV)/.installed $(STORE)
 	$(BIN)/bankcrm migrate --store $(STORE)
+ifeq ($(PROCESSES),1)
 	BANKCRM_STORE=$(STORE) $(BIN)/streamlit run app.py --server.port $(PORT)
+else
+	scripts/ensure-nginx
+	$(BIN)/bankcrm serve --processes $(PROCESSES) --port $(PORT) --store $(STORE)
+endif
 
 test: $(VENV)/.installed
 	scripts/ensure-chromium
+	scripts/ensure-nginx
 	$(BIN)/python -m pytest
 
 # Refresh the README's screenshots (every page, 1440x900) from the real app.
@@ -49,6 +57,7 @@ lock: $(VENV)/.installed
 # for the generator spills while it builds the marts.
 bench: $(VENV)/.installed
 	scripts/ensure-chromium
+	scripts/ensure-nginx
 	$(BIN)/bankcrm bench --largest 10000000 --largest-months 12
 
 clean:

@@ -149,7 +149,8 @@ def bench(
         "docs/benchmarks.json"),
     markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown report here.")] = Path("docs/benchmarks.md"),
     browser: Annotated[bool, typer.Option(help="Also time sign-in to the Overview in Chromium.")] = True,
-    load_seconds: Annotated[float, typer.Option(help="Length of the load test (0: none).", min=0, max=600)] = 60,
+    load_seconds: Annotated[float, typer.Option(help="Length of each load test run (0: none).", min=0, max=600)
+                            ] = 60,
     largest: Annotated[Optional[int], typer.Option(help="Also time every page on a store this large.", min=100)
                        ] = None,
     largest_months: Annotated[Optional[int], typer.Option(help="Months of the largest store (default: --months).",
@@ -437,6 +438,41 @@ def audit_verify(
     print(check)
     if not check.intact:
         raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    processes: Annotated[int, typer.Option(help="Streamlit processes; more than one run behind Debian's nginx.",
+                                           min=1, max=16)] = 1,
+    port: Annotated[int, typer.Option(help="The port people open.")] = 8501,
+    address: Annotated[str, typer.Option(help="The address to listen on (demo mode: a loopback one only).")
+                       ] = "127.0.0.1",
+    store_path: StoreOption = None,
+) -> None:
+    """Serve the app until Ctrl-C: one Streamlit process, or (`make run PROCESSES=N`) N of them behind Debian's
+    nginx, configured from deploy/nginx.conf (sticky sessions, websocket upgrade) with one cookie secret and
+    one state store for all. Stops when any process of the tier stops."""
+    import signal
+    import sys
+
+    from auth import config as deployment
+    from auth.users import UsersFile
+    from bankcrm import serve as web
+
+    # The processes behind nginx listen on 127.0.0.1 whatever nginx does: the demo-mode address check is here.
+    if found := deployment.problems(UsersFile(), address):
+        for problem in found:
+            console.print(f"Refused: {problem}")
+        raise typer.Exit(code=1)
+    env = {**os.environ, **({"BANKCRM_STORE": str(store_path)} if store_path else {})}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a service manager's stop stops every process too
+    with web.tier(env, processes, address=address, port=port) as tier:
+        console.print(f"bankcrm: {processes} process{'es' if processes > 1 else ''} "
+                      + (f"behind nginx ({', '.join(tier.servers)}) " if tier.servers else "") + f"at {tier.url}")
+        while not tier.stopped():
+            time.sleep(1)
+    console.print("bankcrm: a process of the tier stopped; the others were stopped with it.")
+    raise typer.Exit(code=1)
 
 
 @app.command()

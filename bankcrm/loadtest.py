@@ -1,5 +1,6 @@
 """A load test against the running app: real websocket sessions, each speaking Streamlit's own protocol as
-a browser tab does, signing in and clicking through its role's pages while imports swap the store.
+a browser tab does, signing in and clicking through its role's pages, with no pause (the worst case, while
+imports swap the store) or as people work (a think time between clicks, drawn from a seeded random generator).
 
 Each page run is timed from the request to the server's "script finished"; an exception element, an error
 box or a run that does not finish counts as an error. The Overview's metrics are kept, so the caller can
@@ -12,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import random
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +33,8 @@ from auth.roles import PAGES, allowed
 from auth.users import DEMO_PASSWORD, UsersFile
 
 MAX_SESSIONS, MAX_SECONDS = 50, 600
+# Who the sessions are, in turn: three roles that see the whole bank and two branch heads (their own branch).
+PEOPLE = ("exec", "analyst", "admin", "head_sh01", "head_bj01")
 FINISHED = ForwardMsg.ScriptFinishedStatus
 
 
@@ -71,8 +76,13 @@ class Session:
         self.username, self.timeout_s = username, timeout_s
         self.pages = [spec.key for spec in PAGES if allowed(UsersFile().get(username).role, spec.key)]
         self._open = contextlib.ExitStack()
+        # As a browser: the page first, then the websocket with the cookies the page set (behind the proxy, the
+        # route that keeps the tab on one process).
+        with urllib.request.urlopen(url, timeout=timeout_s) as page:
+            cookies = "; ".join(c.split(";")[0] for c in page.headers.get_all("Set-Cookie") or [])
         self._ws = self._open.enter_context(connect(url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream",
-                                                    subprotocols=["streamlit"], max_size=None, open_timeout=timeout_s))
+                                                    subprotocols=["streamlit"], max_size=None, open_timeout=timeout_s,
+                                                    additional_headers={"Cookie": cookies} if cookies else None))
         self._pages: dict[str, str] = {}  # url path -> page script hash, from the server's navigation message
         self.page = ""
         first = self._run(widgets={})
@@ -141,15 +151,28 @@ class _Run:
             self.metrics[element.metric.label] = element.metric.body
 
 
+def people(sessions: int) -> list[str]:
+    """`sessions` usernames, PEOPLE in turn."""
+    return list(itertools.islice(itertools.cycle(PEOPLE), sessions))
+
+
 def run(url: str, users: Sequence[str], seconds: float,
         background: Callable[[threading.Event], None] | None = None,
-        until: Callable[[Sequence[PageRun]], bool] | None = None) -> Report:
-    """Sign in one session per username in `users` (a name may repeat), all at once, and click through its pages
-    in turn for `seconds`, and on until every page of every role was opened and `until(runs so far)` holds (what
-    the caller needs to have happened, however slow the machine), but never beyond MAX_SECONDS;
-    `background(stop)` runs alongside (an import loop) until the clicking ends."""
+        until: Callable[[Sequence[PageRun]], bool] | None = None,
+        think_s: tuple[float, float] | None = None, seed: int = 0) -> Report:
+    """Sign in one session per username in `users` (a name may repeat) and click through its pages in turn for
+    `seconds`, and on until `until(runs so far)` holds (what the caller needs to have happened, however slow the
+    machine; every_page_opened, for one), but never beyond MAX_SECONDS; `background(stop)` runs alongside (an
+    import loop) until the clicking ends.
+
+    Without `think_s` the sessions sign in all at once and click with no pause. With `think_s` = (least, most)
+    each session, as a person does, signs in after a pause of up to `most` seconds and waits between `least` and
+    `most` seconds (uniformly) before each click, its pauses drawn from a generator seeded by `seed` and its
+    place in `users`: the same arguments, the same pauses."""
     if not 0 < len(users) <= MAX_SESSIONS or not 0 < seconds <= MAX_SECONDS:
         raise ValueError(f"at most {MAX_SESSIONS} sessions and {MAX_SECONDS} s")
+    if think_s and not 0 <= think_s[0] <= think_s[1]:
+        raise ValueError(f"a think time between {think_s[0]} and {think_s[1]} s")
     runs: list[PageRun] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -158,11 +181,13 @@ def run(url: str, users: Sequence[str], seconds: float,
     # The sessions of one person start their rounds spread over that person's pages, so that every page is
     # opened early on however few rounds a slow machine allows.
     nth = [users[:i].count(name) for i, name in enumerate(users)]
-    pages_due = {spec.key for spec in PAGES if any(allowed(UsersFile().get(name).role, spec.key) for name in users)}
 
-    def click_through(nth: int, username: str) -> None:
+    def click_through(place: int, nth: int, username: str) -> None:
+        pauses = random.Random(seed * MAX_SESSIONS + place)
         session = None
         try:
+            if think_s:
+                time.sleep(pauses.uniform(0, think_s[1]))  # people do not all arrive in the same second
             session = Session(url, username)
         except Exception as problem:  # noqa: BLE001 (reported as a failure of this session)
             with lock:
@@ -174,7 +199,7 @@ def run(url: str, users: Sequence[str], seconds: float,
         pages = session.pages
         turn = nth * len(pages) // users.count(username)
         try:
-            while not stop.is_set():
+            while not stop.wait(pauses.uniform(*think_s) if think_s else 0):
                 done = session.open(pages[turn % len(pages)])
                 turn += 1
                 with lock:
@@ -185,7 +210,8 @@ def run(url: str, users: Sequence[str], seconds: float,
         finally:
             session.close()
 
-    threads = [threading.Thread(target=click_through, args=user, daemon=True) for user in zip(nth, users)]
+    threads = [threading.Thread(target=click_through, args=user, daemon=True)
+               for user in zip(itertools.count(), nth, users)]
     for thread in threads:
         thread.start()
     started.wait()  # every session has signed in (or failed to): the clock starts now
@@ -198,7 +224,7 @@ def run(url: str, users: Sequence[str], seconds: float,
     def enough() -> bool:
         with lock:
             done = list(runs)
-        return {r.page for r in done} >= pages_due and (until is None or until(done))
+        return until is None or until(done)
 
     while not failures and not enough() and time.perf_counter() - began < MAX_SECONDS:
         stop.wait(0.5)
@@ -206,6 +232,12 @@ def run(url: str, users: Sequence[str], seconds: float,
     for thread in [*threads, *([helper] if helper else [])]:
         thread.join()
     return Report(len(users), time.perf_counter() - began, tuple(runs), tuple(failures))
+
+
+def every_page_opened(users: Sequence[str]) -> Callable[[Sequence[PageRun]], bool]:
+    """An `until` for `run`: each page that one of `users` may open was opened."""
+    due = {spec.key for spec in PAGES if any(allowed(UsersFile().get(name).role, spec.key) for name in users)}
+    return lambda runs: {r.page for r in runs} >= due
 
 
 def latest_month_files(store_path: Path, workdir: Path, raise_cny: float) -> list[tuple[str, Path]]:

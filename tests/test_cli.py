@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 
 from typer.testing import CliRunner
 
 from analytics import state, views
-from bankcrm import bench, cli, pandas_baseline
+from bankcrm import bench, cli, pandas_baseline, serve
 
 runner = CliRunner()
 
@@ -76,15 +77,20 @@ def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "DEMO_MONTHS", 6)
     monkeypatch.setattr(bench, "KEPT", tmp_path / "kept")
     results = bench.run(customers=400, months=12, repeat=1, workdir=tmp_path, progress=lambda step: None,
-                        browser=False, load_seconds=0, largest=450,
-                        evaluate_rows=(2_000,))  # the load test runs in tests/e2e/test_load.py
+                        browser=False, load_seconds=1, largest=450, evaluate_rows=(2_000,),
+                        load_sessions=(1, 2), load_processes=(2,), think_s=(0, 0.2))
     bench.write_reports(results, tmp_path / "b.json", tmp_path / "b.md")
     names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())["results"]]
     pages = [f"{page} page analytics, {label}" for label in ("default filters", "one branch")
              for page in ("overview", "tiers", "funnel", "satisfaction", "churn", "portfolio", "model")]
     versus = [f"{q.page}: {q.name} (vs pandas)" for q in pandas_baseline.QUERIES]
     on_spark = [f"{p}, local Spark" for p in pages] if shutil.which("java") else []  # Spark needs Java
-    assert names == ["generate demo store", "generate store", *pages, *versus,
+    load = ["page time, 1 session, 0-0.2 s between clicks, 2 processes behind nginx",
+            "page time, 2 sessions, 0-0.2 s between clicks, 2 processes behind nginx",
+            "server RSS with 2 sessions clicking, 2 processes behind nginx",
+            "page time, 1 session without pause, imports every 5 s, 2 processes behind nginx",
+            ] if os.path.exists(serve.NGINX) else []  # make test installs nginx (scripts/ensure-nginx)
+    assert names == ["generate demo store", *load, "generate store", *pages, *versus,
                      "DuckDB path vs pandas, median ratio over the queries", *on_spark,
                      "what-if: copy the as-of month into a study", "what-if recompute after a threshold change",
                      "train the churn model", "score every current customer",
@@ -119,3 +125,16 @@ def test_the_bench_times_the_analytics_calls_the_pages_make():
         branch_heads_only = {"care.customers_of"}  # the customers of a branch head's care tasks
         with_saved_lists = {"funnel.lists"}  # drawn once a campaign list was saved (the bench store has none)
         assert timed == on_page - clicked - branch_heads_only - with_saved_lists, page  # and what a click opens
+
+
+def test_serve_refuses_to_put_the_demo_on_the_network(monkeypatch):
+    # Behind nginx the processes listen on 127.0.0.1 whatever nginx does: the app's own check cannot see it.
+    monkeypatch.delenv("BANKCRM_ENV", raising=False)
+
+    def started(*args, **kwargs):
+        raise AssertionError("a tier was started")
+
+    monkeypatch.setattr(serve, "tier", started)
+    result = runner.invoke(cli.app, ["serve", "--processes", "2", "--address", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "demo mode listens on 0.0.0.0" in result.output
