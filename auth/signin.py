@@ -14,14 +14,15 @@ never rewrites the file) and takes over three of its steps:
 - every run of a signed-in page checks the session, so a sign-out, an
   expiry, an admin, a changed account or a lockout ends it at the next click.
 
-The cookie is set by a browser-side component, so it cannot be HttpOnly; it
-is SameSite=Strict, Secure outside demo mode, and worth nothing once its
-session ended.
+The cookie is written by the page itself (`BrowserCookie`), in the run that
+signs in, so it cannot be HttpOnly; it is SameSite=Strict, Secure outside
+demo mode, and worth nothing once its session ended.
 """
 
 from __future__ import annotations
 
 import time
+import types
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +30,7 @@ import bcrypt
 import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
+from streamlit_authenticator.models import cookie_model
 from streamlit_authenticator.utilities.exceptions import LoginError
 
 from analytics import config
@@ -47,10 +49,52 @@ from ui.text import plain
 KEY_USER, KEY_SCOPE, KEY_NOTICE = "bankcrm_user", "bankcrm_scope", "bankcrm_notice"
 KEY_SESSION = "bankcrm_session"    # the id of the server-side session this browser tab runs in
 KEY_REFUSAL = "bankcrm_refusal"    # why the last password check failed: the message key and its values
+KEY_COOKIE = "bankcrm_cookie"      # the sign-in cookie as the browser is to hold it, written as signed_in() ends
 TYPED_NAME_CHARS = 64              # of an unknown user name, kept in the audit log
 NOTICES = {"logout": "signin.signed_out", "session_expired": "signin.expired", "too_old": "signin.expired",
            "account_changed": "signin.changed", "ended_by_admin": "signin.ended", "ended_by_cli": "signin.changed",
            "locked": "signin.ended"}
+
+
+_COOKIE_JS = """
+export default function ({ data }) {
+    const { name, value, expires_ms, secure } = data;
+    document.cookie = `${encodeURIComponent(name)}=${encodeURIComponent(value)}; path=/; `
+        + `expires=${new Date(expires_ms).toUTCString()}; SameSite=Strict` + (secure ? "; Secure" : "");
+}
+"""
+_cookie_writer = st.components.v2.component("bankcrm.sign_in_cookie", js=_COOKIE_JS)
+
+
+class BrowserCookie:
+    """What streamlit-authenticator's cookie model sets and deletes its cookie with: the page writes
+    document.cookie as `signed_in` ends (`_write_cookie`), and answers nothing.
+
+    It stands in for extra-streamlit-components' CookieManager, whose frames each answer the server with a
+    rerun of the page: the one that reads every cookie on every run (streamlit-authenticator 0.4.2 no longer
+    reads it: it takes st.context.cookies), and the one that sets the cookie. A sign-in drew the Overview
+    three times, a new tab twice."""
+
+    def __init__(self):
+        self.cookies: dict = {}  # what the library's model expects to find; nothing reads it
+
+    def set(self, cookie: str, val: str, expires_at: datetime, secure: bool) -> None:
+        st.session_state[KEY_COOKIE] = {"name": cookie, "value": val, "expires_ms": expires_at.timestamp() * 1000,
+                                        "secure": secure}
+
+    def delete(self, cookie: str) -> None:
+        st.session_state[KEY_COOKIE] = {"name": cookie, "value": "", "expires_ms": 0, "secure": not config.is_demo()}
+
+
+def _write_cookie() -> None:
+    """Set or delete the cookie as this run (or a sign-out that ran the page again at once, which drops what its
+    own run drew) left it to be."""
+    if cookie := st.session_state.pop(KEY_COOKIE, None):
+        st.html("<style>.st-key-sign_in_cookie { display: none; }</style>")  # it shows nothing: no room for it
+        _cookie_writer(data=cookie, key="sign_in_cookie")
+
+
+cookie_model.stx = types.SimpleNamespace(CookieManager=BrowserCookie)  # the only name the model reads there
 
 
 @dataclass(frozen=True)
@@ -74,20 +118,36 @@ def signed_in(users: UsersFile, state: StateStore, lang: str = "en") -> SignedIn
     authenticator.authentication_controller.authentication_model.check_credentials = gate.check
     _bind_cookie(authenticator, users, sessions, client)
 
-    if st.session_state.get("authentication_status"):
-        if st.sidebar.button(t("signin.signout", lang), key="sign_out"):
+    signed_in_before = st.session_state.get("authentication_status")
+    if signed_in_before:
+        if _sign_out_button(lang):
             _sign_out(authenticator, sessions, state, "logout", lang)
         elif ended := sessions.check(st.session_state.get(KEY_SESSION), users.get(st.session_state.get("username"))):
             _sign_out(authenticator, sessions, state, ended, lang)
 
+    found = _sign_in(authenticator, users, state, lang)
+    if found and not signed_in_before:  # signed in by this run, which draws the page too
+        _sign_out_button(lang)
+    _write_cookie()
+    return found
+
+
+def _sign_out_button(lang: str) -> bool:
+    return st.sidebar.button(t("signin.signout", lang), key="sign_out")
+
+
+def _sign_in(authenticator, users: UsersFile, state: StateStore, lang: str) -> SignedIn | None:
+    """The form, or the cookie, or the session this tab signed in before."""
     if st.session_state.get("authentication_status") is False:
         st.session_state["authentication_status"] = None  # so that a failure below is this run's
     if notice := st.session_state.pop(KEY_NOTICE, None):
         st.info(notice)
+    form = st.empty()
     try:
-        authenticator.login(location="main", key="sign_in",
-                            fields={"Form name": t("signin.form", lang), "Username": t("signin.username", lang),
-                                    "Password": t("signin.password", lang), "Login": t("signin.submit", lang)})
+        with form.container():
+            authenticator.login(location="main", key="sign_in",
+                                fields={"Form name": t("signin.form", lang), "Username": t("signin.username", lang),
+                                        "Password": t("signin.password", lang), "Login": t("signin.submit", lang)})
     except LoginError:  # a cookie for a user who was disabled or removed
         authenticator.logout(location="unrendered")
         st.warning(t("signin.inactive", lang))
@@ -100,6 +160,7 @@ def signed_in(users: UsersFile, state: StateStore, lang: str = "en") -> SignedIn
         return None
     if not status:
         return None
+    form.empty()  # signed in by this run: the page follows in the same run, without the form above it
     return _session(users.get(st.session_state["username"]), authenticator, state, lang)
 
 
@@ -192,8 +253,7 @@ def _bind_cookie(authenticator, users: UsersFile, sessions: Sessions, client: st
         expires = datetime.now() + timedelta(days=model.cookie_expiry_days)
         token = jwt.encode({"username": user.username, "exp_date": expires.timestamp(), "session": session_id},
                            model.cookie_key, algorithm="HS256")
-        model.cookie_manager.set(model.cookie_name, token, expires_at=expires, same_site="strict",
-                                 secure=not config.is_demo())
+        model.cookie_manager.set(model.cookie_name, token, expires_at=expires, secure=not config.is_demo())
 
     model._token_decode = decode
     model.set_cookie = set_cookie

@@ -1,7 +1,6 @@
 """Overview: the bank's health at a month-end against the month before, a year before and the target."""
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import format as fmt
@@ -9,9 +8,9 @@ from analytics import portfolio, targets
 from analytics.filters import period
 from analytics.kpis import KPIS, snapshot
 from analytics.scope import MIN_PEERS
-from ui import guard, metrics, theme
+from ui import guard, metrics
 from ui.cache import compute, filter_options
-from ui.charts import chart
+from ui.charts import sparkline
 from ui.filters import current
 from ui.i18n import lang, t, term
 from ui.tables import table
@@ -33,16 +32,6 @@ goals = targets.load()
 st.caption(t("filters.as_of", month=fmt.month(month, lang())))
 
 
-def sparkline(trend: pd.DataFrame, label: str, target: float | None) -> go.Figure:
-    """The KPI's months in the period; a hover anywhere above a month shows it and its value."""
-    figure = go.Figure(go.Scatter(x=trend["month"], y=trend["value"], mode="lines", line=dict(width=2), name=label))
-    if target is not None:
-        figure.add_hline(y=target, line=dict(color=theme.TARGET, dash="dot", width=1.5))
-    figure.update_layout(height=70, margin=dict(l=0, r=0, t=4, b=0), showlegend=False, hovermode="x",
-                         xaxis=dict(visible=False), yaxis=dict(visible=False))
-    return figure
-
-
 listed = list(KPIS.values())
 for row in (listed[i:i + 3] for i in range(0, len(listed), 3)):
     for column, kpi in zip(st.columns(3), row):
@@ -54,8 +43,8 @@ for row in (listed[i:i + 3] for i in range(0, len(listed), 3)):
         trend = frame[(pd.to_datetime(frame["month"]) >= pd.Timestamp(first))
                       & (pd.to_datetime(frame["month"]) <= pd.Timestamp(month))]
         target = goals.get(kpi.key)
-        with column:
-            chart(sparkline(trend, label, target), key=f"spark_{kpi.key}", y=kpi.unit)
+        with column:  # the KPI's months in the period; a hover or a tap above a month shows it and its value
+            sparkline(trend["month"], trend["value"], label, kpi.unit, target)
         notes = [t("overview.vs_year", change=fmt.change(snap.change_year, kpi.unit, lang()) or "–")]
         if target is not None:
             notes.append(t("overview.target", target=fmt.BY_UNIT[kpi.unit](target, lang())))

@@ -27,12 +27,7 @@ def sign_in(at: AppTest, username: str, password: str = DEMO_PASSWORD) -> AppTes
     form_inputs[i18n.t("signin.username", lang)].input(username)
     form_inputs[i18n.t("signin.password", lang)].input(password)
     next(b for b in at.button if b.label == i18n.t("signin.submit", lang)).click()
-    at.run()
-    if at.session_state["authentication_status"]:
-        # In a browser the cookie component answers a sign-in and Streamlit
-        # reruns once more, which clears the submitted form: do the same.
-        at.run()
-    return at
+    return at.run()
 
 
 def open_page(at: AppTest, key: str) -> AppTest:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import html
 import re
+import urllib.parse
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 from markdown_it import MarkdownIt
 
@@ -72,3 +75,37 @@ def _entity(name: str) -> str | None:
     if name.startswith("#"):
         return chr(int(name[2:], 16) if name[1] == "x" else int(name[1:]))
     return _PLOTLY_ENTITIES.get(name)
+
+
+@dataclass
+class Sparkline:
+    """A sparkline of ui.charts as the browser reads its HTML: its name, each month's words (what a hover or a tap
+    shows), the SVG of its image, and every element the markup makes."""
+    label: str = ""
+    words: list[list[str]] = field(default_factory=list)
+    image: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+def sparkline(body: str) -> Sparkline:
+    found = Sparkline()
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.tags.append(tag)
+            attrs = dict(attrs)
+            if tag == "div" and "aria-label" in attrs:
+                found.label = attrs["aria-label"]
+            elif tag == "img":
+                found.image = urllib.parse.unquote(attrs["src"].removeprefix("data:image/svg+xml,"))
+            elif tag == "li":
+                found.words.append([""])
+            elif tag == "br":
+                found.words[-1].append("")
+
+        def handle_data(self, data):
+            if found.words and found.tags[-1] not in ("style", "i"):
+                found.words[-1][-1] += data
+
+    Reader().feed(body)
+    return found

@@ -9,7 +9,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 import pytest
 
-from ui.charts import formatted
+from analytics import i18n
+from ui.charts import formatted, sparkline_html
+
+from .rendering import sparkline
 
 MONTHS = pd.date_range("2025-06-30", periods=13, freq="ME")
 ENGLISH_MONTH = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b")
@@ -112,3 +115,26 @@ def test_no_english_month_or_si_unit_is_left_in_a_chinese_chart():
                        y="cny")
     texts = [*figure.layout.xaxis.ticktext, *figure.layout.yaxis.ticktext, *hovers(figure.data[0])]
     assert not [t for t in texts if ENGLISH_MONTH.search(t) or SI_UNIT.search(t)], texts
+
+
+def test_a_sparkline_says_each_month_in_words_and_shows_its_text_as_text():
+    label = '<img src=x onerror=alert(1)> & "NPS"'  # as if a name held markup: it reads as written, making nothing
+    drawn = sparkline(sparkline_html(MONTHS[:3], [0.5, float("nan"), 0.25], label, "pct", 0.4, "zh"))
+    assert drawn.label == label
+    assert drawn.words == [["2025年6月", i18n.t("chart.value", "zh", label=label, value="50.00%")],
+                           ["2025年7月", i18n.t("chart.value", "zh", label=label, value="–")],
+                           ["2025年8月", i18n.t("chart.value", "zh", label=label, value="25.00%")]]
+    assert drawn.tags.count("img") == 1 and set(drawn.tags) <= {"style", "div", "img", "ol", "li", "i", "span", "br"}
+    assert "NPS" not in drawn.image and "<text" not in drawn.image  # the image holds lines only
+    assert "stroke-dasharray" in drawn.image  # the target
+
+
+def test_a_sparkline_draws_its_months_left_to_right_higher_values_higher():
+    drawn = sparkline(sparkline_html(MONTHS[:4], [10, 30, 20, 40], "Customers", "count", None, "en"))
+    [points] = re.findall(r'points="([^"]+)"', drawn.image)
+    xy = [tuple(map(float, point.split(","))) for point in points.split()]
+    assert len(xy) == 4 and [x for x, _ in xy] == sorted(x for x, _ in xy)
+    heights = [-y for _, y in xy]  # SVG's y grows downwards
+    assert sorted(range(4), key=lambda i: heights[i]) == [0, 2, 1, 3]
+    assert "stroke-dasharray" not in drawn.image  # no target, no line for it
+    assert drawn.words[-1] == ["Sep 2025", "Customers: 40"]

@@ -54,6 +54,7 @@ def shown(at) -> str:
     parts += [f"{shown_markdown(m.label)} {shown_markdown(m.value)}" for m in at.metric]
     parts += [df.value.to_csv() for df in at.dataframe]
     parts += [json.dumps(chart.proto.spec) if hasattr(chart, "proto") else str(chart) for chart in at.get("plotly_chart")]
+    parts += [e.proto.body for e in at.get("html")]  # the Overview's trends, with their values in words
     return "\n".join(str(p) for p in parts)
 
 

@@ -11,17 +11,18 @@ import pandas as pd
 import pytest
 
 from analytics import format as fmt
-from analytics import i18n, kpis, portfolio, satisfaction, tiers
+from analytics import i18n, kpis, portfolio, satisfaction, targets, tiers
 from analytics.filters import Filters, Slice
 from analytics.rules import ALL_TIERS
 from analytics.schema import PRODUCTS
 from analytics.scope import Scope, ScopedStore
 from auth.roles import PAGES, allowed
+from ui.charts import SPARK_CLASS
 from ui.filters import KEY_FILTERS
 
 from . import apptest
 from .conftest import ROOT
-from .rendering import shown_markdown
+from .rendering import shown_markdown, sparkline
 
 VIEWS = [p.key for p in PAGES if allowed("executive", p.key)]  # the six dashboard views, open to every role
 
@@ -68,7 +69,7 @@ def test_every_view_runs_for_the_default_filters(env, username, page):
     at = apptest.open_page(signed_in(username), page)
     assert not at.exception, [e.message for e in at.exception]
     assert at.title[0].value == next(p.title for p in PAGES if p.key == page)
-    assert at.get("plotly_chart") and at.dataframe, f"{page} shows no chart or table"
+    assert (at.get("plotly_chart") or sparklines(at)) and at.dataframe, f"{page} shows no chart or table"
     assert not [i.value for i in at.info if "Nothing matches" in i.value]
 
 
@@ -496,16 +497,30 @@ def test_every_chart_of_every_page_reads_in_chinese_with_its_units_and_hovers_in
     assert drawn >= 25
 
 
-def test_overview_sparklines_show_each_month_and_its_value_on_hover(env):
+def sparklines(at) -> list:
+    """The KPI trends the page draws (ui.charts.sparkline), as the browser reads them."""
+    return [sparkline(e.proto.body) for e in at.get("html") if SPARK_CLASS in e.proto.body]
+
+
+def test_overview_tiles_show_value_change_target_and_a_trend_read_in_words_in_both_languages(env):
     at = signed_in("exec")
-    month = at.session_state[KEY_FILTERS].end
-    shown = {m.label: m.value for m in at.metric}
-    sparks = [spec for key, spec in charts_drawn(at).items() if "spark_" in key]
-    assert len(sparks) == len(kpis.KPIS)
-    for kpi, spec in zip(kpis.KPIS.values(), sparks):
-        [line] = [tr for tr in spec["data"] if tr.get("hoverinfo") != "skip"]
-        last = hover_texts(line)[-1]
-        assert fmt.month(month) in last and shown[kpi.label_en] in last, (kpi.key, last)
+    filters, goals = at.session_state[KEY_FILTERS], targets.load()
+    for lang in ("en", "zh"):
+        at.sidebar.radio[0].set_value(lang).run()
+        trends, tiles = sparklines(at), {m.label: m for m in at.metric}
+        captions = [shown_markdown(c.value) for c in at.caption]  # as they read
+        assert len(trends) == len(tiles) == len(kpis.KPIS)
+        for kpi, trend in zip(kpis.KPIS.values(), trends):
+            label = kpi.label_zh if lang == "zh" else kpi.label_en
+            tile = tiles[label]
+            assert trend.label == label and tile.delta, kpi.key  # the value's change on the month before
+            assert len(trend.words) > 1 and trend.words[-1] == [  # the as-of month last, its value as the tile's
+                fmt.month(filters.end, lang), i18n.t("chart.value", lang, label=label, value=tile.value)]
+            target = goals.get(kpi.key)
+            assert ("stroke-dasharray" in trend.image) == (target is not None), kpi.key  # its line in the trend
+            if target is not None:
+                assert any(i18n.t("overview.target", lang, target=fmt.BY_UNIT[kpi.unit](target, lang)) in c
+                           for c in captions), kpi.key
 
 
 def test_churn_by_branch_names_the_branches_and_highlights_the_extremes_in_colours_of_their_own(env):

@@ -6,14 +6,16 @@ import json
 import secrets
 import shutil
 
+import jwt
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import i18n, state, store
+from analytics.kpis import KPIS
 from auth import signin
 from auth.roles import PAGES, allowed
 from auth.sessions import Sessions
-from auth.users import DEMO_USERS_FILE, UsersFile
+from auth.users import DEMO_PASSWORD, DEMO_USERS_FILE, UsersFile
 
 from . import apptest
 from .conftest import ROOT
@@ -65,6 +67,48 @@ def test_each_role_opens_its_pages_and_is_refused_the_others(env, username):
             assert refused and not shows_data(at) and not at.title
             assert env.audit_events(actor=username, event="page_refused")["detail_json"].map(json.loads).map(
                 lambda d: d["page"]).tolist()[0] == page.key
+
+
+def frames(at: AppTest) -> list:
+    """The page's component frames (iframes): each answers the server with a rerun of the whole page."""
+    return at.get("component_instance")
+
+
+def cookie_written(at: AppTest) -> dict | None:
+    """What this run's page writes into the browser's sign-in cookie (name, value, expiry, Secure), if anything."""
+    writers = at.get("bidi_component")
+    assert len(writers) <= 1
+    return json.loads(writers[0].proto.json) if writers else None
+
+
+def test_signing_in_draws_the_overview_in_the_run_that_signs_in(env):
+    """One run from the click to the Overview: the form gone and the page drawn, and no frame on the page that
+    would run it again when it answers (a sign-in drew the Overview three times, the form staying until the
+    second)."""
+    at = apptest.app().run()
+    assert apptest.signed_in_form_shown(at) and not frames(at)
+    form_inputs = {t.label: t for t in at.text_input}
+    form_inputs["Username"].input("exec")
+    form_inputs["Password"].input(DEMO_PASSWORD)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert not at.exception and not apptest.signed_in_form_shown(at)
+    assert at.title[0].value == "Overview" and len(at.metric) == len(KPIS)
+    assert [b.label for b in at.sidebar.button if b.key == "sign_out"] == ["Sign out"]
+    assert not frames(at)
+
+
+def test_the_run_that_signs_in_sets_the_cookie_of_its_session_and_a_sign_out_deletes_it(env):
+    at = apptest.sign_in(apptest.app(), "exec")
+    cookie = cookie_written(at)
+    users = UsersFile()
+    token = jwt.decode(cookie["value"], users.cookie["key"], algorithms=["HS256"])
+    assert cookie["name"] == users.cookie["name"] and token["username"] == "exec"
+    assert token["session"] == at.session_state[signin.KEY_SESSION]
+    assert cookie["expires_ms"] / 1000 == pytest.approx(token["exp_date"], abs=1)
+    assert cookie_written(at.run()) is None  # written once, by the run that signed in
+    next(b for b in at.sidebar.button if b.label == "Sign out").click().run()
+    assert apptest.signed_in_form_shown(at)
+    assert cookie_written(at) == {"name": users.cookie["name"], "value": "", "expires_ms": 0, "secure": False}
 
 
 def test_sign_in_is_audited_with_role_and_branches(env):

@@ -11,7 +11,9 @@ its values formatted as the tables format them (analytics.format), never plotly'
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
+import urllib.parse
 from collections.abc import Sequence
 
 import numpy as np
@@ -99,6 +101,82 @@ def chart(figure, key: str | None = None, **units) -> None:
     """Draw `figure` read in the session's language; `units` as for `formatted` (each axis of numbers needs one)."""
     st.plotly_chart(plain_figure(formatted(figure, lang(), **units)), width="stretch", key=key,
                     config={"displayModeBar": False})
+
+
+SPARK_CLASS = "bankcrm-spark"  # the element of a sparkline, also for what waits for one to be drawn
+SPARK_HEIGHT_PX = 70
+SPARK_PAD = 8  # of the image's 100 units of height, kept free above and below the line
+_SPARK_CSS = f"""
+.{SPARK_CLASS}{{position:relative;height:{SPARK_HEIGHT_PX}px;margin:0 0 2px}}
+.{SPARK_CLASS} img{{position:absolute;inset:0;width:100%;height:100%}}
+.{SPARK_CLASS} ol{{position:absolute;inset:0;display:flex;margin:0;padding:0;list-style:none}}
+.{SPARK_CLASS} li{{flex:1;position:relative;margin:0;padding:0;cursor:default;outline:none}}
+.{SPARK_CLASS} li i{{display:none;position:absolute;left:50%;width:8px;height:8px;margin:-4px 0 0 -4px;
+  border-radius:50%;background:{theme.SERIES[0]}}}
+.{SPARK_CLASS} li span{{display:none;position:absolute;bottom:100%;left:50%;z-index:2;padding:2px 6px;
+  white-space:nowrap;font-size:12px;line-height:1.4;color:{theme.INK};background:#fff;
+  border:1px solid #C9CED3;border-radius:4px;box-shadow:0 1px 3px rgba(0,0,0,.15)}}
+.{SPARK_CLASS} li.right-half span{{left:auto;right:50%}}
+.{SPARK_CLASS} li:hover i,.{SPARK_CLASS} li:focus i,.{SPARK_CLASS} li:hover span,.{SPARK_CLASS} li:focus span
+  {{display:block}}
+"""
+
+
+def sparkline(months: Sequence, values: Sequence[float], label: str, unit: str, target: float | None = None) -> None:
+    """A KPI's months drawn small, in its tile: `sparkline_html` in the session's language."""
+    st.html(sparkline_html(months, values, label, unit, target, lang()))
+
+
+def sparkline_html(months: Sequence, values: Sequence[float], label: str, unit: str, target: float | None,
+                   lang: str) -> str:
+    """The line of `values` (one per month-end of `months`, in `unit`), a dotted line at `target`, and over each
+    month a column that a hover or a tap turns into its point and its words, as every chart's hover reads them
+    (`formatted`): "Jan 2026" and "Customers: 12,345".
+
+    No plotly: a browser signing in would load and run its library for the nine tiles of the Overview. The
+    lines are an SVG image, which holds no text and runs nothing; the words are escaped text in HTML that
+    Streamlit sanitises again (st.html), shown and hidden by CSS alone."""
+    values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values]
+    drawn = [v for v in values if v is not None] + ([] if target is None else [float(target)])
+    low, high = (min(drawn), max(drawn)) if drawn else (0.0, 1.0)
+    span = high - low or abs(high) or 1.0
+    low, high = (low, high) if high > low else (low - span / 2, high + span / 2)
+
+    def y(value: float) -> float:
+        return round(SPARK_PAD + (high - value) / (high - low) * (100 - 2 * SPARK_PAD), 2)
+
+    def x(i: int) -> float:  # each month in the middle of its column, as `months_in_place` draws them
+        return round((i + 0.5) * 100 / len(values), 2)
+
+    shapes = []
+    if target is not None:
+        shapes.append(f'<line x1="0" x2="100" y1="{y(target)}" y2="{y(target)}" stroke="{theme.TARGET}" '
+                      'stroke-width="1.5" stroke-dasharray="2 3" vector-effect="non-scaling-stroke"/>')
+    runs: list[list[int]] = [[]]
+    for i, value in enumerate(values):
+        if value is None:
+            runs.append([])
+        else:
+            runs[-1].append(i)
+    for run in (r for r in runs if r):
+        if len(run) == 1:  # a month alone (no month beside it has a value): a dot
+            shapes.append(f'<ellipse cx="{x(run[0])}" cy="{y(values[run[0]])}" rx="1" ry="3" '
+                          f'fill="{theme.SERIES[0]}"/>')
+        else:
+            points = " ".join(f"{x(i)},{y(values[i])}" for i in run)
+            shapes.append(f'<polyline points="{points}" fill="none" stroke="{theme.SERIES[0]}" stroke-width="2" '
+                          'stroke-linejoin="round" vector-effect="non-scaling-stroke"/>')
+    image = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100" preserveAspectRatio="none">'
+             + "".join(shapes) + "</svg>")
+    columns = []
+    for i, (month, value) in enumerate(zip(months, values, strict=True)):
+        words = [_shown(month, "month", None, lang), _line(label, fmt.BY_UNIT[unit](value, lang), lang)]
+        dot = "" if value is None else f'<i style="top:{y(value)}%"></i>'
+        side = ' class="right-half"' if i >= len(values) / 2 else ""  # its words open towards the tile's middle
+        columns.append(f'<li tabindex="0"{side}>{dot}<span>{"<br>".join(html.escape(w) for w in words)}</span></li>')
+    return (f"<style>{_SPARK_CSS}</style>"
+            f'<div class="{SPARK_CLASS}" role="img" aria-label="{html.escape(label)}">'
+            f'<img alt="" src="data:image/svg+xml,{urllib.parse.quote(image)}"><ol>{"".join(columns)}</ol></div>')
 
 
 def migration(moves: pd.DataFrame, nodes: list[str], left: str, right: str, key: str) -> None:

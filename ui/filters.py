@@ -59,7 +59,7 @@ def _restore(options: Options) -> None:
 
 
 def _send_values_again() -> None:
-    """A run can be cut short by a rerun (the sign-in cookie component's) after the filters were put
+    """A run can be cut short by a rerun (a click while it runs) after the filters were put
     into session state but before their widgets reached the browser. The next run would draw the
     widgets without those values, and the browser would send back its empty defaults, losing a
     link's filters. Setting every value again on each run sends it with its widget."""
