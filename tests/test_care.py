@@ -10,11 +10,12 @@ import sqlite3
 import pytest
 from typer.testing import CliRunner
 
-from analytics import care, cli, marts, store
+from analytics import care, marts, store
 from analytics.filters import Slice
 from analytics.rules import DEFAULT_RULES
 from analytics.scope import OutOfScope, Scope, ScopedStore
 from analytics.state import StateStore
+from bankcrm import cli
 
 from . import handbuilt
 

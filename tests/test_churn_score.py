@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analytics import churn, cli
+from analytics import churn
 from analytics.ml import features as F
 from analytics.ml import papers, pipeline, products, score, train
 from analytics.scope import Scope, ScopedStore
+from bankcrm import cli
 
 runner = CliRunner()
 
