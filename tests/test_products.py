@@ -37,8 +37,8 @@ def tables(path, scope: Scope | None = None) -> ScopedStore:
 
 
 @pytest.fixture(scope="module")
-def trained(demo_store):
-    return P.train_all(tables(demo_store))
+def trained(demo_learnt):
+    return demo_learnt.products
 
 
 def test_validation_is_on_later_months_than_training_for_every_product(trained):
