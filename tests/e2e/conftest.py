@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from analytics import generate
+from analytics.ml import papers
 from bankcrm import serve
 from bankcrm.serve import CHROMIUM, CHROMIUM_FLAGS, IDLE
 
 from ..conftest import DEMO_END, build_scored_demo
 
 PASSWORD = "bankcrm-demo"
+SPEC = generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END)
 
 
 def pytest_collection_modifyitems(items):
@@ -29,12 +32,29 @@ def needs_chromium() -> None:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def scored_copy(tmp_path_factory):
+    """`scored_copy(directory)`: a store of SPEC, generated, trained and scored as `make run` builds it, copied into
+    `directory` with its models beside it. Built once per run (about a minute of training), copied for each server
+    whose tests may write to it (milliseconds)."""
+    built: list[Path] = []
+
+    def copy(directory: Path) -> Path:
+        if not built:
+            built.append(build_scored_demo(tmp_path_factory.mktemp("scored") / "bank.duckdb", SPEC))
+        path = directory / built[0].name
+        shutil.copy2(built[0], path)
+        shutil.copytree(papers.models_dir(built[0]), papers.models_dir(path))
+        return path
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, scored_copy):
     """Start `streamlit run app.py` on a free port against a small generated store; stop it afterwards."""
     needs_chromium()
     workdir = tmp_path_factory.mktemp("e2e")
-    store_path = workdir / "bank.duckdb"
-    build_scored_demo(store_path, generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END))
+    store_path = scored_copy(workdir)
     with serve.running(store_path, workdir / "state.sqlite", workdir / "streamlit.log") as app:
         yield app.url
 
