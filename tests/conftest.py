@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 DEMO_END = dt.date(2026, 6, 30)
 DEMO_SPEC = generate.DemoSpec(customers=4000, months=24, seed=11, end_month=DEMO_END)
+# A store every model trains on in a third of the demo store's time: for tests of commands and servers, which
+# assert nothing about its size
+SMALL_SPEC = generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END)
 
 
 def build_demo(path: Path, spec: generate.DemoSpec = DEMO_SPEC) -> Path:

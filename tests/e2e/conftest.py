@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from analytics import generate
 from analytics.ml import papers
 from bankcrm import serve
 from bankcrm.serve import CHROMIUM, CHROMIUM_FLAGS, IDLE
 
-from ..conftest import DEMO_END, build_scored_demo
+from ..conftest import SMALL_SPEC, build_scored_demo
 
 PASSWORD = "bankcrm-demo"
-SPEC = generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END)
 # How long a run may take before a test gives up on it: the first queries on a cold local Spark, or any run while
 # other work keeps the cores busy, can take minutes. Tests wait for what they need to see, up to this.
 SLOW_MS = 300_000
@@ -37,14 +35,14 @@ def needs_chromium() -> None:
 
 @pytest.fixture(scope="session")
 def scored_copy(tmp_path_factory):
-    """`scored_copy(directory)`: a store of SPEC, generated, trained and scored as `make run` builds it, copied into
-    `directory` with its models beside it. Built once per run (about a minute of training), copied for each server
-    whose tests may write to it (milliseconds)."""
+    """`scored_copy(directory)`: a store of SMALL_SPEC, generated, trained and scored as `make run` builds it,
+    copied into `directory` with its models beside it. Built once per run (about a minute of training), copied for
+    each server whose tests may write to it (milliseconds)."""
     built: list[Path] = []
 
     def copy(directory: Path) -> Path:
         if not built:
-            built.append(build_scored_demo(tmp_path_factory.mktemp("scored") / "bank.duckdb", SPEC))
+            built.append(build_scored_demo(tmp_path_factory.mktemp("scored") / "bank.duckdb", SMALL_SPEC))
         path = directory / built[0].name
         shutil.copy2(built[0], path)
         shutil.copytree(papers.models_dir(built[0]), papers.models_dir(path))
