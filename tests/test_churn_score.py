@@ -21,9 +21,9 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def trained(demo_store, connect):
+def trained(demo_store, connect, churn_trained):
     tables = ScopedStore(connect(demo_store), Scope.all_branches(pii="shown"))
-    model, paper = train.train(tables)
+    model, paper = churn_trained
     month = train.month_ends(tables)[-1]
     return tables, model, paper, month, score.score(tables, model, paper, month)
 

@@ -16,22 +16,16 @@ from bankcrm import cli
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def trained(demo_store, connect):
-    tables = ScopedStore(connect(demo_store), Scope.all_branches(pii="shown"))
-    return train.train(tables)
-
-
-def test_validation_is_on_later_months_than_training(trained):
-    _, paper = trained
+def test_validation_is_on_later_months_than_training(churn_trained):
+    _, paper = churn_trained
     first, last = paper["training_window"]
     valid_first, valid_last = paper["validation_window"]
     assert first < valid_first <= valid_last == last
     assert paper["rows"]["training"] + paper["rows"]["validation"] == paper["rows"]["final"]
 
 
-def test_the_model_learns_the_demo_bank_s_churn(trained):
-    _, paper = trained
+def test_the_model_learns_the_demo_bank_s_churn(churn_trained):
+    _, paper = churn_trained
     v = paper["validation"]
     assert v["roc_auc"] > 0.8 and v["pr_auc"] > 2 * v["base_rate"] and v["lift_top10"] > 3
     predicted = [b["predicted"] for b in v["calibration"]]
@@ -39,8 +33,8 @@ def test_the_model_learns_the_demo_bank_s_churn(trained):
     assert predicted == sorted(predicted) and observed[-1] > observed[0]
 
 
-def test_saved_model_loads_with_its_paper_and_scores_the_same(trained, tmp_path):
-    model, paper = trained
+def test_saved_model_loads_with_its_paper_and_scores_the_same(churn_trained, tmp_path):
+    model, paper = churn_trained
     path = train.save(model, paper, tmp_path)
     loaded, loaded_paper = train.load(path)
     assert loaded_paper == json.loads(json.dumps(paper))
@@ -58,8 +52,8 @@ def test_a_store_too_short_to_validate_is_refused(tmp_path):
     assert result.exit_code == 1 and "training needs at least 10" in result.output
 
 
-def test_the_paper_keeps_what_the_model_page_shows(trained):
-    _, paper = trained
+def test_the_paper_keeps_what_the_model_page_shows(churn_trained):
+    _, paper = churn_trained
     v = paper["validation"]
     # the share of churners caught is the lift times the share of the list
     assert v["caught_top10"] == pytest.approx(v["lift_top10"] * 0.1, abs=0.01)
@@ -137,8 +131,8 @@ def test_a_model_no_better_than_chance_is_not_published_and_everything_says_why(
                for w in at.warning)
 
 
-def test_the_published_model_records_its_checks(trained):
-    _, paper = trained
+def test_the_published_model_records_its_checks(churn_trained):
+    _, paper = churn_trained
     check = paper["validation"]["calibration_check"]
     assert check["problem"] is None and check["slope"] > 0 and paper["calibration_slope"] > 0
     assert check["roc_auc"] >= check["roc_auc_raw"] - pipeline.MAX_AUC_LOSS and paper["min_auc"] == 0.55

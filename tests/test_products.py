@@ -25,6 +25,7 @@ from analytics.scope import Scope, ScopedStore
 from bankcrm import cli
 
 from . import apptest
+from .conftest import SMALL_SPEC, build_demo
 from .rendering import shown_markdown
 from .test_churn_features import CUTOFF, cut_off
 from .test_churn_score import with_words
@@ -37,8 +38,8 @@ def tables(path, scope: Scope | None = None) -> ScopedStore:
 
 
 @pytest.fixture(scope="module")
-def trained(demo_store):
-    return P.train_all(tables(demo_store))
+def trained(demo_learnt):
+    return demo_learnt.products
 
 
 def test_validation_is_on_later_months_than_training_for_every_product(trained):
@@ -165,9 +166,8 @@ def test_saved_models_load_with_their_paper_and_score_the_same(trained, tmp_path
         np.testing.assert_array_equal(model.predict_proba(X)[:, 1], loaded[product].predict_proba(X)[:, 1])
 
 
-def test_the_commands_train_score_and_write_product_scores(demo_store, tmp_path):
-    path, models = tmp_path / "copy.duckdb", tmp_path / "models"
-    shutil.copyfile(demo_store, path)
+def test_the_commands_train_score_and_write_product_scores(tmp_path):
+    path, models = build_demo(tmp_path / "small.duckdb", SMALL_SPEC), tmp_path / "models"
     result = runner.invoke(cli.app, ["products", "score", "--store", str(path), "--models", str(models)])
     assert result.exit_code == 1 and "run `bankcrm products train` first" in result.output
     result = runner.invoke(cli.app, ["products", "train", "--store", str(path), "--models", str(models)])

@@ -15,7 +15,7 @@ from analytics.scope import PSEUDONYM, Scope
 from auth.roles import PAGES, allowed
 
 from ..conftest import ROOT
-from .conftest import choose_outcome, main_text, sign_in, wait_idle
+from .conftest import SLOW_MS, choose_outcome, main_text, sign_in, wait_idle
 
 HEAD_SH01 = Scope.for_branches({"SH01"}, user="head_sh01")
 USERS = {"exec": "executive", "analyst": "analyst", "admin": "admin", "head_sh01": "branch_head"}
@@ -335,7 +335,7 @@ def test_the_app_on_a_local_spark_backend_shows_the_same_overview(page, app_url,
     with serve.running(no_duckdb, tmp_path / "state.sqlite", tmp_path / "streamlit.log", backend=setting) as app:
         page.context.clear_cookies()
         sign_in(page, app.url, "exec")
-        expect(page.get_by_test_id("stMetric")).to_have_count(len(KPIS), timeout=120_000)
+        expect(page.get_by_test_id("stMetric")).to_have_count(len(KPIS), timeout=SLOW_MS)
         wait_idle(page)
         assert_page_healthy(page, "Overview")
         assert page.get_by_test_id("stMetric").all_inner_texts() == on_duckdb

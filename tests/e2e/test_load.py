@@ -9,11 +9,8 @@ import os
 
 import pytest
 
-from analytics import generate
 from auth.roles import PAGES
 from bankcrm import loadtest, serve
-
-from ..conftest import DEMO_END, build_scored_demo
 
 SESSIONS, SECONDS = 20, 1  # the run goes on past SECONDS until what the assertions need has happened
 PROCESSES = 2  # each learns of a new store at its next run
@@ -24,13 +21,12 @@ RAISE_CNY = 10_000  # added to every deposit of the latest month by the second f
 
 
 @pytest.fixture(scope="module")
-def swapping_store(tmp_path_factory):
+def swapping_store(tmp_path_factory, scored_copy):
     """A store, and two imports of its latest month: with every deposit raised, and as stored."""
     if not os.path.exists(serve.NGINX):
         pytest.skip("Debian's nginx is not installed (make test installs it with scripts/ensure-nginx)")
     workdir = tmp_path_factory.mktemp("load")
-    path = build_scored_demo(workdir / "bank.duckdb",
-                             generate.DemoSpec(customers=2000, months=15, seed=5, end_month=DEMO_END))
+    path = scored_copy(workdir)
     return workdir, path, loadtest.latest_month_files(path, workdir, RAISE_CNY)
 
 

@@ -15,13 +15,11 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from analytics import generate
 from analytics.schema import IMPORTABLE
 from auth.users import DEMO_USERS_FILE
 from bankcrm import serve
 from ui.text import WORD_JOINER
 
-from ..conftest import DEMO_END, build_scored_demo
 from .conftest import choose, choose_outcome, needs_chromium, sign_in, wait_idle
 
 EVIL = "evil.example"
@@ -36,14 +34,13 @@ MADE = ("B", "L", "I", "H", "四", "r")
 
 
 @pytest.fixture(scope="module")
-def bank(tmp_path_factory):
+def bank(tmp_path_factory, scored_copy):
     """A small scored store whose branch SH01, one of its relationship managers, a customer of theirs, an
     interaction and SH01's busiest campaign carry payload names, imported with `bankcrm import` as a bank
     imports its files; the users file names head_sh01 with a payload. Served by its own `streamlit run`."""
     needs_chromium()
     workdir = tmp_path_factory.mktemp("text_payloads")
-    store_path = build_scored_demo(workdir / "bank.duckdb",
-                                   generate.DemoSpec(customers=1200, months=15, seed=7, end_month=DEMO_END))
+    store_path = scored_copy(workdir)
     con = duckdb.connect(str(store_path), read_only=True)
     rm_id, customer_id, interaction_id = con.execute(
         "SELECT c.rm_id, c.customer_id, min(i.interaction_id) FROM customers c JOIN interactions i USING (customer_id)"
