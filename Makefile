@@ -11,6 +11,7 @@ PROCESSES ?= 1
 
 run: $(VENV)/.installed $(STORE)
 	$(BIN)/bankcrm migrate --store $(STORE)
+	$(BIN)/bankcrm refresh --store $(STORE) --queued --while $$PPID
 ifeq ($(PROCESSES),1)
 	BANKCRM_STORE=$(STORE) $(BIN)/streamlit run app.py --server.port $(PORT)
 else
@@ -37,16 +38,15 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-# The demo store, built the first time only, with the churn and next-best-product models trained and scored on it
-# and the care-task rules run once. A model that fails its checks is not published (train says why, score and the
-# model page too) and the app starts without its scores: make goes on past those four steps (the leading -).
+# The demo store, built the first time only, waiting for its models: `run` starts the app at once and, in a process
+# of its own that stops with it, trains and scores the churn and next-best-product models and runs the care-task
+# rules once (`bankcrm refresh`, output in $(STORE).refresh.log), the pages saying meanwhile that the scores are on
+# their way. A step stopped half-way leaves the store as it was and is done by the next run; a store whose steps
+# are done is not trained again. A model that fails its checks is not published (train says why, score and the
+# model page too) and the next step runs all the same.
 $(STORE): | $(VENV)/.installed
 	$(BIN)/bankcrm generate --store $(STORE) --if-missing
-	-$(BIN)/bankcrm train --store $(STORE)
-	-$(BIN)/bankcrm score --store $(STORE)
-	-$(BIN)/bankcrm products train --store $(STORE)
-	-$(BIN)/bankcrm products score --store $(STORE)
-	$(BIN)/bankcrm care generate --store $(STORE)
+	$(BIN)/bankcrm refresh --store $(STORE) --later
 
 # Re-resolve the pins from pyproject.toml (needs the package registry).
 lock: $(VENV)/.installed

@@ -222,6 +222,15 @@ TEXT: dict[str, tuple[str, str]] = {
                        "此 bankcrm 服务器的配置未通过检查，暂不提供服务。管理员可运行 `bankcrm config check` 查看原因。"),
     "store.unavailable": ("bankcrm cannot read its data right now. Its administrator finds why in the server log.",
                           "bankcrm 暂时无法读取数据。管理员可在服务器日志中查看原因。"),
+    # scores on their way while a refresh makes them for a new store (ui.scores)
+    "coming.churn": ("Churn scores are on their way: the churn model is being trained on this data and scored, in "
+                     "the background.", "流失评分正在生成：流失模型正在后台基于本数据训练并评分。"),
+    "coming.products": ("Next-best-product scores are on their way: a model per product is being trained on this "
+                        "data and scored, in the background.", "产品推荐评分正在生成：各产品模型正在后台基于本数据训练并评分。"),
+    "coming.care": ("Care tasks from the rules are on their way: the rules run once the churn scores have landed.",
+                    "规则关怀任务正在生成：流失评分完成后，规则随即运行。"),
+    "coming.landing": ("On new data this takes a few minutes; the page shows them as they land.",
+                       "新数据通常需要几分钟；完成后本页会自动显示。"),
     "signin.form": ("Sign in to bankcrm", "登录 bankcrm"),
     "signin.username": ("Username", "用户名"),
     "signin.password": ("Password", "密码"),

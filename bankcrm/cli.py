@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -377,6 +380,94 @@ def care_generate(
                   + ".")
 
 
+@app.command()
+def refresh(
+    store_path: StoreOption = None,
+    later: Annotated[bool, typer.Option(
+        "--later", help="Only have the store wait for the steps: queue them and return (make does, after building "
+                        "the demo store).")] = False,
+    queued: Annotated[bool, typer.Option(
+        "--queued", help="Only the steps the store waits for: none when nothing is queued, so a store whose "
+                         "models were made is not trained again.")] = False,
+    while_pid: Annotated[Optional[int], typer.Option(
+        "--while", metavar="PID",
+        help="Return at once and work in a process of its own (its output in the store's .refresh.log) until done "
+             "or until process PID ends (make run passes its own); a step stopped half-way leaves the store as it "
+             "was and waits for the next run.")] = None,
+) -> None:
+    """Train and score the churn and next-best-product models and run the care-task rules, in turn (train, score,
+    products train, products score, care generate); a model that fails its checks is not published and the next
+    step runs all the same. While a refresh works on a queued store, its pages say the scores are on their way."""
+    from analytics.ml import refresh as steps
+
+    path = _existing_store(store_path)
+    if later:
+        steps.queue(path)
+        console.print(f"Store {path} waits for: {', '.join(steps.STEPS)}.")
+        return
+    with steps.working(path) as worker:
+        if worker is None:
+            console.print(f"Another process is already refreshing {path}'s models.")
+            return
+        todo = worker.waiting() if queued else steps.STEPS
+        if not todo:
+            console.print(f"Store {path} waits for no model step.")
+            return
+        if while_pid is not None:
+            log = path.with_name(path.name + ".refresh.log")
+            sys.stdout.flush(), sys.stderr.flush()
+            if os.fork():
+                console.print(f"Training and scoring in the background ({', '.join(todo)}), output in {log}; "
+                              "the pages say the scores are on their way until they land.")
+                return
+            _detach(log)
+        for step in todo:
+            console.print(f"bankcrm {step}")
+            _run_step(step, path, while_pid)
+            worker.done(step)
+        console.print(f"Store {path} is refreshed.")
+
+
+def _detach(log: Path) -> None:
+    """The forked worker of `refresh --while`: no terminal (the app's output stays readable there), its output
+    appended to `log`."""
+    with open(os.devnull) as nothing:
+        os.dup2(nothing.fileno(), 0)
+    with open(files.private_file(log), "a") as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+
+
+def _run_step(step: str, path: Path, while_pid: int | None) -> None:
+    """`bankcrm STEP --store PATH` in a process of its own, whatever its exit code; stopped (and this
+    process with it) on Ctrl-C, a signal, or once process `while_pid` has ended: the step's command then leaves
+    the store as it was (it ends like this one: see `main`)."""
+    command = subprocess.Popen([str(Path(sys.executable).with_name("bankcrm")), *step.split(), "--store", str(path)])
+    try:
+        while True:
+            try:
+                command.wait(timeout=1)
+                return
+            except subprocess.TimeoutExpired:
+                if while_pid is not None and not _alive(while_pid):
+                    raise SystemExit(f"Process {while_pid} ended: stopped during `bankcrm {step}`.") from None
+    except BaseException:
+        command.terminate()
+        command.wait()
+        console.print(f"Stopped during `bankcrm {step}`: the store is as it was.")
+        raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 @parquet_app.command("export")
 def parquet_export(
     store_path: StoreOption = None,
@@ -484,6 +575,15 @@ def info(store_path: StoreOption = None) -> None:
                       "rows": store.table_sizes(con)}, indent=2))
 
 
+def _stopped(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     files.private_by_default()
+    # Ended by a signal (a closed terminal, `kill`, `make run` stopped), a command ends like on Ctrl-C: a writer
+    # deletes its private copy and leaves the store as it was (analytics.store.rewrite).
+    for ending in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(ending) == signal.SIG_DFL:  # not one the caller chose to ignore (nohup)
+            signal.signal(ending, _stopped)
     app()

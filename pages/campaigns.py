@@ -18,6 +18,7 @@ from ui import guard, theme
 from ui.cache import active_rules, compute, filter_options, saved_lists, session_scope
 from ui.charts import chart
 from ui.i18n import lang, namer, t, term
+from ui.scores import on_their_way
 from ui.tables import table
 
 guard.page("campaigns")
@@ -69,7 +70,8 @@ spec = campaigns.ListSpec(product=product, min_probability=round(float(minimum),
                           tags=tuple(tags), stages=tuple(stages), segments=tuple(int(s) for s in picked_segments))
 shown = compute(campaigns.preview, LIST_FILTERS, spec)
 if shown.scores_as_of is None:
-    st.info(t("campaigns.no_scores"))
+    if not on_their_way("products"):
+        st.info(t("campaigns.no_scores"))
     st.stop()
 st.caption(t("campaigns.explain", as_of=fmt.date(shown.scores_as_of, lang())))
 

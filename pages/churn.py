@@ -13,10 +13,11 @@ from analytics.churn import helps_text
 from analytics.filters import period
 from analytics.state import StateStore
 from ui import guard, theme
-from ui.cache import active_rules, compute, filter_options, scoped, session_scope
+from ui.cache import active_rules, coming, compute, filter_options, scoped, session_scope
 from ui.charts import chart
 from ui.filters import current
 from ui.i18n import day_names, lang, message, namer, t, term, texts
+from ui.scores import on_their_way
 from ui.tables import table
 
 guard.page("churn")
@@ -27,6 +28,7 @@ scope = session_scope()
 filters = current()
 st.title(t("page.churn"))
 st.caption(t("churn.explain"))
+on_their_way("churn", *(["care"] if permissions.may(scope.role, "care:assign") else []))
 if (months := period(filters, filter_options().months)) is None:
     st.info(t("empty"))
     st.stop()
@@ -97,7 +99,10 @@ else:
     st.caption(t("churn.list", n=fmt.count(len(listed)), as_of=fmt.date(months[1], lang()),
                  rules=active_rules().version))
     scored = listed.model_version.dropna()
-    st.caption(t("churn.scored", model=scored.iloc[0]) if not scored.empty else t("churn.unscored"))
+    if not scored.empty:
+        st.caption(t("churn.scored", model=scored.iloc[0]))
+    elif "churn" not in coming():
+        st.caption(t("churn.unscored"))
     table(listed, {"name": ("col.customer", None), "probability": ("col.probability", "pct"),
                    "value_at_risk_cny": ("col.value_at_risk", "cny"),
                    **({"next_task_on": ("churn.sort.next_task_on", "date")} if reads_tasks else {}),
@@ -178,8 +183,10 @@ with listing:
                     help=t("care.overdue_help", today=fmt.date(today, lang())))
     cells[2].metric(t("care.missed"), fmt.count(counts["missed"]), help=t("care.missed_help"))
     last_run = care.last_run(state)
-    st.caption(t("care.rules_ran", on=fmt.date(last_run, lang()), zone=config.local_zone().key) if last_run
-               else t("care.rules_never"))
+    if last_run:
+        st.caption(t("care.rules_ran", on=fmt.date(last_run, lang()), zone=config.local_zone().key))
+    elif "care" not in coming():
+        st.caption(t("care.rules_never"))
     if not open_tasks.empty:
         table(open_tasks, {"name": ("col.customer", None), "due_on": ("col.due_on", "date"),
                            "overdue_days": ("col.overdue_days", "count"), "kind": ("col.kind", "term:task"),

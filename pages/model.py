@@ -11,15 +11,17 @@ from analytics import format as fmt
 from analytics.filters import ALL
 from analytics.ml import papers
 from ui import guard, theme
-from ui.cache import compute
+from ui.cache import coming, compute
 from ui.charts import chart
 from ui.i18n import lang, message, t, term
+from ui.scores import on_their_way
 from ui.tables import table
 
 guard.page("model")
 
 st.title(t("page.model"))
 st.caption(t("model.explain"))
+on_their_way("churn", "products")
 models = papers.models_dir()
 for kind in ("churn", "products"):
     if refused := papers.refusal(models, kind):
@@ -29,8 +31,9 @@ newest = papers.latest(models)
 version = today.model_version.iloc[0] if not today.empty else (newest.stem.removeprefix("churn-") if newest else None)
 paper = papers.read_paper(models, version) if version else None
 if paper is None:
-    st.info(t("model.none", directory=models) if version is None else t("model.missing", version=version,
-                                                                         directory=models))
+    if version is not None or "churn" not in coming():
+        st.info(t("model.none", directory=models) if version is None else t("model.missing", version=version,
+                                                                             directory=models))
     st.stop()
 if newest and newest.stem != f"churn-{version}":
     st.warning(t("model.newer", newest=newest.stem.removeprefix("churn-"), version=version))
@@ -125,7 +128,8 @@ with right:
         verdict = "stable" if psi < 0.1 else "shifting" if psi < 0.25 else "moved"
         st.caption(t("model.psi", psi=f"{psi:.3f}", verdict=t(f"model.psi_{verdict}")))
     elif today.empty:
-        st.info(t("churn.no_scores"))
+        if "churn" not in coming():
+            st.info(t("churn.no_scores"))
     else:
         st.info(t("model.retrain_for", what=t("model.distribution")))
 
@@ -139,7 +143,8 @@ st.subheader(t("model.products"))
 newest_products = papers.latest(models, "products")
 products = papers.read_paper(models, newest_products.stem.removeprefix("products-"), "products") if newest_products else None
 if products is None:
-    st.info(t("model.products_none", directory=models))
+    if "products" not in coming():
+        st.info(t("model.products_none", directory=models))
 else:
     st.markdown(t("model.products_explain", version=products["version"], horizon=products["horizon_months"],
                   **days(products)))

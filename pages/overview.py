@@ -13,6 +13,7 @@ from ui.cache import compute, filter_options
 from ui.charts import sparkline
 from ui.filters import current
 from ui.i18n import lang, t, term
+from ui.scores import on_their_way
 from ui.tables import table
 
 guard.page("overview")
@@ -61,6 +62,7 @@ else:
         region=[term("region", r) if isinstance(r, str) else "–" for r in league.region])
     st.caption(t("overview.league_ranked", n=fmt.count(league.ranked.iloc[0])) if bank.any()
                else t("overview.league_few", n=fmt.count(league.ranked.iloc[0]), min=MIN_PEERS))
+    on_their_way("churn")  # the league's value at risk
     table(league, {"rank": ("col.rank", "count"), "branch": ("col.branch", None), "region": ("col.region", None),
                    "customers": ("col.customers", "count"), "aum_cny": ("col.aum", "cny"),
                    "aum_change_12m": ("col.aum_change_12m", "pct1"), "churn_rate_12m": ("col.churn_rate_12m", "pct"),

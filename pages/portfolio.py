@@ -20,6 +20,7 @@ from ui.cache import active_rules, compute, filter_options, session_scope
 from ui.charts import chart, clicked, drillable
 from ui.filters import current
 from ui.i18n import lang, t, term
+from ui.scores import on_their_way
 from ui.tables import table
 
 guard.page("portfolio")
@@ -117,11 +118,12 @@ if at["customer"]:
         st.markdown(f"**{t('col.reasons')}:** {reasons_text(view.churn['reasons_json'], lang()) or '–'}")
         st.markdown(f"**{t('col.helps')}:** {helps_text(view.churn['actions_json'], lang()) or '–'}")
         st.caption(t("churn.explain"))
-    else:
+    elif not on_their_way("churn"):
         st.info(t("c360.no_score"))
     st.subheader(t("c360.next_products"))
     if view.next_products.empty:
-        st.caption(t("c360.no_products"))
+        if not on_their_way("products"):
+            st.caption(t("c360.no_products"))
     else:
         offers = view.next_products
         table(offers.assign(why=offers.reasons_json.map(lambda v: reasons_text(v, lang()) or "–")),
@@ -179,6 +181,7 @@ if at["customer"]:
             table(frame, columns, f"customer_{heading.split('.')[1]}")
     st.stop()
 
+on_their_way("churn", "products")  # the lists below show value at risk, and an RM's the probabilities and products
 if at["rm"]:
     breadcrumb(names.get(at["branch"]))
     customers = compute(portfolio.customers, filters, at["rm"])

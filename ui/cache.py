@@ -1,6 +1,7 @@
 """The one place the app caches: a store per process, figures per (function, access, store, saved campaign
-lists, filters, rules), and what-if studies per (scope, store, filters, rules). A new store (an import, a
-generate) is warmed: every page's default view for every access is computed once in the background (`warm`).
+lists, filters, rules), and what-if studies per (scope, store, filters, rules); and, pinned per run with its store,
+which scores are on their way. A new store (an import, a generate) is warmed: every page's default view for every
+access is computed once in the background (`warm`).
 
 `st.cache_data` is shared by every session of the server, so everything
 that changes an answer (who asks, which store file, how many campaign lists
@@ -22,11 +23,12 @@ import streamlit as st
 
 from analytics import campaigns, views
 from analytics.filters import Filters, Options, Slice, default_period, options
+from analytics.ml import refresh
 from analytics.rulebook import RuleBook
 from analytics.rules import RuleSet
 from analytics.scope import Scope, ScopedStore
 from analytics.state import StateStore
-from analytics.store import DUCKDB_PREFIX, default_path, facts
+from analytics.store import DUCKDB_PREFIX, Store, default_path, facts
 from analytics.whatif import Study, WhatIf
 from auth.roles import ROLES, allowed, scope_for
 from auth.signin import KEY_SCOPE
@@ -34,6 +36,7 @@ from auth.signin import KEY_SCOPE
 KEY_RULES = "bankcrm_rules"
 KEY_RUN_STORE = "bankcrm_run_store"
 KEY_RUN_LISTS = "bankcrm_run_lists"
+KEY_RUN_COMING = "bankcrm_run_coming"
 
 
 @st.cache_resource
@@ -46,11 +49,20 @@ def store():
     return _facts(os.environ.get("BANKCRM_BACKEND") or f"{DUCKDB_PREFIX}{default_path()}")
 
 
+def underway() -> frozenset[str]:
+    """The kinds of score (churn, products, care) a refresh is making for the store now: none on Spark."""
+    facts_ = store()
+    return refresh.underway(facts_.path) if isinstance(facts_, Store) else frozenset()
+
+
 def pin_store() -> None:
     """Give this run its own backend on the newest facts (app.py does, first thing in each run): every figure
     of the run comes from one store file, even when an import swaps in a new one meanwhile. The first run on a
     store file this process has not seen warms it (`warm`).
     Raises StoreMissing or StoreOutdated before any page draws."""
+    # What is on its way before the store: a run told that scores are coming reads a store from before they
+    # landed, and one told that nothing is coming reads one with every score that landed.
+    st.session_state[KEY_RUN_COMING] = underway()
     st.session_state[KEY_RUN_STORE] = store().snapshot()
     st.session_state[KEY_RUN_LISTS] = campaigns.version(StateStore())
     if os.environ.get(WARM_ENV, "1") != "0":
@@ -71,6 +83,13 @@ def _pinned() -> tuple[tuple, ibis.BaseBackend]:
 def store_version() -> tuple:
     """The version of this run's facts: changes when an import or generate swaps in a new store file."""
     return _pinned()[0]
+
+
+def coming() -> frozenset[str]:
+    """The kinds of score that were on their way when this run began (ui.scores says so on the pages)."""
+    if KEY_RUN_COMING not in st.session_state:
+        pin_store()
+    return st.session_state[KEY_RUN_COMING]
 
 
 def lists_version() -> int:
