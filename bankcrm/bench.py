@@ -12,6 +12,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -410,6 +411,50 @@ def _sampling_rss(app, peaks: list[float]) -> Callable[[threading.Event], None]:
     return loop
 
 
+FIRST_PAGE_TARGET_MS = 120_000
+
+
+def fresh_clone(workdir: Path, progress: Callable[[str], None] = print, timeout_s: float = 3600) -> list[Measurement]:
+    """`make run` in a fresh clone of this checkout's HEAD, as a newcomer runs it (pip's cache as this machine has
+    it): from the command to the first page answered (the sign-in page drawn, then a signed-in Overview), and on
+    to the scores landing (the store's refresh done, analytics.ml.refresh). Then stopped with Ctrl-C, like the
+    newcomer's, which stops the refresh with it if it is still at work. Each wait ends after `timeout_s`."""
+    from analytics.ml import refresh
+    from bankcrm import loadtest, serve
+
+    clone = workdir / "fresh-clone"
+    subprocess.run(["git", "clone", "--quiet", str(serve.ROOT), str(clone)], check=True)
+    port, queued, log_path = serve.free_port(), clone / "data" / "bankcrm.duckdb", workdir / "fresh-clone.log"
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BANKCRM_")}  # the clone's own store and users
+    with open(log_path, "w") as log:
+        started = time.perf_counter()
+        make = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=clone, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # a terminal of its own
+
+        def waited(what: str, until: Callable[[], bool]) -> float:
+            deadline = time.perf_counter() + timeout_s
+            while not until():
+                if make.poll() is not None or time.perf_counter() > deadline:
+                    raise RuntimeError(f"fresh clone: no {what}: {log_path.read_text()[-2000:]}")
+                time.sleep(0.2)
+            return (time.perf_counter() - started) * 1000
+
+        try:
+            waited("server", lambda: serve.healthy(url))
+            loadtest.Session(url, "exec").close()  # the sign-in page, then the Overview
+            first_page = (time.perf_counter() - started) * 1000
+            progress(f"fresh clone: the first page answered after {duration(first_page)}; waiting for the scores")
+            landed = waited("scores", lambda: not refresh.waiting(queued))
+        finally:
+            os.killpg(make.pid, signal.SIGINT)
+            make.wait()
+    size = f"{DEMO_CUSTOMERS:,} x {DEMO_MONTHS}"
+    return [Measurement("fresh clone: make run until the first page answers", size, first_page, first_page, 1,
+                        FIRST_PAGE_TARGET_MS),
+            Measurement("fresh clone: make run until the scores land", size, landed, landed, 1)]
+
+
 def _generate(path: Path, customers: int, months: int) -> None:
     generate.build_store(path, generate.DemoSpec(customers=customers, months=months, seed=7))
 
@@ -491,17 +536,21 @@ def run(customers: int, months: int, repeat: int, workdir: Path | None = None,
         progress: Callable[[str], None] = print, browser: bool = True, load_seconds: float = 60,
         largest: int | None = None, largest_months: int | None = None,
         evaluate_rows: tuple[int, ...] = EVALUATE_ROWS, load_sessions: tuple[int, ...] = (20, 50),
-        load_processes: tuple[int, ...] = (1, 2), think_s: tuple[float, float] = THINK_S) -> list[Measurement]:
-    """Measure everything at `customers` (and the demo size): generation, page analytics against pandas,
-    what-if, the churn model, churn evaluate (`evaluate_rows` rows), server memory, import, and (with `browser`)
-    sign-in and (`load_seconds` > 0, where nginx is installed) the load tests of `load_sessions` sessions on
-    `load_processes` processes, and (`largest`) page analytics on a store of that many customers and
-    `largest_months` (default: `months`); return one Measurement per figure."""
+        load_processes: tuple[int, ...] = (1, 2), think_s: tuple[float, float] = THINK_S,
+        first_start: bool = True) -> list[Measurement]:
+    """Measure everything at `customers` (and the demo size): (with `first_start`) make run in a fresh clone,
+    generation, page analytics against pandas, what-if, the churn model, churn evaluate (`evaluate_rows` rows),
+    server memory, import, and (with `browser`) sign-in and (`load_seconds` > 0, where nginx is installed) the load
+    tests of `load_sessions` sessions on `load_processes` processes, and (`largest`) page analytics on a store of
+    that many customers and `largest_months` (default: `months`); return one Measurement per figure."""
     from bankcrm import serve
 
     results: list[Measurement] = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
+        if first_start:  # first, while nothing else of the suite runs beside it
+            progress("make run in a fresh clone, to its first page and on to its scores")
+            results += fresh_clone(tmp, progress)
         demo = tmp / "demo.duckdb"
         progress(f"generate the default demo ({DEMO_CUSTOMERS:,} x {DEMO_MONTHS})")
         median, p95 = _timed(lambda: _generate(demo, DEMO_CUSTOMERS, DEMO_MONTHS), repeat)

@@ -152,6 +152,8 @@ def bench(
         "docs/benchmarks.json"),
     markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown report here.")] = Path("docs/benchmarks.md"),
     browser: Annotated[bool, typer.Option(help="Also time sign-in to the Overview in Chromium.")] = True,
+    first_start: Annotated[bool, typer.Option(help="Also time make run in a fresh clone of HEAD, to its first page "
+                                                   "and to its scores.")] = True,
     load_seconds: Annotated[float, typer.Option(help="Length of each load test run (0: none).", min=0, max=600)
                             ] = 60,
     largest: Annotated[Optional[int], typer.Option(help="Also time every page on a store this large.", min=100)
@@ -166,7 +168,7 @@ def bench(
     results = suite.run(customers, months, repeat,
                         progress=lambda step: console.print(Text.assemble(("bench", "bold"), f": {step}")),
                         browser=browser, load_seconds=load_seconds, largest=largest,
-                        largest_months=largest_months)
+                        largest_months=largest_months, first_start=first_start)
     suite.write_reports(results, json_file, markdown)
     for r in results:
         console.print(f"{r.name:60} {r.size:>20} median {suite.shown(r.median_ms, r.unit):>9}  {r.verdict}")

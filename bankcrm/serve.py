@@ -72,14 +72,17 @@ def nginx_config(listen: str, servers: Sequence[str], run_dir: Path) -> str:
     return text
 
 
+def healthy(url: str) -> bool:
+    """Whether the app at `url` answers Streamlit's health check."""
+    try:
+        return urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok"
+    except OSError:
+        return False
+
+
 def _wait_healthy(url: str, processes: Sequence[subprocess.Popen], logs: Sequence[Path | None]) -> None:
     deadline = time.monotonic() + START_S
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return
-        except OSError:
-            pass
+    while not healthy(url):
         stopped = next((i for i, p in enumerate(processes) if p.poll() is not None), None)
         if stopped is not None or time.monotonic() > deadline:
             log = logs[stopped or 0]

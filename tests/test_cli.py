@@ -78,7 +78,8 @@ def test_bench_smoke_run_writes_both_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "KEPT", tmp_path / "kept")
     results = bench.run(customers=400, months=12, repeat=1, workdir=tmp_path, progress=lambda step: None,
                         browser=False, load_seconds=1, largest=450, evaluate_rows=(2_000,),
-                        load_sessions=(1, 2), load_processes=(2,), think_s=(0, 0.2))
+                        load_sessions=(1, 2), load_processes=(2,), think_s=(0, 0.2),
+                        first_start=False)  # a fresh clone installs a venv of its own
     bench.write_reports(results, tmp_path / "b.json", tmp_path / "b.md")
     names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())["results"]]
     pages = [f"{page} page analytics, {label}" for label in ("default filters", "one branch")
