@@ -134,7 +134,8 @@ if at["customer"]:
         tasks = care.tasks(StateStore(), scope, status=None, customer_id=int(profile["customer_id"]))
         st.subheader(t("c360.tasks"))
         if tasks.empty:
-            st.caption(t("c360.none"))
+            if not on_their_way("care"):
+                st.caption(t("c360.none"))
         else:
             tasks = tasks.assign(asks=[care.reason_text(task, lang()) for task in tasks.itertuples()])
             table(tasks, {"due_on": ("col.due_on", "date"), "kind": ("col.kind", "term:task"),

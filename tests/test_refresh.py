@@ -128,7 +128,8 @@ def test_a_customer_360_says_its_scores_are_on_their_way_in_chinese(new_store, d
         at.run()
         assert not at.exception and not at.error
         notice = _notice(at)
-        assert _text("coming.churn", "zh") in notice and _text("coming.products", "zh") in notice
+        for kind in ("churn", "products", "care"):
+            assert _text(f"coming.{kind}", "zh") in notice, kind
         said = _said(at)
         assert _text("c360.no_score", "zh") not in said and _text("c360.no_products", "zh") not in said
 
