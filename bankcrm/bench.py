@@ -81,6 +81,12 @@ KNOWN_CAUSES = {
                  "1,000,000, down from 1.0 s). Fix under way: the previous month's tier inputs as columns of "
                  "customer_month.",
     }.items() for label in ("default filters", "one branch")},
+    "fresh clone: make run until the first page answers": (
+        "pip installs the whole lock into the new venv (1.6 GB, 10,700 modules compiled; Spark's 440 MB of jars "
+        "and Playwright's 165 MB, which make run does not use, among it): 375 s of 560 s on 2 cores kept at a load "
+        "average of 8-17 by other work, then generating the 50,000-customer store 144 s, and the app from its "
+        "start to a signed-in Overview 25 s. Training and scoring no longer come before the first page (the "
+        "refresh took 17 min on that machine). Next: make run installing only what the app needs."),
     "DuckDB path vs pandas, median ratio over the queries": (
         "pandas answers a small per-month group-by over frames already in memory about as fast as a query "
         "that Ibis compiles and DuckDB reads from disk (NPS by month: 38 ms against 48 ms), and the medians "
