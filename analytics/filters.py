@@ -216,7 +216,9 @@ class Options:
 
 def options(tables: ScopedStore) -> Options:
     held = tables.table("branch_month")  # the months of customer_month, counted there
-    months = held.filter(held.rows > 0).month.name("month").as_table().distinct().order_by("month").execute()
+    # a group-by, not distinct(): Ibis 12 on Spark compiles a distinct over a filtered projection to a DISTINCT over
+    # every column of the filter (one row per month and row count)
+    months = held.filter(held.rows > 0).group_by("month").aggregate().order_by("month").execute()
     branches = tables.table("branches").select("branch_code", "name", "name_en", "region").order_by("branch_code")
     branches = branches.execute()
     return Options(tuple(pd.to_datetime(months["month"]).dt.date), branches, tuple(sorted(branches.region.unique())))

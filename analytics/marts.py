@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import duckdb
 import ibis
+import sqlglot as sg
+import sqlglot.expressions as sge
 from ibis.backends.sql.datatypes import DuckDBType
 
 from analytics import config, funnel, measures, segments
@@ -262,10 +264,12 @@ def _aggregates(con: duckdb.DuckDBPyConnection) -> None:
     built["funnel_leads"] = funnel.leads_of(backend.table("funnel_events"))
     for name, expr in built.items():
         # Not create_table: Ibis 12 makes columns NOT NULL that a filtered min leaves empty. Each column cast to
-        # its Ibis type: DuckDB's own sums are HUGEINT and a date plus an interval a TIMESTAMP.
-        columns = ", ".join(f'CAST("{column}" AS {DuckDBType.to_string(kind)}) AS "{column}"'
-                            for column, kind in expr.schema().items())
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM ({backend.compile(expr)})")
+        # its Ibis type: DuckDB's own sums are HUGEINT and a date plus an interval a TIMESTAMP. The DDL as an
+        # expression (Ibis 12's own drop_table loses the table's name under sqlglot 30).
+        con.execute(sge.Drop(kind="TABLE", tables=[sg.table(name, quoted=True)], exists=True).sql("duckdb"))
+        con.sql(backend.compile(expr)).select(*(
+            duckdb.ColumnExpression(column).cast(duckdb.sqltype(DuckDBType.to_string(kind))).alias(column)
+            for column, kind in expr.schema().items())).create(name)
 
 
 class PseudonymClash(RuntimeError):

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis import _
 
@@ -98,13 +99,18 @@ def churn_rate_12m(churned_12m: ir.NumericValue, at_start_12m: ir.NumericValue) 
 BRANCH_MONTH_PARTS = ("rows", "customers", "aum_cny", "churned", "opened")
 
 
+CENTS = dt.Decimal(38, 2)
+
+
 def _branch_month(tables: Callable[[str], ir.Table]) -> ir.Table:
     cm = tables("customer_month")
     active = ~cm.is_churned
     held = cm.group_by("month", "branch_code", "rm_id").agg(
         rows=_.count(),
         customers=active.sum().cast("int64"),
-        aum_cny=cm.aum_cny.sum(where=active).fill_null(0),
+        # summed as cents: a sum of doubles depends on the order DuckDB's threads add them in, and the same data
+        # must give the same mart (store.content_checksum)
+        aum_cny=cm.aum_cny.cast(CENTS).sum(where=active).cast("float64").fill_null(0),
         churned=cm.churned_in_month.sum().cast("int64"),
         opened=ibis.literal(0, "int64"),
     )

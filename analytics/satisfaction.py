@@ -177,7 +177,7 @@ def backlog_by_month(sl: Slice) -> pd.DataFrame:
     """Complaints open at each month-end of the period: opened on or before that day and not resolved by
     its end. Columns: month, open."""
     bm = measures.parts(sl, measures.BRANCH_MONTH)
-    months = bm.filter(sl.in_period(bm.month) & (bm.rows > 0)).select("month").distinct()
+    months = bm.filter(sl.in_period(bm.month) & (bm.rows > 0)).group_by("month").aggregate()  # see filters.options
     c = _complaints(sl).select("opened_month", "resolved_month", "complaints")
     open_then = months.left_join(c, [
         c.opened_month <= months.month,

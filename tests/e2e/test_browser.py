@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from analytics.kpis import KPIS
 from analytics.scope import PSEUDONYM, Scope
 from auth.roles import PAGES, allowed
+from ui.charts import SPARK_CLASS
 
 from ..conftest import ROOT
 from .conftest import SLOW_MS, choose_outcome, main_text, sign_in, wait_idle
@@ -48,7 +49,7 @@ def test_each_role_signs_in_opens_its_pages_and_is_refused_the_rest(page, app_ur
             assert_page_healthy(page, spec.title)
             if spec.key == "overview":
                 assert page.locator('[data-testid="stMetric"]').count() == len(KPIS)
-                assert page.locator(".js-plotly-plot").count() >= 1
+                assert page.locator(f".{SPARK_CLASS}").count() == len(KPIS)  # each KPI's trend
         else:
             assert "may not open" in main_text(page)
             assert page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"]').count() == 0
