@@ -11,8 +11,8 @@ import pandas as pd
 from ibis import _
 
 from analytics import format as fmt
-from analytics.filters import Slice
-from analytics.rules import tier
+from analytics import measures
+from analytics.filters import Slice, month_end
 from analytics.scope import AGE_BAND_YEARS, age_band
 
 
@@ -42,20 +42,17 @@ GROUPS = ("tier", "branch")
 
 def rate_by(sl: Slice, group: str) -> pd.DataFrame:
     """Monthly churn rate per tier or branch, in the period: customers churned in the month / customers
-    of the group at the start of the month. A customer's group is the one they were in at the start."""
+    of the group at the start of the month (still in the data in the month). A customer's group is the one they
+    were in at the start: the tier_month mart's parts of the month-end before (analytics.measures)."""
     if group not in GROUPS:
         raise ValueError(f"churn rate by {group!r}: choose one of {', '.join(GROUPS)}")
-    cm = sl.table("customer_month")
-    # the month-ends just before the period's months, and only they: the start side of the join stays small
-    before = cm.filter(~cm.is_churned & sl.in_period(cm.month + ibis.interval(months=1)))
-    start = before.select("customer_id", next_idx=before.month_idx + 1,
-                          group=tier(before, sl.rules) if group == "tier" else before.branch_code)
-    month = cm.filter(sl.in_period(cm.month)).select("customer_id", "month", "month_idx", "churned_in_month")
-    joined = month.join(start, (month.customer_id == start.customer_id) & (month.month_idx == start.next_idx))
-    expr = joined.group_by("month", "group").agg(
-        at_start=_.count(), churned=_.churned_in_month.sum().cast("int64"),
-    ).mutate(value=(_.churned / _.at_start).cast("float64")).order_by(["month", "group"])
-    return expr.rename(**{group: "group"}).execute()
+    tm = measures.parts(sl, measures.TIER_MONTH)
+    start = tm.filter(sl.in_period(tm.month + ibis.interval(months=1)))  # the month-ends just before the period's
+    expr = start.group_by(month=month_end(start.month + ibis.interval(days=1)),
+                          group=start.tier if group == "tier" else start.branch_code).agg(
+        at_start=_.next_rows.sum(), churned=_.churned_next.sum())
+    expr = expr.filter(expr.at_start > 0).mutate(value=measures.rate(_.churned, _.at_start))
+    return expr.order_by(["month", "group"]).rename(**{group: "group"}).execute()
 
 
 def pooled(rates: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import duckdb
 from faker import Faker
 
-from analytics import marts, store
+from analytics import marts, rulebook, store
 from analytics.schema import FUNNEL_STAGES, PRODUCTS
 
 # code, name, English name, city, region, share of customers
@@ -182,7 +182,7 @@ def build_store(path, spec: DemoSpec, progress: Progress = lambda step: None) ->
     with store.rewrite(path, fresh=True) as con:
         generate(con, spec, progress)
         progress("marts")
-        marts.rebuild(con)
+        marts.rebuild(con, rules=rulebook.in_force(path))
 
 
 def _city(code: str) -> str:

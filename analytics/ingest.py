@@ -29,7 +29,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import yaml
 
-from analytics import marts, state, store
+from analytics import marts, rulebook, state, store
 from analytics.schema import IMPORTABLE, Column, TableSpec
 
 MAX_REPORTED = 50
@@ -493,7 +493,7 @@ def _import(table: str, file: Path, path: Path, mapping: Mapping, encoding: str 
         backend.create_table("_import_rows", _typed(text, spec), temp=True)
         added, updated, unchanged, columns = _upsert(backend, spec)
         if added or updated:
-            marts.rebuild(con, {table: columns})
+            marts.rebuild(con, {table: columns}, rulebook.in_force(path))
     return ImportReport(table, file, source.num_rows, added, updated, unchanged, time.perf_counter() - started)
 
 

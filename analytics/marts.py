@@ -36,13 +36,15 @@ import sqlglot.expressions as sge
 from ibis.backends.sql.datatypes import DuckDBType
 
 from analytics import config, funnel, measures, segments
+from analytics.rules import DEFAULT_RULES, RuleSet
+from analytics.schema import MART_RULES
 from analytics.scope import PSEUDONYMS, pseudonym
 
 DORMANT_CHURN_DAYS = 180
 DORMANT_CHURN_MAX_AUM_CNY = 100
 
 MART_TABLES = ("customer_month", "customer_current", "customer_segments", "found_segments", "funnel_leads",
-               *(m.name for m in measures.MARTS))
+               *(m.name for m in measures.MARTS), MART_RULES)
 
 # One window pass over a narrow projection (the sort is the cost at 30M
 # rows), the churn month found by an aggregate instead of a second window,
@@ -240,10 +242,12 @@ def _month_reads(table: str, columns: set[str]) -> bool:
     return read is None or bool(read & columns)
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, changed: dict[str, set[str]] | None = None) -> None:
+def rebuild(con: duckdb.DuckDBPyConnection, changed: dict[str, set[str]] | None = None,
+            rules: RuleSet | None = None) -> None:
     """Rebuild the marts from the raw tables on `con`. With `changed` (table -> the columns an import
     changed), customer_month is left as it is when it reads none of them: it is the long rebuild
-    (about 25 s at 1,000,000 customers x 36 months), customer_current a short one."""
+    (about 25 s at 1,000,000 customers x 36 months), customer_current a short one. The marts of tiers and
+    stages are built with `rules` (by default those they were built with before: `kept_rules`)."""
     built = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'customer_month'"
                         ).fetchone()[0]
     if changed is None or not built or any(_month_reads(table, columns) for table, columns in changed.items()):
@@ -252,16 +256,29 @@ def rebuild(con: duckdb.DuckDBPyConnection, changed: dict[str, set[str]] | None 
             {"dormant_days": DORMANT_CHURN_DAYS, "dormant_max_aum": DORMANT_CHURN_MAX_AUM_CNY},
         )
     con.execute(_CUSTOMER_CURRENT, {"holiday_months": list(HOLIDAY_MONTHS)})
-    _aggregates(con)
+    _aggregates(con, measures.MARTS, rules or kept_rules(con))
     segments.build(con)
     _pseudonyms(con)
 
 
-def _aggregates(con: duckdb.DuckDBPyConnection) -> None:
-    """The marts of analytics.measures and the funnel's leads, from the raw tables and customer_month."""
+def kept_rules(con: duckdb.DuckDBPyConnection) -> RuleSet:
+    """The rule set the store's marts of tiers and stages were built with (the built-in defaults before any)."""
+    found = con.table(MART_RULES).fetchall()  # (version, rules_json): migration 007
+    return RuleSet.from_json(found[0][1], found[0][0]) if found else DEFAULT_RULES
+
+
+def retier(con: duckdb.DuckDBPyConnection, rules: RuleSet) -> None:
+    """Rebuild the marts of tiers and stages with `rules` (after a rule set is approved)."""
+    _aggregates(con, tuple(m for m in measures.MARTS if m.by_rules), rules)
+
+
+def _aggregates(con: duckdb.DuckDBPyConnection, marts: tuple[measures.Mart, ...], rules: RuleSet) -> None:
+    """`marts` of analytics.measures (and with all of them the funnel's leads), from the raw tables and
+    customer_month, and the rule set they were built with."""
     backend = ibis.duckdb.from_connection(con)
-    built = {m.name: m.build(backend.table) for m in measures.MARTS}
-    built["funnel_leads"] = funnel.leads_of(backend.table("funnel_events"))
+    built = {m.name: m.rows(backend.table, rules) for m in marts}
+    if marts == measures.MARTS:
+        built["funnel_leads"] = funnel.leads_of(backend.table("funnel_events"))
     for name, expr in built.items():
         # Not create_table: Ibis 12 makes columns NOT NULL that a filtered min leaves empty. Each column cast to
         # its Ibis type: DuckDB's own sums are HUGEINT and a date plus an interval a TIMESTAMP. The DDL as an
@@ -270,6 +287,8 @@ def _aggregates(con: duckdb.DuckDBPyConnection) -> None:
         con.sql(backend.compile(expr)).select(*(
             duckdb.ColumnExpression(column).cast(duckdb.sqltype(DuckDBType.to_string(kind))).alias(column)
             for column, kind in expr.schema().items())).create(name)
+    con.execute("DELETE FROM mart_rules")
+    con.execute("INSERT INTO mart_rules VALUES (?, ?)", [rules.version, rules.to_json()])
 
 
 class PseudonymClash(RuntimeError):

@@ -24,6 +24,9 @@ from ibis import _
 
 from analytics import schema
 from analytics.filters import Slice, month_end
+from analytics.rules import RuleSet, stage, tier
+from analytics.scope import ScopedStore
+from analytics.tags import TAGS, flags, profiles
 
 Z_95 = 1.96
 
@@ -144,16 +147,51 @@ def _complaint_month(tables: Callable[[str], ir.Table]) -> ir.Table:
         complaints=_.count(), within_sla=within_sla(c).sum())
 
 
+# The customers not churned at each month-end by their tier and lifecycle stage under a rule set, with what the
+# Tiers page and the churn rate by tier add up: AUM, products held, the cross-sold, the tags they carry (as of
+# their latest month-end, like analytics.tags.tagged: `profiled` counts those with a current profile) and, of the
+# month after, whether they are still in the data and whether they churned in it.
+TIER_MONTH_PARTS = ("customers", "aum_cny", "products_held", "cross_sold", "next_rows", "churned_next", "profiled",
+                    *TAGS)
+
+
+def _tier_month(tables: Callable[[str], ir.Table], rules: RuleSet) -> ir.Table:
+    cm = tables("customer_month")
+    at = cm.filter(~cm.is_churned)
+    at = at.mutate(tier=tier(at, rules), stage=stage(at, rules))
+    after = cm.select(next_customer=cm.customer_id, next_idx=cm.month_idx - 1, churned_next=cm.churned_in_month)
+    at = at.left_join(after, (at.customer_id == after.next_customer) & (at.month_idx == after.next_idx))
+    profile = profiles(tables("customer_current"))
+    carries = profile.select(profile_of=profile.customer_id, **flags(profile, rules))
+    at = at.left_join(carries, at.customer_id == carries.profile_of)
+    return at.group_by("month", "branch_code", "rm_id", "tier", "stage").agg(
+        customers=_.count(),
+        aum_cny=at.aum_cny.cast(CENTS).sum().cast("float64").fill_null(0),
+        products_held=at.products_held.sum().cast("int64"),
+        cross_sold=(at.products_held >= rules.cross_sell_products).sum().cast("int64"),
+        next_rows=at.next_customer.count(),
+        churned_next=at.churned_next.sum().cast("int64").fill_null(0),
+        profiled=at.profile_of.count(),
+        **{tag: at[tag].sum().cast("int64").fill_null(0) for tag in TAGS},
+    )
+
+
 @dataclass(frozen=True)
 class Mart:
     name: str
-    build: Callable[[Callable[[str], ir.Table]], ir.Table]  # the raw tables by name -> the mart's rows
+    # the raw tables by name (and the rule set, for a mart of tiers and stages) -> the mart's rows
+    build: Callable[..., ir.Table]
+    by_rules: bool = False  # built with the rule set in force, which MART_RULES keeps
+
+    def rows(self, tables: Callable[[str], ir.Table], rules: RuleSet) -> ir.Table:
+        return self.build(tables, rules) if self.by_rules else self.build(tables)
 
 
 BRANCH_MONTH = Mart(schema.BRANCH_MONTH, _branch_month)
 SURVEY_MONTH = Mart(schema.SURVEY_MONTH, _survey_month)        # its channel column serves the channels filter
 COMPLAINT_MONTH = Mart(schema.COMPLAINT_MONTH, _complaint_month)
-MARTS = (BRANCH_MONTH, SURVEY_MONTH, COMPLAINT_MONTH)
+TIER_MONTH = Mart(schema.TIER_MONTH, _tier_month, by_rules=True)
+MARTS = (BRANCH_MONTH, SURVEY_MONTH, COMPLAINT_MONTH, TIER_MONTH)
 
 
 def served(sl: Slice) -> bool:
@@ -162,10 +200,16 @@ def served(sl: Slice) -> bool:
     return not (f.tiers or f.products or f.tags)
 
 
+def built_with(tables: ScopedStore) -> str | None:
+    """The rule set (RuleSet.to_json) the store's marts of tiers and stages were built with; None before any."""
+    kept = tables.table(schema.MART_RULES).rules_json.execute()
+    return kept.iloc[0] if len(kept) else None
+
+
 def parts(sl: Slice, mart: Mart, *, from_raw: bool = False) -> ir.Table:
     """The rows of `mart` for the slice (every month; a view picks its months): from the mart itself where it
-    serves the slice's filters, else made from the slice's raw rows (`from_raw` forces that: the test that holds
-    the two equal)."""
-    if from_raw or not served(sl):
-        return mart.build(sl.table)
+    serves the slice's filters (and, for a mart of tiers and stages, was built with the slice's rule set), else
+    made from the slice's raw rows (`from_raw` forces that: the test that holds the two equal)."""
+    if from_raw or not served(sl) or (mart.by_rules and built_with(sl.scoped) != sl.rules.to_json()):
+        return mart.rows(sl.table, sl.rules)
     return sl.table(mart.name)  # the channels filter too, where the mart has the column

@@ -16,13 +16,14 @@ audit-log entry are written in one transaction.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pandas as pd
 
 from analytics import permissions
 from analytics.i18n import t
 from analytics.rules import DEFAULT_RULES, RuleSet
-from analytics.state import StateStore, append_audit, utc_now
+from analytics.state import StateStore, append_audit, default_path, utc_now
 
 STATUSES = ("draft", "proposed", "approved", "rejected")
 # 'rolled_back': a single admin's re-activation, which older releases allowed; still read in older state stores
@@ -35,6 +36,13 @@ class Refused(PermissionError):
     def __init__(self, key: str, **values):
         self.key, self.values = key, values
         super().__init__(t(key, "en", **values))
+
+
+def in_force(store_path: Path) -> RuleSet:
+    """The rule set in force for the store at `store_path`: its state store's active one (the built-in defaults
+    while it has no state store), which the store's marts of tiers and stages are built with."""
+    path = default_path(store_path)
+    return RuleBook(StateStore(path)).active() if path.exists() else DEFAULT_RULES
 
 
 class RuleBook:

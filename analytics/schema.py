@@ -279,7 +279,9 @@ class Built:
 
 _OF_A_CUSTOMER = {"customer_id": "customer"}
 # The marts of figures that add up (analytics.measures): one row per month, branch and more, no customer in them.
-BRANCH_MONTH, SURVEY_MONTH, COMPLAINT_MONTH = AGGREGATED = ("branch_month", "survey_month", "complaint_month")
+BRANCH_MONTH, SURVEY_MONTH, COMPLAINT_MONTH, TIER_MONTH = AGGREGATED = (
+    "branch_month", "survey_month", "complaint_month", "tier_month")
+MART_RULES = "mart_rules"  # the rule set tier_month was built with
 BUILT: dict[str, Built] = {
     b.name: b
     for b in (
@@ -289,6 +291,7 @@ BUILT: dict[str, Built] = {
         Built("found_segments", C1),  # profiles of whole segments
         Built("funnel_leads", C2, _OF_A_CUSTOMER),
         *(Built(name, C1) for name in AGGREGATED),  # sums over customers (analytics.measures)
+        Built(MART_RULES, C1),
         Built("churn_scores", C2, _OF_A_CUSTOMER),  # reasons name an age by its 10-year band only
         Built("product_scores", C2, _OF_A_CUSTOMER),
         Built("customer_pseudonyms", C2),  # never served: the key from a pseudonym back to the customer

@@ -38,7 +38,7 @@ BRANCH_SCOPED = ("branches", "relationship_managers", "customers", "customer_mon
 CUSTOMER_SCOPED = ("accounts", "monthly_balances", "interactions", "funnel_events", "funnel_leads", "surveys",
                    "complaints", "churn_scores", "product_scores", "customer_segments")
 # The same for everyone; they hold no customer data.
-GLOBAL = ("campaigns", "schema_version", "found_segments")
+GLOBAL = ("campaigns", "schema_version", "found_segments", schema.MART_RULES)
 # Never served: the way from a pseudonym back to the customer.
 INTERNAL = ("customer_pseudonyms",)
 

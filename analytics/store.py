@@ -38,6 +38,7 @@ import duckdb
 import ibis
 
 from analytics import config, files, marts
+from analytics.rules import RuleSet
 
 if TYPE_CHECKING:
     from analytics import spark
@@ -283,10 +284,11 @@ def stored_version(path: Path) -> int:
         con.close()
 
 
-def upgrade(path: Path, *, rebuild_marts: bool = False) -> tuple[int, int]:
+def upgrade(path: Path, *, rebuild_marts: bool = False, rules: RuleSet | None = None) -> tuple[int, int]:
     """Bring the store at `path` to the latest schema, in place and atomically, and rebuild its marts,
-    which this version of the code may build differently (or when asked: after a new pseudonym key). A plain
-    store is encrypted on the way when $BANKCRM_STORE_KEY is set.
+    which this version of the code may build differently (or when asked: after a new pseudonym key); with
+    `rules` (the rule set in force), its marts of tiers and stages follow them. A plain store is encrypted on
+    the way when $BANKCRM_STORE_KEY is set.
 
     Returns (version before, version after). A store that is already current
     is not touched.
@@ -297,8 +299,19 @@ def upgrade(path: Path, *, rebuild_marts: bool = False) -> tuple[int, int]:
     if before < latest_version() or rebuild_marts:
         with rewrite(path) as con:
             migrate(con)
-            marts.rebuild(con)
+            marts.rebuild(con, rules=rules)
+    elif rules is not None and _kept_rules(path) != rules:
+        with rewrite(path) as con:
+            marts.retier(con, rules)
     return before, latest_version()
+
+
+def _kept_rules(path: Path) -> RuleSet:
+    con = connect(path, read_only=True)
+    try:
+        return marts.kept_rules(con)
+    finally:
+        con.close()
 
 
 def _encrypt(path: Path) -> None:

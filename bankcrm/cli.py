@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from analytics import files, ingest, store
+from analytics import files, ingest, rulebook, store
 from analytics import generate as gen
 from analytics.ml import papers
 from analytics.schema import IMPORTABLE
@@ -139,7 +139,7 @@ def migrate(
     """Upgrade the store's schema in place and rebuild its marts (atomically; nothing is lost); with
     BANKCRM_STORE_KEY set, a plain store is encrypted on the way."""
     path = _existing_store(store_path)
-    before, after = store.upgrade(path, rebuild_marts=rebuild)
+    before, after = store.upgrade(path, rebuild_marts=rebuild, rules=rulebook.in_force(path))
     console.print(f"Store {path}: schema version {before}" + (f" -> {after}." if after != before else ", up to date."))
 
 

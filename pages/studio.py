@@ -11,7 +11,7 @@ from analytics.rulebook import Refused, RuleBook
 from analytics.rules import ALL_TIERS, PARTS, InvalidRules, RuleSet, differences
 from analytics.state import StateStore
 from ui import guard, metrics, theme
-from ui.cache import active_rules, compute, filter_options, session_scope, what_if
+from ui.cache import active_rules, compute, filter_options, follow_rules, session_scope, what_if
 from ui.charts import chart, migration
 from ui.filters import current
 from ui.i18n import lang, message, t, term
@@ -33,6 +33,13 @@ PROPOSAL, VERSIONS = ("before", "after"), ("a", "b")
 scope = session_scope()
 filters = current()
 book = RuleBook(StateStore())
+
+
+def approve(version: int, **who) -> None:
+    book.decide(version, approve=True, **who)
+    follow_rules()
+
+
 active = active_rules()
 versions = book.versions()
 
@@ -302,7 +309,7 @@ with versions_tab:
         rule_changes(active, weighed, PROPOSAL, "decide")
         impact(*what_if(filters, active, weighed, MOVERS), (active, weighed), PROPOSAL, "decide")
         step("decide", {
-            "studio.approve": (lambda v, **who: book.decide(v, approve=True, **who), "studio.approved"),
+            "studio.approve": (approve, "studio.approved"),
             "studio.reject": (lambda v, **who: book.decide(v, approve=False, **who), "studio.rejected")},
             version=deciding)
 

@@ -8,12 +8,17 @@ branch head, and filters the marts serve (a region, a branch, channels, a period
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+from pathlib import Path
+
+import duckdb
 import pandas as pd
 import pytest
 
-from analytics import measures, schema, views
+from analytics import churn, marts, measures, schema, store, tiers, views
 from analytics.filters import Filters, Slice, options
-from analytics.rules import DEFAULT_RULES
+from analytics.rules import DEFAULT_RULES, RuleSet
 from analytics.scope import AGGREGATED, Scope, ScopedStore
 
 from . import engines
@@ -94,3 +99,37 @@ def test_a_mart_refuses_a_filter_it_cannot_serve(backend):
     with pytest.raises(ValueError, match="tier, product or tag"):
         sl.table("branch_month")
     assert not measures.served(sl)
+
+
+PROPOSAL = dataclasses.replace(DEFAULT_RULES, version=3, tier_cutoffs_cny=(30_000, 300_000, 3_000_000),
+                               potential_aum_rise_share=0.2, dormant_days=60, cross_sell_products=2,
+                               tag_investment_share=0.2)
+
+
+def tier_figures(path: Path, rules: RuleSet) -> dict[str, object]:
+    sl = Slice(ScopedStore(engines.duckdb_connect(path), SCOPES["a branch head"]), Filters(), rules)
+    return {fn.__name__: fn(sl) for fn in (tiers.summary, tiers.by_branch, tiers.products, tiers.lifecycle,
+                                            tiers.tag_prevalence)} | {"churn": churn.rate_by(sl, "tier")}
+
+
+def test_the_tier_mart_is_built_with_the_rules_in_force_and_read_only_under_them(demo_store, tmp_path):
+    """tier_month depends on the rule set: built with the one in force, it serves slices under those rules only;
+    under any other the figures come from the raw rows, so that a what-if or a new approval never reads another
+    rule set's tiers. `bankcrm migrate` (and so an approval: tests/test_studio.py) rebuilds it with new rules."""
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy2(demo_store, copy)
+    assert store.upgrade(copy) == (store.latest_version(),) * 2
+    before = {rules.version: tier_figures(copy, rules) for rules in (DEFAULT_RULES, PROPOSAL)}
+    assert before[0]["summary"].customers.tolist() != before[3]["summary"].customers.tolist()  # rules that matter
+
+    mtime = copy.stat().st_mtime_ns
+    store.upgrade(copy, rules=DEFAULT_RULES)  # the rules it was built with: the store is not touched
+    assert copy.stat().st_mtime_ns == mtime
+    store.upgrade(copy, rules=PROPOSAL)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert marts.kept_rules(con) == PROPOSAL
+        assert con.table("tier_month").aggregate("count(DISTINCT tier)").fetchone()[0] == len(PROPOSAL.tiers)
+    after = {rules.version: tier_figures(copy, rules) for rules in (DEFAULT_RULES, PROPOSAL)}
+    for version in before:
+        for name in before[version]:
+            assert_same(after[version][name], before[version][name], f"rules {version}: {name}")

@@ -14,14 +14,17 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import ibis
 import pandas as pd
 import streamlit as st
 
-from analytics import campaigns, views
+from analytics import campaigns, files, views
 from analytics.filters import Filters, Options, Slice, default_period, options
 from analytics.ml import refresh
 from analytics.rulebook import RuleBook
@@ -53,6 +56,18 @@ def underway() -> frozenset[str]:
     """The kinds of score (churn, products, care) a refresh is making for the store now: none on Spark."""
     facts_ = store()
     return refresh.underway(facts_.path) if isinstance(facts_, Store) else frozenset()
+
+
+def follow_rules() -> None:
+    """After a rule set is approved: the store's marts of tiers and stages are rebuilt with it by `bankcrm
+    migrate`, in a process of its own (the pages add up the raw rows under the new rules until the new store
+    lands, then read it like any new store). None on Spark, whose tables are built where they come from."""
+    facts_ = store()
+    if isinstance(facts_, Store):
+        log = facts_.path.with_name(facts_.path.name + ".migrate.log")
+        with open(files.private_file(log), "a") as out:
+            subprocess.Popen([str(Path(sys.executable).with_name("bankcrm")), "migrate", "--store", str(facts_.path)],
+                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def pin_store() -> None:
