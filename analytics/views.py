@@ -14,6 +14,21 @@ from analytics.filters import ALL, Filters
 from analytics.ml.papers import SCORE_BINS
 
 
+# The views' calls that read rows of customers (customer_month, the raw tables, the scores) rather than the marts
+# (analytics.measures), and why no mart serves them: the benchmark report names them.
+RAW_READS: dict[str, str] = {
+    "portfolio.league": "value at risk: each customer's latest churn probability times their AUM at the as-of "
+                        "month (the scores change with every scoring run, the marts with every import)",
+    "portfolio.branches": "value at risk, as in the league",
+    "tiers.migration": "follows each customer from one chosen month to another",
+    "satisfaction.by": "by tier: each answer of the period by the customer's tier at the as-of month",
+    "satisfaction.promoters_vs_detractors": "each customer's latest answer in the period, with their figures "
+                                            "of that month and complaints of the 90 days before it",
+    "portfolio.at_risk": "a list of customers",
+    "churn.score_distribution": "the latest scoring run's probabilities",
+}
+
+
 def calls(months: tuple[dt.date, ...], filters: Filters) -> dict[str, list[tuple[Callable, object, tuple]]]:
     """The analytics calls behind one render of each view at `filters` (a period within `months`), as
     (function, filters, args), in the pages' order with their default choices; a test holds this list

@@ -684,6 +684,9 @@ def write_reports(results: list[Measurement], json_path: Path | None, md_path: P
             lines += [f"- {r.name} ({r.size}): {KNOWN_CAUSES.get(r.name, 'cause not yet known')}" for r in missed]
         lines += ["", "Page analytics are timed uncached: what the first render after an import, or after a new "
                   "choice of filters, computes. The app then keeps each figure per scope, filters, rule set and "
-                  "store version, so the same view again costs only its drawing."]
+                  "store version, so the same view again costs only its drawing.",
+                  "", "The pages add up the marts' parts (analytics.measures) but in these places, which read rows "
+                  "of customers because no sum over customers holds their figures (analytics.views.RAW_READS):"]
+        lines += [f"- {call}: {why}" for call, why in views.RAW_READS.items()]
         md_path.parent.mkdir(parents=True, exist_ok=True)
         md_path.write_text("\n".join(lines) + "\n")

@@ -133,3 +133,29 @@ def test_the_tier_mart_is_built_with_the_rules_in_force_and_read_only_under_them
     for version in before:
         for name in before[version]:
             assert_same(after[version][name], before[version][name], f"rules {version}: {name}")
+
+
+CUSTOMER_ROWS = {"customer_month", "customer_current", "churn_scores", "product_scores", "customer_segments",
+                 *schema.IMPORTABLE} - {"branches", "relationship_managers", "campaigns"}
+
+
+def test_the_views_read_rows_of_customers_only_where_the_benchmark_report_says(demo_store):
+    """Every view call reads the marts but those analytics.views.RAW_READS names (and the report prints)."""
+    read: set[str] = set()
+
+    class Recorded(ScopedStore):
+        def table(self, name):
+            read.add(name)
+            return super().table(name)
+
+    tables = Recorded(engines.duckdb_connect(demo_store), SCOPES["the bank"])
+    offered = options(tables)
+    filters = Filters(start=offered.months[-13], end=offered.months[-1])
+    raw = set()
+    for calls in views.calls(offered.months, filters).values():
+        for fn, f, args in calls:
+            read.clear()
+            fn(Slice(tables, f, DEFAULT_RULES), *args)
+            if read & CUSTOMER_ROWS:
+                raw.add(f"{fn.__module__.removeprefix('analytics.')}.{fn.__name__}")
+    assert raw == set(views.RAW_READS)
