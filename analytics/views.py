@@ -13,7 +13,6 @@ from analytics import churn, funnel, kpis, portfolio, satisfaction, tiers
 from analytics.filters import ALL, Filters
 from analytics.ml.papers import SCORE_BINS
 
-
 # The views' calls that read rows of customers (customer_month, the raw tables, the scores) rather than the marts
 # (analytics.measures), and why no mart serves them: the benchmark report names them.
 RAW_READS: dict[str, str] = {
