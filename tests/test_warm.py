@@ -9,6 +9,7 @@ import functools
 import importlib
 
 import pytest
+import streamlit as st
 
 from analytics import campaigns, views
 from analytics.filters import Filters
@@ -56,3 +57,27 @@ def test_after_warming_every_page_opens_without_computing_a_figure(warmed, monke
         assert not at.exception, (page, [e.message for e in at.exception])
     assert len(opened) >= 4
     assert computed == []  # every figure came from the warmed cache
+
+
+def test_the_warming_thread_reads_through_a_cursor_of_its_own(app_env, monkeypatch):
+    """A DuckDB cursor serves one thread at a time: warming through the run's own cursor while the run draws its
+    page failed both ("Attempting to execute an unsuccessful or closed pending query result", in the load test)."""
+    handed, runs = [], []
+    monkeypatch.setattr(cache, "warm_now", lambda version, backend, *rest: handed.append((version, backend)))
+    warm = cache.warm
+
+    def watched():  # the run that starts the warming, and what it reads through
+        runs.append(st.session_state[cache.KEY_RUN_STORE])
+        thread = warm()
+        if thread:
+            thread.join()
+        return thread
+
+    monkeypatch.setattr(cache, "warm", watched)
+    monkeypatch.setattr(cache, "_warmed", functools.cache(set))  # a store version this process has not seen
+    monkeypatch.setenv(cache.WARM_ENV, "1")
+    at = apptest.sign_in(apptest.app(), "exec")
+    assert not at.exception
+    (version, backend), = handed
+    run_version, run_backend = runs[0]
+    assert version == run_version and backend is not run_backend

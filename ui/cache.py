@@ -226,11 +226,16 @@ def warm() -> threading.Thread | None:
     """Once per store version and process, in a thread of its own: `warm_now` on this run's facts, so that the
     first person of the morning after an import finds their pages computed. Every server process behind the
     proxy warms itself when its first session reaches the new store (none waits for it)."""
-    version, backend = st.session_state[KEY_RUN_STORE]
+    version = st.session_state[KEY_RUN_STORE][0]
     with _warm_lock:
         if version in _warmed():
             return None
         _warmed().add(version)
+    # A cursor of its own: this run goes on reading through its own, and a DuckDB cursor serves one thread at a
+    # time (two at once fail with "Attempting to execute an unsuccessful or closed pending query result").
+    newest, backend = store().snapshot()
+    if newest != version:  # another store was swapped in meanwhile: the first run on it warms it
+        return None
     thread = threading.Thread(target=warm_now, name="bankcrm-warm", daemon=True,
                               args=(version, backend, st.session_state[KEY_RUN_LISTS], RuleBook(StateStore()).active()))
     thread.start()
