@@ -38,6 +38,11 @@ def current(sl: Slice) -> ir.Table:
                      value_at_risk_cny=(at.probability * at.aum_cny).fill_null(0))
 
 
+def _value_at_risk() -> ir.FloatingValue:
+    """The value at risk of a group of `current` rows: unknown (not 0) while none of them has a churn score."""
+    return _.value_at_risk_cny.sum(where=_.probability.notnull())
+
+
 def at_risk(sl: Slice, rm_id: str | None = None) -> pd.DataFrame:
     """Every customer in the Churn-warning stage at the as-of month, in scope and filters (of one RM's book
     with `rm_id`), highest value at risk first: the customers the Portfolio counts as at risk and the care
@@ -101,7 +106,7 @@ def _branch_parts(sl: Slice) -> ir.Table:
         aum_cny=bm.aum_cny.sum(where=(bm.ago == 0) & (bm.rows > 0)),
         aum_year_ago_cny=bm.aum_cny.sum(where=(bm.ago == -12) & (bm.rows > 0)))
     held = held.mutate(customers=held.customers.nullif(0))  # no customers at the as-of month: none
-    at_risk = current(sl).group_by("branch_code").agg(value_at_risk_cny=_.value_at_risk_cny.sum())
+    at_risk = current(sl).group_by("branch_code").agg(value_at_risk_cny=_value_at_risk())
     b = sl.table("branches").select("branch_code")
     return (b.left_join(held, "branch_code").drop("branch_code_right")
             .left_join(at_risk, "branch_code").drop("branch_code_right")
@@ -157,7 +162,7 @@ def relationship_managers(sl: Slice, branch_code: str) -> pd.DataFrame:
         customers=_.count(), aum_cny=_.aum_cny.sum(),
         high_tier_customers=_.tier.isin(HIGH_TIERS).sum().cast("int64"),
         at_risk_customers=(_.stage == STAGES[3]).sum().cast("int64"),
-        value_at_risk_cny=_.value_at_risk_cny.sum())
+        value_at_risk_cny=_value_at_risk())
     rms = sl.table("relationship_managers")
     rms = rms.filter(rms.branch_code == branch_code).select("rm_id", "name")
     joined = rms.join(book, "rm_id").left_join(_rates_12m(sl, "rm_id"), "rm_id").drop("rm_id_right")

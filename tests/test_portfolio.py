@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import numbers
 
+import ibis
 import pandas as pd
 import pytest
 
@@ -40,6 +41,18 @@ def test_a_branch_head_s_league_ranks_their_branch_among_all_and_adds_the_bank(b
     assert (bank["customers"], bank["aum_cny"], bank["churned_12m"]) == (2, 6050, 1)
     assert bank["nps_12m"] == pytest.approx(100 * (2 - 1) / 3)  # 2 promoters, 1 detractor of 3 answers
     assert pd.isna(bank["churn_rate_12m"])  # nobody a year before June: no rate
+
+
+def test_value_at_risk_is_unknown_not_zero_before_any_churn_score(backend, demo_store):
+    """The hand-built store has no churn scores (a new store's first minutes, or a model that failed its checks):
+    nobody knows what is at risk, which the league, the branches and the RMs show as "–", not CNY 0."""
+    assert backend.table("churn_scores").count().execute() == 0
+    sl = sliced(backend)
+    assert portfolio.league(sl).value_at_risk_cny.isna().all()
+    assert portfolio.branches(sl).value_at_risk_cny.isna().all()
+    assert portfolio.relationship_managers(sl, "SH01").value_at_risk_cny.isna().all()
+    scored = Slice(ScopedStore(ibis.duckdb.connect(str(demo_store), read_only=True), Scope.all_branches()), Filters())
+    assert (portfolio.league(scored).value_at_risk_cny > 0).all()
 
 
 def test_relationship_managers_of_a_branch(backend):
