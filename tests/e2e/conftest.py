@@ -95,12 +95,12 @@ def wait_idle(page) -> None:
 def sign_in(page, url: str | None, username: str, password: str = PASSWORD) -> None:
     """Sign in through the form, at `url` or (None) on the page as it stands. With the demo password, return
     only once signed in: the form gone and the cookie that signs in a reload or a new tab in the browser (the
-    cookie component sets it after the run). On a busy server `wait_idle` can return between the runs of a
-    sign-in; leaving the page then, before the cookie is set, leaves the browser signed out.
+    page writes it as the run that signs in ends: auth.signin.BrowserCookie). Leaving the page before the
+    cookie is written leaves the browser signed out.
 
     A known glitch, not fixed: on a busy server a click on "Sign in" is now and then lost (2 of 12 sign-ins
     with four other sessions clicking through pages), the form staying filled in with no message, when it
-    lands as the cookie component's rerun of the page load runs. A person clicks again; so does this."""
+    lands while the run of the page load is still going. A person clicks again; so does this."""
     if url:
         page.goto(url)
         wait_idle(page)
@@ -112,7 +112,7 @@ def sign_in(page, url: str | None, username: str, password: str = PASSWORD) -> N
         return
     wait_until_form_gone(page)
     page.wait_for_function("document.cookie.includes('bankcrm_auth=')", timeout=SLOW_MS)
-    wait_idle(page)  # the run the cookie component starts
+    wait_idle(page)
 
 
 def wait_until_form_gone(page) -> None:
