@@ -66,20 +66,16 @@ KNOWN_CAUSES = {
         "(items 1-2) and the warm-up after an import (item 3), which computes every scope's default view first.")
        for username in SIGN_IN_FIRST},
     **{f"{page} page analytics, {label}": cause for page, cause in {
-        "overview": "9 KPI series over the whole history (the customer_month mart, 36M rows at 1,000,000 "
-                    "customers, and the raw surveys, funnel and complaint tables) plus the branch league, "
-                    "40-130 ms each at 1,000,000. Fix under way: a pre-aggregated month x branch mart for the "
-                    "customer, AUM and churn series.",
-        "tiers": "five queries at the as-of month; the migration between two months (about 70 ms at 1,000,000) "
-                 "tips it over.",
-        "funnel": "five queries that each derive every lead's start and furthest stage from the raw funnel "
-                  "events again (110-200 ms each at 1,000,000). Fix under way: a lead-level mart built with the "
-                  "others.",
-        "satisfaction": "promoters vs detractors joins every answer to the customer's month (about 270 ms at "
-                        "1,000,000); NPS by tier 100 ms.",
-        "churn": "churn rate by tier joins each month of the period to the month before (about 0.5 s at "
-                 "1,000,000, down from 1.0 s). Fix under way: the previous month's tier inputs as columns of "
-                 "customer_month.",
+        "overview": "the KPI series read the marts; the branch league's value at risk reads each customer's "
+                    "latest score and AUM at the as-of month (views.RAW_READS), and Ibis compiles the league's "
+                    "expressions anew for every call.",
+        "tiers": "the figures at the as-of month read tier_month; the migration between two months follows "
+                 "each customer through customer_month (views.RAW_READS).",
+        "funnel": "five queries over the lead-level mart (one row per lead), each grouping every lead again.",
+        "satisfaction": "NPS by tier and promoters vs detractors read each answer with the customer's month "
+                        "(views.RAW_READS); the series read survey_month and complaint_month.",
+        "churn": "the churn rate reads tier_month; the churn-warnings list reads each customer at the as-of "
+                 "month with their score (views.RAW_READS).",
     }.items() for label in ("default filters", "one branch")},
     "fresh clone: make run until the first page answers": (
         "pip installs the whole lock into the new venv (1.6 GB, 10,700 modules compiled; Spark's 440 MB of jars "
@@ -88,10 +84,9 @@ KNOWN_CAUSES = {
         "start to a signed-in Overview 25 s. Training and scoring no longer come before the first page (the "
         "refresh took 17 min on that machine). Next: make run installing only what the app needs."),
     "DuckDB path vs pandas, median ratio over the queries": (
-        "pandas answers a small per-month group-by over frames already in memory about as fast as a query "
-        "that Ibis compiles and DuckDB reads from disk (NPS by month: 38 ms against 48 ms), and the medians "
-        "of 3 runs move between runs (5.9x in an earlier run the same day). The pre-aggregated marts above "
-        "would take the KPI series and the league from 70-140 ms to a few ms."),
+        "the queries read the marts, a few thousand rows, where pandas groups the raw frames already in memory; "
+        "what remains of a query's time is mostly Ibis building and compiling it (a few ms to 20 ms) and the "
+        "league's value at risk, which reads rows of customers."),
 }
 
 
